@@ -1,0 +1,144 @@
+"""The backend interface: a small class that says whether it can run a card, compiles
+once into a cached folder, and loads a runner that executes batches.
+
+A backend joins zoo (and its conformance suite) through the ``zoo.backends`` entry-point
+group, exactly as the built-in ones do::
+
+    [project.entry-points."zoo.backends"]
+    mybackend = "my_package.backend:MyBackend"
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from zoo.card import Artifact, Card
+
+__all__ = ["Availability", "Backend", "Footprint", "Runner", "LOGITS"]
+
+#: Optional extra output key: the int8 pre-softmax logits, for backends that expose them.
+LOGITS = "logits"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether something can be used, and if not, why and how to fix it."""
+
+    ok: bool
+    reason: str = ""
+    fix: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def message(self) -> str:
+        return self.reason + (f"; {self.fix}" if self.fix else "")
+
+
+YES = Availability(True)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Memory a compiled model needs on a device, in bytes, split as STM32Cube.AI splits it."""
+
+    flash_bytes: int  # code + weights + initialised data of the model
+    ram_bytes: int  # arena + other static data + stack high-water mark
+    weights_bytes: int
+    code_bytes: int
+    stack_bytes: int
+    arena_bytes: int
+    harness: dict[str, int] = field(default_factory=dict)  # test-harness bytes, reported apart
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in
+                ("flash_bytes", "ram_bytes", "weights_bytes", "code_bytes", "stack_bytes", "arena_bytes")} | {
+            "harness": dict(self.harness)}
+
+
+class Runner(ABC):
+    """A loaded, compiled model. Inputs and outputs are keyed by the card's tensor names."""
+
+    @abstractmethod
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run a batch. Inputs are already checked against the card (dtype, shape with any batch size N).
+
+        Returns at least the card's output tensor, shape (N, ...) of the card's dtype; may add
+        ``LOGITS`` (int8 pre-softmax values, shape (N, classes)) when the backend exposes them.
+        """
+
+    def footprint(self) -> Footprint | None:
+        """Device memory of the compiled model, where the backend targets a device."""
+        return None
+
+    def instructions_per_inference(self) -> int | None:
+        """Instructions retired per inference under emulation, where measured (never 'cycles')."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release runtime resources."""
+
+
+class Backend(ABC):
+    """A way to compile and execute a model card's artifact.
+
+    Subclasses set the class attributes and implement :meth:`compile` and :meth:`load`.
+    """
+
+    name: ClassVar[str]  # registry name, e.g. "tflite"
+    summary: ClassVar[str]  # one line for `zoo backends`
+    extra: ClassVar[str | None] = None  # pip extra that installs what it needs
+    formats: ClassVar[tuple[str, ...]]  # artifact formats it can run ("tflite", "keras_h5", ...)
+    python_modules: ClassVar[tuple[str, ...]] = ()  # modules that must import
+    executables: ClassVar[tuple[str, ...]] = ()  # programs that must be on PATH
+    system_packages: ClassVar[str] = ""  # install hint for the executables
+
+    def __init__(self, **options: Any) -> None:
+        if options:
+            raise TypeError(f"backend {self.name!r} takes no options, got {sorted(options)}")
+
+    @classmethod
+    def availability(cls) -> Availability:
+        """Whether this backend's packages and tools are present here (cheap: imports nothing)."""
+        missing = [m for m in cls.python_modules if importlib.util.find_spec(m.split(".")[0]) is None]
+        if missing:
+            hint = f"pip install 'zoo[{cls.extra}]'" if cls.extra else f"pip install {' '.join(missing)}"
+            return Availability(False, f"Python package(s) not installed: {', '.join(missing)}", f"run: {hint}")
+        tools = [t for t in cls.executables if shutil.which(t) is None]
+        if tools:
+            return Availability(False, f"program(s) not on PATH: {', '.join(tools)}",
+                                f"run: {cls.system_packages}" if cls.system_packages else "install them")
+        return YES
+
+    def supports(self, card: Card, artifact: Artifact) -> Availability:
+        """Whether this backend can run this artifact of this card (and why not)."""
+        if artifact.format not in self.formats:
+            return Availability(False, f"backend {self.name!r} runs {', '.join(self.formats)} files, "
+                                f"not {artifact.format} ({artifact.file})",
+                                f"choose an artifact of format {' or '.join(self.formats)}")
+        return YES
+
+    def pick_artifact(self, card: Card) -> str | None:
+        """The id of the artifact this backend runs by default: the card's default if it can, else the first it can."""
+        order = [card.default_artifact, *card.artifacts]
+        return next((a for a in order if self.supports(card, card.artifacts[a])), None)
+
+    @abstractmethod
+    def cache_key(self) -> str:
+        """A string that changes whenever the compiled form would: runtime versions and options."""
+
+    @abstractmethod
+    def compile(self, card: Card, artifact: Artifact, artifact_path: Path, out_dir: Path) -> None:
+        """Compile into `out_dir` (an empty temporary folder the cache moves into place afterwards)."""
+
+    @abstractmethod
+    def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
+        """Load the compiled form into a runner."""
