@@ -6,12 +6,11 @@ The YAML card is the single source of truth for a registry entry; everything els
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from zoo.errors import CardError, UnknownNameError
 
@@ -26,6 +25,16 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+
+def _list_to_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# YAML gives lists; the card stores tuples (frozen) while still validating each item strictly.
+Seq = Annotated[tuple[T, ...], BeforeValidator(_list_to_tuple)]
+Pair = Annotated[tuple[T, T], BeforeValidator(_list_to_tuple)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
@@ -71,11 +80,11 @@ class Preprocessing(_Frozen):
 
 class TensorSpec(_Frozen):
     name: str  # tensor name in the artifact
-    shape: tuple[int, ...]  # with batch dimension 1
+    shape: Seq[int]  # with batch dimension 1
     dtype: Literal["uint8", "int8", "float32"]
     layout: Literal["NHWC", "NC"]
     description: str
-    value_range: tuple[float, float] | None = None  # inclusive; None = the dtype's range
+    value_range: Pair[float] | None = None  # inclusive; None = the dtype's range
     quantization: Quantization | None = None  # of the tensor itself (int8 models)
     source_quantization: Quantization | None = None  # the int8 tensor a float output is dequantized from
     logits_quantization: Quantization | None = None  # the int8 pre-softmax logits, where they exist
@@ -135,9 +144,9 @@ class Reported(_Frozen):
     tool: str  # e.g. STM32Cube.AI
     tool_version: str
     conditions: str
-    accuracy: tuple[ReportedAccuracy, ...]
-    footprint: tuple[ReportedFootprint, ...] = ()
-    inference_time: tuple[ReportedLatency, ...] = ()
+    accuracy: Seq[ReportedAccuracy]
+    footprint: Seq[ReportedFootprint] = ()
+    inference_time: Seq[ReportedLatency] = ()
 
 
 class Tolerance(_Frozen):
@@ -164,7 +173,7 @@ class Conformance(_Frozen):
     tolerances: dict[str, Tolerance]  # artifact id -> default budget
     backend_tolerances: dict[str, dict[str, Tolerance]] = {}  # backend -> artifact id -> budget
     reported_accuracy_delta_pct: Annotated[float, Field(ge=0)] = 0.5  # vs the card's figure, on its own dataset
-    known_gaps: tuple[KnownGap, ...] = ()
+    known_gaps: Seq[KnownGap] = ()
 
     def tolerance(self, backend: str, artifact: str) -> Tolerance:
         """The budget for `backend` on `artifact`: its own if declared, else the artifact's default."""
@@ -182,8 +191,8 @@ class Card(_Frozen):
     publisher: str
     license: str
     upstream: Upstream | None = None
-    references: tuple[Reference, ...] = ()
-    labels: tuple[str, ...]
+    references: Seq[Reference] = ()
+    labels: Seq[str]
     artifacts: dict[Name, Artifact]
     default_artifact: str
     input: TensorSpec
@@ -289,6 +298,3 @@ def load_card(path: str | Path) -> Card:
         raise CardError(f"model card {path} is not valid YAML: {exc}") from None
     return parse_card(data, path)
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

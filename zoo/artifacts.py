@@ -1,0 +1,157 @@
+"""Artifacts and compiled forms: fetched or built once, verified, cached, never corrupt.
+
+Where files come from, in order: the per-user cache (valid files are never fetched again),
+a local mirror (``ZOO_MIRROR=<dir>`` laid out ``<model>/<file>``), then the artifact's URL
+through pooch. Every file is checked against the card's sha256 before it lands in the
+cache; a download or copy goes to a temporary file that is moved into place only once
+its hash matches, under a file lock so that two processes never fill one entry at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+import platformdirs
+import pooch
+
+from zoo.card import Artifact
+from zoo.errors import HashMismatchError, OfflineError
+
+__all__ = ["cache_dir", "fetch", "cached_build", "sha256_of"]
+
+LOCK_TIMEOUT_S = 600
+
+
+def cache_dir() -> Path:
+    """The cache root: ``ZOO_CACHE_DIR`` if set, else the per-user cache folder."""
+    return Path(os.environ.get("ZOO_CACHE_DIR") or platformdirs.user_cache_dir("zoo"))
+
+
+def _offline() -> bool:
+    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file, hex."""
+    return pooch.file_hash(str(path), alg="sha256")
+
+
+def _mismatch(what: str, expected: str, actual: str) -> HashMismatchError:
+    return HashMismatchError(
+        f"{what} has sha256 {actual}, but the model card pins {expected}. The file is corrupt, "
+        "truncated, or a different version; it was not put in the cache. Check the source "
+        "(mirror or URL) or the card's sha256.")
+
+
+def _lock(target: Path) -> filelock.FileLock:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S)
+
+
+def _copy_verified(source: Path, target: Path, artifact: Artifact) -> None:
+    """Copy `source` to `target` through a temporary file, only if its hash matches."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        actual = sha256_of(Path(tmp))
+        if actual != artifact.sha256:
+            raise _mismatch(f"mirror file {source}", artifact.sha256, actual)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _download(url: str, target: Path, artifact: Artifact) -> None:
+    try:
+        pooch.retrieve(url, known_hash=f"sha256:{artifact.sha256}", fname=target.name,
+                       path=target.parent, progressbar=False)
+    except ValueError as exc:  # pooch's hash mismatch (it names both hashes); its temporary file is gone
+        raise HashMismatchError(f"download of {url} for {artifact.file} was refused and not cached: {exc}. "
+                                "Check the URL or the card's sha256.") from None
+    except OSError as exc:  # includes requests' ConnectionError and HTTP errors
+        raise OfflineError(_how_to_provide(artifact, target, f"download of {url} failed: {exc}")) from None
+
+
+def _how_to_provide(artifact: Artifact, target: Path, why: str) -> str:
+    model = target.parent.name
+    return (f"{why}. To provide {artifact.file} (sha256 {artifact.sha256}): put it in a mirror "
+            f"folder as <dir>/{model}/{artifact.file} and set ZOO_MIRROR=<dir>, or copy it to {target}, "
+            f"or unset ZOO_OFFLINE and allow access to {artifact.url}")
+
+
+def fetch(model: str, artifact: Artifact) -> Path:
+    """Return a local, verified path to an artifact, fetching it into the cache if needed.
+
+    Args:
+        model: the card's name (the cache and mirror folder).
+        artifact: the card's artifact entry (file name, URL, sha256).
+
+    Returns:
+        The path of the verified file in the cache.
+
+    Raises:
+        HashMismatchError: the mirror or the download does not match the pinned sha256.
+        OfflineError: the file is not cached and cannot be fetched (offline, or no network).
+
+    Example:
+        >>> card = zoo.get_card("stmnist_v1")
+        >>> fetch(card.name, card.artifact("int8"))  # doctest: +SKIP
+        PosixPath('/root/.cache/zoo/artifacts/stmnist_v1/stmnist_v1_int8.tflite')
+    """
+    target = cache_dir() / "artifacts" / model / artifact.file
+    with _lock(target):
+        if target.exists():
+            if sha256_of(target) == artifact.sha256:
+                return target
+            target.unlink()  # corrupt or stale entry: drop it and fetch again below
+        mirror = os.environ.get("ZOO_MIRROR")
+        if mirror:
+            source = Path(mirror) / model / artifact.file
+            if source.is_file():
+                _copy_verified(source, target, artifact)
+                return target
+            if _offline():
+                raise OfflineError(_how_to_provide(artifact, target, f"{source} is not in the mirror ZOO_MIRROR={mirror}"))
+        if _offline():
+            raise OfflineError(_how_to_provide(artifact, target, f"{artifact.file} is not cached and ZOO_OFFLINE is set"))
+        _download(artifact.url, target, artifact)
+        return target
+
+
+def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None]) -> Path:
+    """A folder built once per key and reused: e.g. a backend's compiled form of an artifact.
+
+    `build(tmp_dir)` fills an empty temporary folder; only when it returns is the folder moved
+    into place, so an interrupted or failed build never leaves a half-written entry.
+
+    Args:
+        kind: a sub-folder of the cache, e.g. ``compiled/tflite``.
+        key_parts: strings that together identify the build (artifact hash, versions, options).
+        build: fills the folder it is given.
+
+    Returns:
+        The cached folder.
+    """
+    digest = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:20]
+    target = cache_dir() / kind / digest
+    with _lock(target):
+        if target.is_dir():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest}.", suffix=".part"))
+        try:
+            build(tmp)
+            (tmp / "KEY").write_text("\n".join(key_parts) + "\n")
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+

@@ -1,0 +1,79 @@
+"""Checking user images against a card's input spec, with errors that say how to fix them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zoo.card import TensorSpec
+from zoo.errors import InputError
+
+__all__ = ["check_images"]
+
+
+def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
+    return float(info.min), float(info.max)
+
+
+def _check_shape(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    h, w, c = spec.shape[1:]
+    want = f"(N, {h}, {w}, {c})" + (f" or (N, {h}, {w})" if c == 1 else "")
+    if arr.ndim == 3 and c == 1 and arr.shape[1:] == (h, w):
+        arr = arr[..., None]
+    if arr.ndim != 4 or arr.shape[1:] != (h, w, c):
+        hint = ""
+        if arr.shape in ((h, w), (h, w, c)):
+            hint = " This looks like one image: add a batch axis, e.g. images[None]."
+        elif arr.ndim == 4 and arr.shape[1:3] == (h, w) and arr.shape[3] != c:
+            hint = f" The images have {arr.shape[3]} channel(s); the model takes {c}."
+            if c == 1 and arr.shape[3] in (3, 4):
+                hint += " Convert to greyscale first (e.g. PIL's Image.convert('L'))."
+        elif arr.ndim >= 3 and arr.shape[-2:] != (w, c) and arr.shape[1:3] != (h, w):
+            hint = f" Resize the images to {h}x{w} first."
+        raise InputError(f"images have shape {arr.shape}; expected {want}.{hint}")
+    if arr.shape[0] == 0:
+        raise InputError("got an empty batch (0 images); pass at least one image")
+    return arr
+
+
+def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
+    """Validate and normalise a batch of images for a model input.
+
+    Accepts a batch ``(N, H, W, C)`` or, for one-channel models, ``(N, H, W)``; integer
+    arrays of another dtype are accepted when every value fits the spec's range.
+
+    Args:
+        images: array-like batch of images.
+        spec: the card's input spec.
+
+    Returns:
+        A C-contiguous array of the spec's dtype and shape ``(N, H, W, C)``.
+
+    Raises:
+        InputError: wrong type, shape, dtype, channel count, NaN, or values out of range;
+            the message says what was expected and how to convert.
+    """
+    if not isinstance(images, np.ndarray):
+        try:
+            images = np.asarray(images)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"images must be an array of shape (N, ...); cannot convert {type(images).__name__}: {exc}") from None
+    if images.dtype == object or not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+        raise InputError(f"images have dtype {images.dtype}; expected numeric {spec.dtype} pixels")
+    arr = _check_shape(images, spec)
+    want = np.dtype(spec.dtype)
+    low, high = spec.value_range or _dtype_range(want)
+    if arr.dtype != want and not (np.issubdtype(arr.dtype, np.integer) and np.issubdtype(want, np.integer)):
+        if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+            raise InputError(f"images contain NaN; expected {spec.dtype} pixels in [{low:g}, {high:g}]")
+        raise InputError(
+            f"images have dtype {arr.dtype}; the model takes {spec.dtype} in [{low:g}, {high:g}]. "
+            f"If your values are floats in [0, 1], convert with (x * 255).round().astype(np.{spec.dtype}); "
+            f"if they are in [0, 255], with x.round().astype(np.{spec.dtype}).")
+    lo, hi = arr.min(), arr.max()
+    if lo < low or hi > high:
+        raise InputError(f"image values span [{lo}, {hi}]; expected [{low:g}, {high:g}] ({spec.dtype}). "
+                         "Rescale or clip the images first.")
+    return np.ascontiguousarray(arr, dtype=want)

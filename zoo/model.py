@@ -1,0 +1,133 @@
+"""A loaded model: a card, a backend's runner, and `predict`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from zoo import artifacts, registry
+from zoo.backend import LOGITS, Backend, Footprint, Runner
+from zoo.card import Card
+from zoo.errors import BackendError, BackendUnavailableError
+from zoo.inputs import check_images
+
+__all__ = ["Model", "load"]
+
+
+@dataclass
+class Model:
+    """A model compiled by one backend, ready to run.
+
+    Attributes:
+        card: the model card.
+        backend: the backend instance that compiled it.
+        artifact_id: which of the card's artifacts it runs.
+        runner: the backend's loaded runner.
+    """
+
+    card: Card
+    backend: Backend
+    artifact_id: str
+    runner: Runner
+
+    def _run(self, images: Any) -> dict[str, np.ndarray]:
+        batch = check_images(images, self.card.input)
+        outputs = self.runner.run({self.card.input.name: batch})
+        out = outputs.get(self.card.output.name)
+        want = (batch.shape[0], *self.card.output.shape[1:])
+        if out is None or out.shape != want:
+            got = None if out is None else out.shape
+            raise BackendError(f"backend {self.backend.name!r} returned output {self.card.output.name!r} "
+                               f"of shape {got}; expected {want}")
+        return outputs
+
+    def predict(self, images: Any) -> np.ndarray:
+        """Per-class confidences for a batch of images.
+
+        Args:
+            images: ``(N, H, W, C)`` or, for one-channel models, ``(N, H, W)`` pixels of the
+                card's input dtype (uint8 for stmnist_v1).
+
+        Returns:
+            ``(N, classes)`` float32, in the order of ``card.labels``.
+
+        Raises:
+            InputError: the images do not match the card's input spec.
+            BackendError: the backend failed.
+
+        Example:
+            >>> m = zoo.load("stmnist_v1", backend="tflite")
+            >>> m.predict(np.zeros((2, 28, 28), np.uint8)).shape
+            (2, 36)
+        """
+        return self._run(images)[self.card.output.name]
+
+    def predict_logits(self, images: Any) -> np.ndarray | None:
+        """The int8 pre-softmax logits ``(N, classes)``, or None where the backend does not expose them."""
+        return self._run(images).get(LOGITS)
+
+    def footprint(self) -> Footprint | None:
+        """Device memory of the compiled model (device backends only)."""
+        return self.runner.footprint()
+
+    def instructions_per_inference(self) -> int | None:
+        """Instructions retired per inference under emulation (device backends only; not cycles)."""
+        return self.runner.instructions_per_inference()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load(name: str, backend: str = "tflite", artifact: str | None = None, **options: Any) -> Model:
+    """Load a registered model (or a card file) and compile it with a backend.
+
+    Compilation happens once per artifact hash, backend version and options; later loads reuse
+    the cached compiled form.
+
+    Args:
+        name: a registered model name, or the path of a YAML card.
+        backend: a backend name from ``zoo.list_backends()``.
+        artifact: which of the card's artifacts to run (default: the backend's pick).
+        **options: backend options (e.g. ``kernels="reference"`` for tflite).
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        UnknownNameError: unknown model, backend or artifact.
+        BackendUnavailableError: the backend cannot run here or cannot run this artifact.
+        ArtifactError: the artifact cannot be fetched or fails verification.
+
+    Example:
+        >>> model = zoo.load("stmnist_v1", backend="tvm-cortexm7")
+        >>> model.predict(images).argmax(1)  # doctest: +SKIP
+    """
+    card = registry.get_card(name)
+    cls = registry.backend_class(backend)
+    ok = cls.availability()
+    if not ok:
+        raise BackendUnavailableError(f"backend {backend!r} is not available: {ok.message()}")
+    instance = cls(**options)
+    artifact_id = artifact or instance.pick_artifact(card)
+    if artifact_id is None:
+        raise BackendUnavailableError(f"backend {backend!r} runs none of {card.name!r}'s artifacts "
+                                      f"({', '.join(f'{k}: {a.format}' for k, a in card.artifacts.items())}); "
+                                      f"it runs {', '.join(cls.formats)}")
+    entry = card.artifact(artifact_id)
+    support = instance.supports(card, entry)
+    if not support:
+        raise BackendUnavailableError(f"backend {backend!r} cannot run {card.name}/{artifact_id}: {support.message()}")
+    path = artifacts.fetch(card.name, entry)
+    compiled = artifacts.cached_build(
+        f"compiled/{backend}/{card.name}",
+        [card.name, entry.sha256, backend, instance.cache_key()],
+        lambda out: instance.compile(card, entry, path, out))
+    return Model(card, instance, artifact_id, instance.load(card, entry, path, compiled))

@@ -1,0 +1,126 @@
+"""Where cards and backends are found: the package's model_cards/, ``ZOO_CARDS``, explicit paths,
+and the ``zoo.backends`` entry-point group (built-in and third-party backends alike).
+
+Nothing is imported at start-up: a backend's module is imported the first time it is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+import os
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+from zoo.backend import Availability, Backend
+from zoo.card import Card, load_card
+from zoo.errors import BackendUnavailableError, CardError, UnknownNameError
+
+__all__ = ["card_paths", "get_card", "list_models", "backend_names", "backend_class", "backend_availability"]
+
+ENTRY_POINT_GROUP = "zoo.backends"
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} Known: {', '.join(sorted(known)) or '(none)'}."
+
+
+def card_paths(extra: list[str | Path] | None = None) -> list[Path]:
+    """The card files in search order: package cards, then ``ZOO_CARDS`` entries, then `extra`.
+
+    ``ZOO_CARDS`` holds files or folders separated by the OS path separator.
+    """
+    paths = [Path(str(p)) for p in importlib.resources.files("zoo.model_cards").iterdir()
+             if p.name.endswith(".yaml")]
+    entries = [e for e in os.environ.get("ZOO_CARDS", "").split(os.pathsep) if e] + [str(e) for e in extra or []]
+    for entry in entries:
+        p = Path(entry)
+        if p.is_dir():
+            paths.extend(sorted(p.glob("*.yaml")))
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise CardError(f"card path {entry} (from ZOO_CARDS or --card) does not exist")
+    return sorted(set(paths), key=paths.index)
+
+
+@cache
+def _load(path: Path, mtime_ns: int) -> Card:
+    return load_card(path)
+
+
+def _cards(extra: list[str | Path] | None = None) -> dict[str, tuple[Card, Path]]:
+    found: dict[str, tuple[Card, Path]] = {}
+    for path in card_paths(extra):
+        card = _load(path.resolve(), path.stat().st_mtime_ns)
+        if card.name in found:
+            raise CardError(f"model name {card.name!r} is defined twice: {found[card.name][1]} and {path}; "
+                            "rename one of them")
+        found[card.name] = (card, path)
+    return found
+
+
+def list_models(extra: list[str | Path] | None = None) -> list[str]:
+    """Names of every registered model card, sorted."""
+    return sorted(_cards(extra))
+
+
+def get_card(name: str | Path, extra: list[str | Path] | None = None) -> Card:
+    """A card by registered name, or by the path of a YAML file.
+
+    Raises:
+        UnknownNameError: no card has this name (the message suggests close matches).
+        CardError: a card file is malformed.
+    """
+    text = str(name)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        return load_card(Path(text))
+    cards = _cards(extra)
+    if text not in cards:
+        raise UnknownNameError(f"no model named {text!r}.{_suggest(text, list(cards))} "
+                               "Add your own with a YAML card (a path, or ZOO_CARDS=<dir>).")
+    return cards[text][0]
+
+
+def card_path(name: str) -> Path:
+    """The YAML file a registered card was loaded from."""
+    return _cards()[get_card(name).name][1]
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def backend_names() -> list[str]:
+    """Every backend registered in the ``zoo.backends`` entry-point group, sorted."""
+    return sorted(_entry_points())
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The backend class registered under `name` (imported now, on first use).
+
+    Raises:
+        UnknownNameError: no backend has this name.
+        BackendUnavailableError: its module cannot be imported.
+    """
+    eps = _entry_points()
+    if name not in eps:
+        raise UnknownNameError(f"no backend named {name!r}.{_suggest(name, list(eps))}")
+    try:
+        cls = eps[name].load()
+    except (ImportError, AttributeError) as exc:
+        raise BackendUnavailableError(f"backend {name!r} ({eps[name].value}) cannot be imported: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise BackendUnavailableError(f"entry point {name!r} = {eps[name].value} is not a zoo.backend.Backend subclass")
+    return cls
+
+
+def backend_availability(name: str) -> Availability:
+    """Whether a backend can run here, without raising."""
+    try:
+        return backend_class(name).availability()
+    except BackendUnavailableError as exc:
+        return Availability(False, str(exc), "reinstall the package that provides it")
