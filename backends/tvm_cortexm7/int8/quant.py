@@ -1,0 +1,133 @@
+"""Fixed-point arithmetic of TensorFlow Lite's int8 kernels, computed in Python.
+
+These functions produce the constants (multipliers, shifts, lookup tables) that the C
+kernels consume, with the same floating-point steps TFLite takes when it prepares a
+model, and integer reference versions of the runtime arithmetic for tests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "quantize_multiplier",
+    "per_channel_multipliers",
+    "fc_multiplier",
+    "mean_multiplier",
+    "multiply_by_quantized_multiplier",
+    "softmax_exp_table",
+]
+
+_INT32_MAX = 2**31 - 1
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """Split a positive real multiplier into a Q31 significand and a power-of-two exponent.
+
+    Same steps as TFLite's ``QuantizeMultiplier``: ``frexp``, round half away from zero
+    to 31 bits, renormalise when rounding reaches 2^31, flush tiny values to zero.
+
+    Args:
+        real: the multiplier, >= 0.
+
+    Returns:
+        ``(multiplier, shift)`` with ``real ~= multiplier * 2**(shift - 31)``.
+    """
+    if real == 0.0:
+        return 0, 0
+    frac, shift = math.frexp(real)
+    q = int(math.floor(abs(frac) * (1 << 31) + 0.5)) * (1 if frac >= 0 else -1)  # std::round
+    if q == 1 << 31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q, shift
+
+
+def per_channel_multipliers(input_scale: float, weight_scales: Sequence[float],
+                            output_scale: float) -> tuple[list[int], list[int]]:
+    """Per-output-channel (multiplier, shift) for CONV_2D / DEPTHWISE_CONV_2D.
+
+    TFLite's ``PopulateConvolutionQuantizationParams``: the effective scale is computed in
+    double precision from the float32 scales, ``in * w[c] / out``.
+    """
+    mults, shifts = [], []
+    for ws in weight_scales:
+        eff = float(np.float32(input_scale)) * float(np.float32(ws)) / float(np.float32(output_scale))
+        m, s = quantize_multiplier(eff)
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def fc_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
+    """Per-tensor (multiplier, shift) for FULLY_CONNECTED.
+
+    TFLite's ``GetQuantizedConvolutionMultipler``: the input*filter product is taken in
+    float32, then divided by the output scale in double.
+    """
+    product = float(np.float32(input_scale) * np.float32(weight_scale))
+    return quantize_multiplier(product / float(np.float32(output_scale)))
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """(multiplier, shift) of an int8 MEAN over ``count`` elements (``QuantizedMeanOrSum``).
+
+    The 1/count factor is folded into the multiplier by a truncating 64-bit division after
+    shifting left by ``min(floor(log2(count)), 32, 31 + shift)``.
+    """
+    m, s = quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+    adj = min(count.bit_length() - 1, 32, 31 + s)
+    return (m << adj) // count, s - adj
+
+
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values."""
+    if a == b == -(2**31):
+        return _INT32_MAX
+    p = a * b
+    nudge = (1 << 30) if p >= 0 else 1 - (1 << 30)
+    q = p + nudge
+    return abs(q) // (1 << 31) * (1 if q >= 0 else -1)  # C division truncates toward zero
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT (round half away from zero)."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLite's double-rounding ``MultiplyByQuantizedMultiplier`` (reference, for tests)."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm(x * (1 << left), multiplier), right)
+
+
+def _expf() -> object:
+    """The C library's ``expf`` (the function LiteRT calls when it fills its table)."""
+    name = ctypes.util.find_library("m")
+    if name is None:
+        return lambda v: float(np.exp(np.float32(v)))
+    fn = ctypes.CDLL(name).expf
+    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+    return fn
+
+
+def softmax_exp_table(input_scale: float, beta: float = 1.0) -> np.ndarray:
+    """The 256-entry float table of LiteRT's optimized int8 softmax.
+
+    ``table[255 - v] = expf((-input_scale * beta) * v)`` in float32, v = 0..255.
+    """
+    expf = _expf()
+    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
+    table = np.empty(256, np.float32)
+    for v in range(256):
+        table[255 - v] = np.float32(expf(float(np.float32(scale * np.float32(v)))))
+    return table

@@ -1,0 +1,250 @@
+"""The model-library contract: what every lowering of ``tvm-cortexm7`` hands to the firmware.
+
+A *model library* is a folder a user drops into a Make or STM32CubeIDE project. It builds
+with nothing but ``arm-none-eabi-gcc`` (plus newlib's libm for ``expf``/``nearbyintf``): no
+TVM runtime, no heap, no stdio. Every lowering ("float" here, "int8" in ``int8/``) writes
+the same contract, so the firmware, the emulator runner and the footprint code work on any
+of them unchanged.
+
+Folder layout::
+
+    <dir>/
+      <prefix>.h        the public header (the only file a user includes)
+      *.c, *.h          all sources; every .c is compiled with the same flags
+      metadata.json     what was built from what (see :func:`write_metadata`)
+
+``<prefix>`` is the card name made a C identifier (:func:`c_identifier`), e.g.
+``stmnist_v1``; ``<PREFIX>`` is the same in upper case.
+
+The header declares, with C linkage:
+
+``int32_t <prefix>_run(const uint8_t *input, float *output);``
+    One inference. ``input``: ``<PREFIX>_INPUT_BYTES`` bytes, the card's input tensor
+    (NHWC, uint8). ``output``: ``<PREFIX>_OUTPUT_COUNT`` floats, the card's output
+    tensor. Returns 0 on success, non-zero on failure. Not re-entrant (static arena).
+
+``int32_t <prefix>_run_logits(const uint8_t *input, int8_t *logits);`` (optional)
+    The int8 pre-softmax logits, ``<PREFIX>_OUTPUT_COUNT`` values. Present exactly when the
+    header defines ``<PREFIX>_HAS_LOGITS`` as 1 and ``metadata.json`` has
+    ``"has_logits": true``. The float lowering omits it.
+
+``#define``\\ s: ``<PREFIX>_INPUT_BYTES``, ``<PREFIX>_OUTPUT_COUNT``, ``<PREFIX>_ARENA_BYTES``
+(static activation arena + kernel workspace, bytes, all in .bss), ``<PREFIX>_HAS_LOGITS``.
+
+Sections: weights live in ``<prefix>_weights.c`` (``const``, so .rodata = flash); the
+arena is ``static`` in .bss. The footprint code counts every object of the library as
+the model, and everything in ``<prefix>_weights.c`` as weights.
+
+Example:
+    >>> lib = ModelLibrary.load(Path("build/stmnist_v1"))   # doctest: +SKIP
+    >>> lib.prefix, lib.header.name                       # doctest: +SKIP
+    ('stmnist_v1', 'stmnist_v1.h')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo.errors import BackendError
+
+__all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "c_identifier", "render_header", "write_metadata", "tool_versions",
+           "WEIGHTS_SUFFIX"]
+
+#: Sources whose name ends with this (before ``.c``) hold only weights: the footprint counts them as weights.
+WEIGHTS_SUFFIX = "_weights"
+METADATA = "metadata.json"
+
+
+@dataclass(frozen=True)
+class ModelLibrary:
+    """A written model-library folder (see the module docstring for the contract)."""
+
+    dir: Path  # the folder
+    prefix: str  # C identifier prefix, e.g. "stmnist_v1"
+    header: Path  # <dir>/<prefix>.h
+    sources: tuple[Path, ...]  # every .c of the library
+    metadata: dict[str, Any] = field(default_factory=dict)  # contents of metadata.json
+
+    @property
+    def has_logits(self) -> bool:
+        """Whether the library exports ``<prefix>_run_logits``."""
+        return bool(self.metadata.get("has_logits", False))
+
+    @property
+    def weights_sources(self) -> tuple[Path, ...]:
+        """The sources that hold only weights."""
+        return tuple(s for s in self.sources if s.stem.endswith(WEIGHTS_SUFFIX))
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelLibrary:
+        """Read a library folder written by any lowering.
+
+        Args:
+            folder: the library folder.
+
+        Returns:
+            The library.
+
+        Raises:
+            BackendError: ``metadata.json`` or the header is missing or malformed.
+        """
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / METADATA).read_text(encoding="utf-8"))
+            prefix = meta["prefix"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise BackendError(f"{folder} is not a model library ({METADATA} unreadable: {exc}); "
+                               "delete the compiled folder so it is rebuilt") from None
+        header = folder / f"{prefix}.h"
+        if not header.is_file():
+            raise BackendError(f"model library {folder} has no header {header.name}; rebuild it")
+        return cls(folder, prefix, header, tuple(sorted(folder.glob("*.c"))), meta)
+
+
+@dataclass(frozen=True)
+class LoweringRequest:
+    """What a lowering gets: one tflite file and the card's tensor facts."""
+
+    artifact_path: Path  # the .tflite file
+    prefix: str  # C prefix (already a C identifier)
+    input_name: str  # card.input.name (the tensor name in the artifact)
+    input_shape: tuple[int, ...]  # card.input.shape, batch 1
+    output_shape: tuple[int, ...]  # card.output.shape, batch 1
+    out_dir: Path  # the library folder to write (exists, empty)
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of one uint8 input tensor."""
+        return _prod(self.input_shape)
+
+    @property
+    def output_count(self) -> int:
+        """Values of one output tensor."""
+        return _prod(self.output_shape)
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+#: A lowering writes a library folder for a request: registered by name in ``LOWERINGS`` (backend module).
+LoweringFn = Callable[[LoweringRequest], ModelLibrary]
+
+
+def c_identifier(name: str) -> str:
+    """Make a card name a C identifier: ``stmnist-v1.2`` -> ``stmnist_v1_2``.
+
+    Args:
+        name: any card name.
+
+    Returns:
+        A lower-case identifier that starts with a letter or underscore.
+    """
+    ident = re.sub(r"[^0-9a-zA-Z_]", "_", name).lower()
+    return ident if ident and not ident[0].isdigit() else f"m_{ident}"
+
+
+def render_header(prefix: str, *, input_bytes: int, output_count: int, arena_bytes: int,
+                  has_logits: bool, description: str) -> str:
+    """The public header text every lowering writes as ``<prefix>.h``.
+
+    Args:
+        prefix: the C prefix.
+        input_bytes: bytes of one input tensor.
+        output_count: floats of one output tensor (= logits, when present).
+        arena_bytes: static RAM the library reserves (arena + workspace).
+        has_logits: whether ``<prefix>_run_logits`` exists.
+        description: one paragraph for the header comment (lowering, source model).
+
+    Returns:
+        The C header text.
+    """
+    up = prefix.upper()
+    logits_decl = (f"/* The int8 pre-softmax logits ({up}_OUTPUT_COUNT values). Returns 0 on success. */\n"
+                   f"int32_t {prefix}_run_logits(const uint8_t *input, int8_t *logits);\n") if has_logits else ""
+    return f"""/* {prefix}.h - generated by zoo (backend tvm-cortexm7). Do not edit.
+ *
+ * {description}
+ *
+ * Build: compile every .c of this folder (e.g. -mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard
+ * -mthumb -O2), link with -lm. No heap, no runtime, no stdio. Not re-entrant: one static arena.
+ */
+#ifndef {up}_H
+#define {up}_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+#define {up}_INPUT_BYTES {input_bytes}u  /* uint8 input tensor, NHWC */
+#define {up}_OUTPUT_COUNT {output_count}u  /* float32 outputs (class scores) */
+#define {up}_ARENA_BYTES {arena_bytes}u  /* static RAM: activations + kernel workspace (.bss) */
+#define {up}_HAS_LOGITS {1 if has_logits else 0}
+
+/* One inference: input[{up}_INPUT_BYTES] -> output[{up}_OUTPUT_COUNT]. Returns 0 on success. */
+int32_t {prefix}_run(const uint8_t *input, float *output);
+{logits_decl}
+#ifdef __cplusplus
+}}
+#endif
+#endif /* {up}_H */
+"""
+
+
+def _tool_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unavailable"
+    return out.splitlines()[0].strip() if out else "unavailable"
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the tools that shape a library: TVM, tflite, arm-none-eabi-gcc.
+
+    Returns:
+        A name -> version mapping (``"unavailable"`` where a tool is missing).
+    """
+    import tvm  # noqa: PLC0415 - heavy, only when compiling
+
+    return {"tvm": tvm.__version__, "arm-none-eabi-gcc": _tool_version(["arm-none-eabi-gcc", "--version"])}
+
+
+def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: Path, ops: list[str],
+                   buffers: dict[str, int], has_logits: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``metadata.json`` into a library folder.
+
+    Args:
+        folder: the library folder.
+        prefix: the C prefix.
+        lowering: the lowering's registry name ("float", "int8").
+        artifact_path: the source model file (its sha256 is recorded).
+        ops: the operators of the source model, in order.
+        buffers: byte sizes: at least ``input_bytes``, ``output_count``, ``arena_bytes``, ``weights_bytes``.
+        has_logits: whether ``<prefix>_run_logits`` exists.
+        extra: further lowering-specific facts.
+
+    Returns:
+        The metadata written.
+
+    Raises:
+        BackendError: a required buffer size is missing.
+    """
+    required = {"input_bytes", "output_count", "arena_bytes", "weights_bytes"}
+    if missing := required - set(buffers):
+        raise BackendError(f"library metadata lacks buffer sizes {sorted(missing)}; the lowering must provide them")
+    meta = {"prefix": prefix, "lowering": lowering, "has_logits": has_logits,
+            "artifact": {"file": Path(artifact_path).name,
+                         "sha256": hashlib.sha256(Path(artifact_path).read_bytes()).hexdigest()},
+            "ops": list(ops), "buffers": dict(buffers), "tools": tool_versions(), **(extra or {})}
+    (Path(folder) / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta

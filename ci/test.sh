@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (ci/setup.sh) and run the whole test suite, conformance of every backend included.
+# Usage: bash ci/test.sh [pytest args...]      e.g. bash ci/test.sh -m slow
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+VENV="${ZOO_VENV:-.venv}"
+export ZOO_MIRROR="${ZOO_MIRROR:-$(cd .. && pwd)/shared/mirror}"
+"$VENV/bin/python" -m pytest -n "${ZOO_TEST_WORKERS:-auto}" "$@"

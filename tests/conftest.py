@@ -1,0 +1,63 @@
+"""Shared fixtures: the real ST artifacts come from the mirror (ZOO_MIRROR), and every test
+session gets its own cache folder so nothing depends on (or pollutes) the user's cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = REPO.parent / "shared" / "mirror"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("ZOO_MIRROR", str(DEFAULT_MIRROR))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the session, so compiled forms are reused across tests."""
+    path = tmp_path_factory.mktemp("zoo-cache")
+    old = os.environ.get("ZOO_CACHE_DIR")
+    os.environ["ZOO_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("ZOO_CACHE_DIR", None)
+    else:
+        os.environ["ZOO_CACHE_DIR"] = old
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache for one test."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    path = Path(os.environ["ZOO_MIRROR"])
+    if not (path / "stmnist_v1" / "stmnist_v1_int8.tflite").is_file():
+        pytest.fail(f"the ST mirror is missing at {path}: set ZOO_MIRROR to a folder with stmnist_v1/<files>")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tflite_path(mirror: Path) -> Path:
+    return mirror / "stmnist_v1" / "stmnist_v1_int8.tflite"
+
+
+@pytest.fixture(scope="session")
+def sample_images() -> np.ndarray:
+    """A small deterministic batch: random pixels, all-0, all-255, and a bright square."""
+    rng = np.random.default_rng(1234)
+    images = rng.integers(0, 256, size=(12, 28, 28, 1), dtype=np.uint8)
+    images[0] = 0
+    images[1] = 255
+    images[2] = 0
+    images[2, 8:20, 8:20] = 255
+    return images

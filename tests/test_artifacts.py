@@ -1,0 +1,150 @@
+"""Artifacts: verified before they land in the cache, fetched once, clear errors offline."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import multiprocessing
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo import artifacts
+from zoo.errors import HashMismatchError, OfflineError
+
+CARD = zoo.get_card("stmnist_v1")
+INT8 = CARD.artifact("int8")
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A local HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_from_mirror_verifies_and_caches(fresh_cache: Path) -> None:
+    path = artifacts.fetch(CARD.name, INT8)
+    assert path == fresh_cache / "artifacts" / "stmnist_v1" / INT8.file
+    assert artifacts.sha256_of(path) == INT8.sha256
+
+
+def test_cache_hit_does_not_fetch_again(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = artifacts.fetch(CARD.name, INT8)
+    mtime = first.stat().st_mtime_ns
+    monkeypatch.setenv("ZOO_MIRROR", str(fresh_cache / "no-mirror"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    again = artifacts.fetch(CARD.name, INT8)
+    assert again == first and again.stat().st_mtime_ns == mtime
+
+
+def test_mirror_hash_mismatch_is_refused(tmp_path: Path, fresh_cache: Path, mirror: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "mirror" / "stmnist_v1"
+    bad.mkdir(parents=True)
+    data = (mirror / "stmnist_v1" / INT8.file).read_bytes()
+    (bad / INT8.file).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    monkeypatch.setenv("ZOO_MIRROR", str(tmp_path / "mirror"))
+    with pytest.raises(HashMismatchError) as info:
+        artifacts.fetch(CARD.name, INT8)
+    assert INT8.sha256 in str(info.value) and INT8.file in str(info.value)
+    folder = fresh_cache / "artifacts" / "stmnist_v1"
+    assert not (folder / INT8.file).exists()
+    assert not [p for p in folder.iterdir() if p.suffix == ".part"]
+
+
+def test_corrupt_cached_file_is_replaced(fresh_cache: Path) -> None:
+    path = artifacts.fetch(CARD.name, INT8)
+    path.write_bytes(path.read_bytes()[:100])  # e.g. a half-written file from an old tool
+    again = artifacts.fetch(CARD.name, INT8)
+    assert artifacts.sha256_of(again) == INT8.sha256
+
+
+def test_corrupt_cached_file_offline_is_an_error(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = artifacts.fetch(CARD.name, INT8)
+    path.write_bytes(b"garbage")
+    monkeypatch.delenv("ZOO_MIRROR")
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="ZOO_MIRROR"):
+        artifacts.fetch(CARD.name, INT8)
+    assert not path.exists()  # the corrupt entry is gone, not served
+
+
+def test_offline_error_says_how_to_provide(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_MIRROR")
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    with pytest.raises(OfflineError) as info:
+        artifacts.fetch(CARD.name, INT8)
+    msg = str(info.value)
+    assert "ZOO_MIRROR" in msg and INT8.sha256 in msg and INT8.file in msg
+
+
+def test_download_through_http(http_root: tuple[Path, str], fresh_cache: Path, mirror: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root, base = http_root
+    shutil.copy(mirror / "stmnist_v1" / INT8.file, root / INT8.file)
+    monkeypatch.delenv("ZOO_MIRROR")
+    served = INT8.model_copy(update={"url": f"{base}/{INT8.file}"})
+    path = artifacts.fetch(CARD.name, served)
+    assert artifacts.sha256_of(path) == INT8.sha256
+
+
+def test_download_hash_mismatch_is_not_cached(http_root: tuple[Path, str], fresh_cache: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root, base = http_root
+    (root / INT8.file).write_bytes(b"not the model")
+    monkeypatch.delenv("ZOO_MIRROR")
+    served = INT8.model_copy(update={"url": f"{base}/{INT8.file}"})
+    with pytest.raises(HashMismatchError, match=INT8.sha256):
+        artifacts.fetch(CARD.name, served)
+    folder = fresh_cache / "artifacts" / "stmnist_v1"
+    assert sorted(p.name for p in folder.iterdir()) == [INT8.file + ".lock"]
+
+
+def test_no_network_is_an_offline_error(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_MIRROR")
+    unreachable = INT8.model_copy(update={"url": "http://127.0.0.1:9/stmnist_v1_int8.tflite"})
+    with pytest.raises(OfflineError, match="download of http://127.0.0.1:9"):
+        artifacts.fetch(CARD.name, unreachable)
+
+
+def _fetch_in_child(cache: str, mirror: str) -> str:
+    import os
+
+    os.environ["ZOO_CACHE_DIR"], os.environ["ZOO_MIRROR"] = cache, mirror
+    return str(artifacts.fetch(CARD.name, INT8))
+
+
+def test_two_processes_fill_the_cache_once(fresh_cache: Path, mirror: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        paths = pool.starmap(_fetch_in_child, [(str(fresh_cache), str(mirror))] * 8)
+    assert len(set(paths)) == 1
+    assert artifacts.sha256_of(Path(paths[0])) == INT8.sha256
+    leftovers = [p.name for p in Path(paths[0]).parent.iterdir() if p.name.endswith(".part")]
+    assert leftovers == []
+
+
+def test_failed_build_leaves_no_cache_entry(fresh_cache: Path) -> None:
+    def build(out: Path) -> None:
+        (out / "half.bin").write_bytes(b"x")
+        raise RuntimeError("compiler crashed")
+
+    with pytest.raises(RuntimeError):
+        artifacts.cached_build("compiled/test", ["k"], build)
+    assert [p for p in (fresh_cache / "compiled" / "test").iterdir() if not p.name.endswith(".lock")] == []
+    calls = []
+    first = artifacts.cached_build("compiled/test", ["k"], lambda out: calls.append(out))
+    second = artifacts.cached_build("compiled/test", ["k"], lambda out: calls.append(out))
+    assert first == second and len(calls) == 1

@@ -1,0 +1,99 @@
+"""The `zoo` command, run in-process through click's runner and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from zoo.cli import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_list() -> None:
+    code, text = run("list", "--json")
+    assert code == 0 and [m["name"] for m in json.loads(text)] == ["stmnist_v1"]
+    code, text = run("list")
+    assert code == 0 and "stmnist_v1" in text
+
+
+def test_info() -> None:
+    code, text = run("info", "stmnist_v1", "--json")
+    card = json.loads(text)
+    assert code == 0 and card["name"] == "stmnist_v1" and len(card["labels"]) == 36
+    code, text = run("info", "stmnist_v1")
+    assert code == 0 and "93.38%" in text and "STM32Cube.AI 7.3.0" in text
+
+
+def test_info_unknown_model_exit_2() -> None:
+    code, text = run("info", "stmnist")
+    assert code == 2 and "Did you mean 'stmnist_v1'" in text
+
+
+def test_backends() -> None:
+    code, text = run("backends", "--json")
+    found = json.loads(text)
+    assert code == 0 and found["tflite"]["available"] is True
+    for name, info in found.items():
+        assert info["available"] or info["reason"], name
+
+
+def test_predict_png_and_npy(tmp_path: Path, sample_images: np.ndarray) -> None:
+    png = tmp_path / "square.png"
+    Image.fromarray(sample_images[2, ..., 0]).save(png)
+    npy = tmp_path / "batch.npy"
+    np.save(npy, sample_images[:3])
+    code, text = run("predict", "stmnist_v1", str(png), str(npy), "--top-k", "2", "--json")
+    assert code == 0, text
+    preds = json.loads(text)["predictions"]
+    assert len(preds) == 4 and all(len(p["top"]) == 2 for p in preds)
+    assert preds[0]["top"] == preds[3]["top"]  # the PNG and the .npy hold the same square image
+    scores = [t["score"] for t in preds[1]["top"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "needle"),
+    [
+        (b"hello", "notes.txt", "not an image file"),
+        (None, "missing.png", "does not exist"),
+        ("rgb", "colour.png", "RGB image"),
+        ("big", "big.png", "Resize the images to 28x28"),
+    ],
+)
+def test_predict_bad_files_exit_2(tmp_path: Path, content: object, name: str, needle: str) -> None:
+    path = tmp_path / name
+    if content == "rgb":
+        Image.new("RGB", (28, 28)).save(path)
+    elif content == "big":
+        Image.new("L", (64, 64)).save(path)
+    elif content is not None:
+        path.write_bytes(content)
+    code, text = run("predict", "stmnist_v1", str(path))
+    assert code == 2 and needle in text
+
+
+def test_predict_unknown_backend_exit_2(tmp_path: Path) -> None:
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.zeros((28, 28), np.uint8))
+    code, text = run("predict", "stmnist_v1", str(npy), "--backend", "nope")
+    assert code == 2 and "no backend named 'nope'" in text
+
+
+def test_console_script_runs() -> None:
+    exe = Path(sys.executable).with_name("zoo")
+    proc = subprocess.run([str(exe), "list", "--json"], capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["name"] == "stmnist_v1"

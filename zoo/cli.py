@@ -1,0 +1,146 @@
+"""The `zoo` command: a thin layer over the library API.
+
+Exit codes: 0 ok, 1 a check failed (or a backend failed), 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import zoo
+from zoo import registry
+from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _errors_to_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ZooError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED)
+    return wrapper
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--card", "cards", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Extra model card file or folder (repeatable); also ZOO_CARDS.")
+@click.version_option(zoo.__version__, prog_name="zoo")
+def main(cards: tuple[Path, ...]) -> None:
+    """A model zoo for microcontroller models."""
+    if cards:
+        import os
+
+        os.environ["ZOO_CARDS"] = os.pathsep.join([*filter(None, [os.environ.get("ZOO_CARDS")]), *map(str, cards)])
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_errors_to_exit
+def list_cmd(as_json: bool) -> None:
+    """List registered models."""
+    names = zoo.list_models()
+    if as_json:
+        return _emit_json([{"name": n, "description": zoo.get_card(n).description} for n in names])
+    table = Table("model", "task", "classes", "artifacts", "publisher")
+    for n in names:
+        c = zoo.get_card(n)
+        table.add_row(n, c.task, str(c.num_classes), ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
+                      c.publisher)
+    out.print(table)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole card as JSON.")
+@_errors_to_exit
+def info(model: str, as_json: bool) -> None:
+    """Show a model's card: identity, artifacts, tensors, reported figures."""
+    card = zoo.get_card(model)
+    if as_json:
+        return _emit_json(card.model_dump(mode="json"))
+    out.print(f"[bold]{card.name}[/] {card.version} — {card.task}, {card.num_classes} classes, by {card.publisher}")
+    out.print(card.description, highlight=False)
+    out.print(f"license: {card.license}", highlight=False)
+    table = Table("artifact", "file", "format", "bytes", "sha256")
+    for k, a in card.artifacts.items():
+        table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
+    out.print(table)
+    for role, spec in (("input", card.input), ("output", card.output)):
+        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}", highlight=False)
+    if card.reported:
+        for acc in card.reported.accuracy:
+            out.print(f"reported top-1 ({acc.artifact}): {acc.top1_percent}% on {acc.dataset} {acc.split} "
+                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", highlight=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_errors_to_exit
+def backends(as_json: bool) -> None:
+    """List backends and whether each can run here (and if not, why and how to fix it)."""
+    found = zoo.list_backends()
+    if as_json:
+        return _emit_json({n: {"available": a.ok, "reason": a.reason, "fix": a.fix} for n, a in found.items()})
+    table = Table("backend", "available", "details")
+    for name, avail in found.items():
+        detail = _summary(name) if avail else avail.message()
+        table.add_row(name, "[green]yes[/]" if avail else "[red]no[/]", detail)
+    out.print(table)
+
+
+def _summary(name: str) -> str:
+    return registry.backend_class(name).summary
+
+
+@main.command()
+@click.argument("model")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", "-b", default="tflite", show_default=True, help="Backend name (see `zoo backends`).")
+@click.option("--top-k", "-k", default=3, show_default=True, type=click.IntRange(1), help="Classes to show per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_errors_to_exit
+def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_json: bool) -> None:
+    """Classify IMAGES (PNG or .npy; uint8 grey, white on black) with MODEL."""
+    from zoo.images import read_images
+
+    batch = read_images(list(images))
+    m = zoo.load(model, backend=backend)
+    probs = m.predict(batch)
+    labels = m.card.labels
+    k = min(top_k, len(labels))
+    rows = []
+    for i, p in enumerate(probs):
+        order = np.argsort(-p, kind="stable")[:k]
+        source = str(images[i]) if len(images) == len(probs) else f"{images[0]}[{i}]"
+        rows.append({"image": source, "top": [{"label": labels[j], "index": int(j), "score": float(p[j])} for j in order]})
+    if as_json:
+        return _emit_json({"model": m.card.name, "backend": backend, "predictions": rows})
+    table = Table("image", *[f"#{i + 1}" for i in range(k)])
+    for r in rows:
+        table.add_row(r["image"], *[f"{t['label']} ({t['score']:.3f})" for t in r["top"]])
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
