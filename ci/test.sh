@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash ci/setup.sh
 VENV="${ZOO_VENV:-.venv}"
 export ZOO_MIRROR="${ZOO_MIRROR:-$(cd .. && pwd)/shared/mirror}"
-"$VENV/bin/python" -m pytest -n "${ZOO_TEST_WORKERS:-auto}" "$@"
+"$VENV/bin/python" -m pytest -n "${ZOO_TEST_WORKERS:-auto}" --dist loadgroup "$@"

@@ -137,6 +137,12 @@ class ReportedLatency(_Frozen):
     inference_ms: Annotated[float, Field(gt=0)]
 
 
+class Platform(_Frozen):
+    name: str
+    supported: bool
+    recommended: bool
+
+
 class Reported(_Frozen):
     """Figures exactly as the publisher reported them, with where and how."""
 
@@ -147,6 +153,7 @@ class Reported(_Frozen):
     accuracy: Seq[ReportedAccuracy]
     footprint: Seq[ReportedFootprint] = ()
     inference_time: Seq[ReportedLatency] = ()
+    platforms: Seq[Platform] = ()
 
 
 class Tolerance(_Frozen):
@@ -168,8 +175,9 @@ class KnownGap(_Frozen):
 
 
 class Conformance(_Frozen):
-    reference_backend: str
-    golden: str | None = None  # golden-vector file name under the package's golden/ folder
+    reference_backend: str  # whose outputs the golden vectors hold
+    golden: str | None = None  # golden-vector file: in the package's golden/ folder, or beside the card
+    evaluation_dataset: str | None = None  # real images for accuracy when the card's own dataset is absent
     tolerances: dict[str, Tolerance]  # artifact id -> default budget
     backend_tolerances: dict[str, dict[str, Tolerance]] = {}  # backend -> artifact id -> budget
     reported_accuracy_delta_pct: Annotated[float, Field(ge=0)] = 0.5  # vs the card's figure, on its own dataset

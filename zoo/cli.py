@@ -142,5 +142,66 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
     out.print(table)
 
 
+@main.command()
+@click.argument("model")
+@click.option("--backend", "-b", "backends", multiple=True, help="Backend to check (repeatable; default: all).")
+@click.option("--dataset", "-d", default=None, help="Evaluation dataset (default: the card's, else its stand-in).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N evaluation images.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the results as JSON to this file.")
+@click.option("--no-timing", is_flag=True, help="Skip latency and throughput measurements.")
+@_errors_to_exit
+def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: int | None, json_path: Path | None,
+             no_timing: bool) -> None:
+    """Run every (or the given) backend through the conformance checks; exit 1 if any fails."""
+    from zoo.conformance.table import report_table
+    from zoo.conformance.validate import validate as run_validate
+
+    with err.status("validating") as status:
+        report = run_validate(model, list(backends) or None, dataset, limit, timing=not no_timing,
+                              progress=lambda msg: status.update(msg))
+    out.print(report_table(report))
+    for name, r in report.results.items():
+        if r.status != "pass":
+            out.print(f"[bold]{name}[/] {r.status}: {r.reason}", highlight=False)
+    if json_path:
+        report.write_json(json_path)
+        out.print(f"wrote {json_path}", highlight=False)
+    sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: where the card's golden file lives).")
+@_errors_to_exit
+def golden(model: str, out_path: Path | None) -> None:
+    """Regenerate MODEL's golden vectors with its reference backend (.npz + .sha256)."""
+    from zoo.conformance.golden import golden_path, make_golden, write_golden
+
+    card = zoo.get_card(model)
+    path = out_path or golden_path(card)
+    made = make_golden(card)
+    digest = write_golden(made, path)
+    kinds = dict(zip(*np.unique(made.kinds, return_counts=True)))
+    counts = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
+    click.echo(f"wrote {path} ({counts}; sha256 {digest})")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed Markdown is stale instead of writing it.")
+@_errors_to_exit
+def card(model: str, check: bool) -> None:
+    """Render MODEL's Markdown card from its YAML card and latest validation (`zoo validate --json`)."""
+    from zoo.cardgen import write_card
+
+    path, ok = write_card(zoo.get_card(model), check=check)
+    if check and not ok:
+        err.print(f"{path} is stale: regenerate it with `zoo card {model}` and commit it", highlight=False)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"{path} is up to date" if check else f"wrote {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,6 +11,7 @@ from zoo import artifacts, registry
 from zoo.backend import LOGITS, Backend, Footprint, Runner
 from zoo.card import Card
 from zoo.errors import BackendError, BackendUnavailableError
+from zoo.formats import check_model_file
 from zoo.inputs import check_images
 
 __all__ = ["Model", "load"]
@@ -67,6 +68,11 @@ class Model:
     def predict_logits(self, images: Any) -> np.ndarray | None:
         """The int8 pre-softmax logits ``(N, classes)``, or None where the backend does not expose them."""
         return self._run(images).get(LOGITS)
+
+    def predict_with_logits(self, images: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Outputs and logits (or None) from one run: see :meth:`predict` and :meth:`predict_logits`."""
+        outputs = self._run(images)
+        return outputs[self.card.output.name], outputs.get(LOGITS)
 
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model (device backends only)."""
@@ -126,6 +132,7 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
     if not support:
         raise BackendUnavailableError(f"backend {backend!r} cannot run {card.name}/{artifact_id}: {support.message()}")
     path = artifacts.fetch(card.name, entry)
+    check_model_file(path, entry.format, entry.size)
     compiled = artifacts.cached_build(
         f"compiled/{backend}/{card.name}",
         [card.name, entry.sha256, backend, instance.cache_key()],

@@ -1,0 +1,141 @@
+"""`zoo card MODEL`: render the Markdown model card from the YAML card and the latest validation.
+
+The YAML card is the source of truth; the validation results are the JSON that
+``zoo validate MODEL --json model_cards/MODEL.validation.json`` writes. Rendering reads only
+those two files, so ``--check`` can tell whether the committed Markdown is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from zoo import registry
+from zoo.card import Card, Figure
+from zoo.errors import ArtifactError
+
+__all__ = ["render_card", "validation_path", "write_card"]
+
+MISSING = "[More Information Needed]"
+
+
+def validation_path(card: Card) -> Path:
+    """Where a card's latest validation results live: beside the YAML card."""
+    return registry.card_path(card.name).with_name(f"{card.name}.validation.json")
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return MISSING
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _pct(value: float | None) -> str:
+    return MISSING if value is None else f"{value * 100:.2f} %"
+
+
+def _fig(f: Figure) -> str:
+    return f"{'~' if f.approx else ''}{f.value:g} {f.unit}"
+
+
+def _flips(r: dict[str, Any]) -> str:
+    parts = [r.get(k) for k in ("golden", "data") if r.get(k)]
+    if not parts:
+        return MISSING
+    return f"{sum(p['flips'] for p in parts)} ({sum(p['near_tie_flips'] for p in parts)})"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, oneline=lambda t: " ".join(t.split()))
+    return env
+
+
+def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: str | None,
+                validation_file: str) -> str:
+    """The Markdown card as text.
+
+    Args:
+        card: the model card.
+        validation: the parsed validation JSON, or None (measured sections then show as missing).
+        confusion_png: relative path of the confusion-matrix image, or None.
+        validation_file: the name of the validation file, for the header.
+    """
+    validation = validation or {"dataset": None, "reference": None, "backends": {}, "provenance": None}
+    backends = list(validation["backends"].items())
+    tolerances = [(f"default, {a}", t) for a, t in card.conformance.tolerances.items()]
+    tolerances += [(f"{b}, {a}", t) for b, per in card.conformance.backend_tolerances.items() for a, t in per.items()]
+    prov = validation.get("provenance") or {}
+    context = {
+        "card": card, "validation": validation, "missing": MISSING, "validation_file": validation_file,
+        "reported_tool": f"{card.reported.tool} {card.reported.tool_version}" if card.reported else MISSING,
+        "backends": [(n, r) for n, r in backends if r["status"] != "skipped"],
+        "device_rows": [(n, r) for n, r in backends if r.get("footprint")],
+        "host_rows": [(n, r) for n, r in backends if r.get("latency_ms") is not None and not r.get("footprint")],
+        "tolerances": tolerances, "confusion_png": confusion_png, "machine": prov.get("machine", MISSING),
+    }
+    return _environment().get_template("model_card.md.j2").render(**context)
+
+
+def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> bool:
+    ref = validation["backends"].get(validation.get("reference") or "", {})
+    matrix = ref.get("confusion")
+    if not matrix:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=float)
+    rows = counts.sum(1, keepdims=True)
+    norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(9, 8), dpi=100)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(card.num_classes), card.labels, fontsize=7)
+    ax.set_yticks(range(card.num_classes), card.labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{card.name}, {validation['reference']} on {validation['dataset']} (row-normalised)")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None, "Creation Time": None})
+    plt.close(fig)
+    return True
+
+
+def write_card(card: Card, check: bool = False) -> tuple[Path, bool]:
+    """Render the Markdown card (and its confusion-matrix PNG) beside the YAML card.
+
+    Args:
+        card: the model card.
+        check: compare with the file on disk instead of writing it.
+
+    Returns:
+        (path of the Markdown file, whether it is up to date / was written).
+
+    Raises:
+        ArtifactError: the validation JSON exists but cannot be read.
+    """
+    vpath = validation_path(card)
+    validation = None
+    if vpath.exists():
+        try:
+            validation = json.loads(vpath.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"cannot read validation results {vpath}: {exc}") from None
+    md = vpath.with_name(f"{card.name}.md")
+    png = vpath.with_name(f"{card.name}_confusion.png")
+    has_png = bool(validation and validation["backends"].get(validation.get("reference") or "", {}).get("confusion"))
+    text = render_card(card, validation, png.name if has_png else None, vpath.name)
+    if check:
+        return md, md.exists() and md.read_text() == text
+    if has_png:
+        _confusion_png(validation, card, png)
+    md.write_text(text)
+    return md, True

@@ -1,0 +1,83 @@
+"""The conformance suite as pytest tests: every registered card × every registered backend × every check.
+
+A test module brings it in with one line::
+
+    from zoo.conformance.suite import *  # noqa: F401,F403
+
+Environment: ``ZOO_CONFORMANCE_MODELS`` / ``ZOO_CONFORMANCE_BACKENDS`` (comma-separated) narrow
+the matrix (a third-party package sets the latter to its own backend); ``ZOO_CONFORMANCE_LIMIT``
+caps the evaluation images. Unavailable backends are skipped with their reason; checks the
+card declares as known gaps are xfail with the card's reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import zoo
+from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
+from zoo.conformance.validate import evaluation_data
+
+__all__ = ["conformance_results", "test_conformance"]
+
+CHECKS = [f"{part}.{name}" for part in ("golden", "data") for name in (
+    "max_abs_lsb", "mismatch_fraction", "mismatch_gt1_fraction", "top1_agreement", "logits_max_abs_lsb")
+] + ["accuracy.vs_reference_pct", "accuracy.vs_reported_pct"]
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name, "")
+    return [v.strip() for v in value.split(",") if v.strip()] or default
+
+
+def _matrix() -> list[pytest.param]:
+    params = []
+    for model in _env_list("ZOO_CONFORMANCE_MODELS", zoo.list_models()):
+        card = zoo.get_card(model)
+        for entry, backend, artifact in entries(card, _env_list("ZOO_CONFORMANCE_BACKENDS", zoo.registry.backend_names())):
+            for check in CHECKS:
+                params.append(pytest.param(model, entry, backend, artifact, check, id=f"{model}-{entry}-{check}",
+                                           marks=[pytest.mark.xdist_group(f"{model}-{entry}"),
+                                                  pytest.mark.conformance]))
+    return params
+
+
+class _Results:
+    """Each (model, entry) is run once per test session; its checks are then asserted one by one."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, EvalData | None] = {}
+        self._results: dict[tuple[str, str], BackendResult] = {}
+
+    def get(self, model: str, entry: str, backend: str, artifact: str | None) -> BackendResult:
+        if (model, entry) not in self._results:
+            card = zoo.get_card(model)
+            if model not in self._data:
+                limit = int(os.environ["ZOO_CONFORMANCE_LIMIT"]) if os.environ.get("ZOO_CONFORMANCE_LIMIT") else None
+                self._data[model] = evaluation_data(card, limit=limit)
+            self._results[(model, entry)] = check_backend(card, entry, backend, artifact, self._data[model],
+                                                          timing=False)
+        return self._results[(model, entry)]
+
+
+@pytest.fixture(scope="session")
+def conformance_results() -> _Results:
+    return _Results()
+
+
+@pytest.mark.parametrize(("model", "entry", "backend", "artifact", "check"), _matrix())
+def test_conformance(conformance_results: _Results, model: str, entry: str, backend: str, artifact: str | None,
+                     check: str) -> None:
+    result = conformance_results.get(model, entry, backend, artifact)
+    if result.status == "skipped":
+        pytest.skip(f"{entry}: {result.reason}")
+    if not result.checks:  # compile or run failed before any check
+        pytest.fail(f"{entry}: {result.reason}")
+    found = next((c for c in result.checks if c.name == check), None)
+    if found is None:
+        pytest.skip(f"{check} does not apply to {entry} on {model}")
+    if found.known_gap and not found.passed:
+        pytest.xfail(f"known gap declared in the card: {found.known_gap} ({found.message})")
+    assert found.passed, f"{model} / {entry}: {found.message}"

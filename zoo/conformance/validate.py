@@ -1,0 +1,132 @@
+"""`zoo validate`: every backend through the conformance harness, one report."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import zoo
+from zoo.card import Card
+from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
+from zoo.errors import ArtifactError, UnknownNameError
+
+__all__ = ["ValidationReport", "evaluation_data", "validate"]
+
+PACKAGES = ("zoo", "numpy", "ai-edge-litert", "onnxruntime", "onnx", "tf2onnx", "tensorflow-cpu", "apache-tvm",
+            "tflite")
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = None,
+                    note: Callable[[str], None] | None = None) -> EvalData | None:
+    """Labelled images for the accuracy checks and the reference backend's outputs on them.
+
+    Uses `dataset` if given; else the card's own dataset when it can be had here, else the
+    card's ``conformance.evaluation_dataset``; None when the card names neither.
+
+    Raises:
+        UnknownNameError, ArtifactError: an explicitly requested dataset is unknown or unavailable.
+    """
+    from zoo.datasets import load_dataset
+
+    say = note or (lambda _msg: None)
+    candidates = [dataset] if dataset else [d for d in (card.dataset, card.conformance.evaluation_dataset) if d]
+    for i, name in enumerate(candidates):
+        try:
+            data = load_dataset(name, split="test", limit=limit)
+            break
+        except (ArtifactError, UnknownNameError) as exc:
+            if dataset or i == len(candidates) - 1:
+                raise
+            say(f"dataset {name} is not available here ({type(exc).__name__}); using the next one")
+    else:
+        return None
+    reference = zoo.load(card.name, backend=card.conformance.reference_backend)
+    outputs, logits = reference.predict_with_logits(data.images)
+    return EvalData(data.name, data.images, data.labels, outputs, logits)
+
+
+@dataclass
+class ValidationReport:
+    """The results of `zoo validate` for one card."""
+
+    card: Card
+    dataset: str | None
+    reference_accuracy: float | None
+    results: dict[str, BackendResult]
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status != "fail" for r in self.results.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.card.name,
+            "reference": self.card.conformance.reference_backend,
+            "dataset": self.dataset,
+            "reference_accuracy": self.reference_accuracy,
+            "passed": self.passed,
+            "backends": {k: r.as_dict() for k, r in self.results.items()},
+            "provenance": {
+                "artifacts": {k: {"file": a.file, "sha256": a.sha256} for k, a in self.card.artifacts.items()},
+                "packages": _versions(),
+                "python": platform.python_version(),
+                "machine": f"{platform.system()} {platform.machine()}",
+                "date": self.created,
+            },
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
+        tmp.replace(path)
+
+
+def validate(model: str, backends: list[str] | None = None, dataset: str | None = None, limit: int | None = None,
+             timing: bool = True, progress: Callable[[str], None] | None = None) -> ValidationReport:
+    """Run the conformance suite for every (or the given) backend on one model.
+
+    Args:
+        model: registered model name or card path.
+        backends: backend names (default: every registered backend).
+        dataset: evaluation dataset name (default: the card's own if available, else its
+            ``conformance.evaluation_dataset``).
+        limit: use at most this many evaluation images.
+        timing: measure latency and throughput.
+        progress: called with a short message at each stage.
+
+    Returns:
+        The report; ``report.passed`` is False if any backend failed a check.
+
+    Example:
+        >>> report = validate("stmnist_v1", backends=["tflite", "onnxruntime"])  # doctest: +SKIP
+        >>> report.passed
+        True
+    """
+    card = zoo.get_card(model)
+    known = zoo.registry.backend_names()
+    names = backends or known
+    for name in [n for n in names if n not in known]:
+        zoo.registry.backend_class(name)  # raises UnknownNameError, with suggestions
+    data = evaluation_data(card, dataset, limit, progress)
+    results = {}
+    for entry, backend, artifact in entries(card, names):
+        results[entry] = check_backend(card, entry, backend, artifact, data, timing, progress)
+    return ValidationReport(card, data.name if data else None, data.reference_accuracy if data else None, results)
