@@ -61,3 +61,13 @@ def sample_images() -> np.ndarray:
     images[2] = 0
     images[2, 8:20, 8:20] = 255
     return images
+
+
+@pytest.fixture(autouse=True)
+def _forget_cards_opened_by_path() -> None:
+    """Cards a test opens by path are remembered by the registry; forget them after the test."""
+    from zoo import registry
+
+    before = list(registry._opened)
+    yield
+    registry._opened[:] = before

@@ -101,3 +101,11 @@ def test_duplicate_card_name_is_an_error(tmp_path: Path, data: dict, monkeypatch
 def test_unknown_model_suggests_close_match() -> None:
     with pytest.raises(zoo.UnknownNameError, match="Did you mean 'stmnist_v1'"):
         zoo.get_card("stmnist_v2")
+
+
+def test_card_opened_by_path_is_then_found_by_name(tmp_path: Path, data: dict) -> None:
+    data["name"] = "by_path_model"
+    path = _write(tmp_path, data)
+    assert zoo.get_card(str(path)).name == "by_path_model"
+    assert zoo.get_card("by_path_model").name == "by_path_model"
+    assert card_path("by_path_model") == path.resolve()

@@ -9,11 +9,13 @@ its hash matches, under a file lock so that two processes never fill one entry a
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import filelock
@@ -23,9 +25,10 @@ import pooch
 from zoo.card import Artifact
 from zoo.errors import HashMismatchError, OfflineError
 
-__all__ = ["cache_dir", "fetch", "cached_build", "sha256_of"]
+__all__ = ["cache_dir", "fetch", "cached_build", "no_download", "sha256_of"]
 
 LOCK_TIMEOUT_S = 600
+_NO_DOWNLOAD = contextvars.ContextVar("zoo_no_download", default=False)
 
 
 def cache_dir() -> Path:
@@ -34,7 +37,17 @@ def cache_dir() -> Path:
 
 
 def _offline() -> bool:
-    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return _NO_DOWNLOAD.get() or os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def no_download() -> Iterator[None]:
+    """Within this block, fetch only from the cache or the mirror, as if ZOO_OFFLINE were set."""
+    token = _NO_DOWNLOAD.set(True)
+    try:
+        yield
+    finally:
+        _NO_DOWNLOAD.reset(token)
 
 
 def sha256_of(path: Path) -> str:

@@ -176,7 +176,7 @@ class KnownGap(_Frozen):
 
 class Conformance(_Frozen):
     reference_backend: str  # whose outputs the golden vectors hold
-    golden: str | None = None  # golden-vector file: in the package's golden/ folder, or beside the card
+    golden: str | None = None  # golden-vector file (.npz, with .npz.sha256), beside the card
     evaluation_dataset: str | None = None  # real images for accuracy when the card's own dataset is absent
     tolerances: dict[str, Tolerance]  # artifact id -> default budget
     backend_tolerances: dict[str, dict[str, Tolerance]] = {}  # backend -> artifact id -> budget

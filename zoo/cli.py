@@ -23,7 +23,7 @@ from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, Input
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 

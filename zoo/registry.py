@@ -28,20 +28,24 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"{hint} Known: {', '.join(sorted(known)) or '(none)'}."
 
 
+_opened: list[Path] = []  # cards opened by path in this process: found by name afterwards too
+
+
 def card_paths(extra: list[str | Path] | None = None) -> list[Path]:
-    """The card files in search order: package cards, then ``ZOO_CARDS`` entries, then `extra`.
+    """The card files in search order: package cards, ``ZOO_CARDS`` entries, cards opened by path, `extra`.
 
     ``ZOO_CARDS`` holds files or folders separated by the OS path separator.
     """
-    paths = [Path(str(p)) for p in importlib.resources.files("zoo.model_cards").iterdir()
+    paths = [Path(str(p)).resolve() for p in importlib.resources.files("zoo.model_cards").iterdir()
              if p.name.endswith(".yaml")]
-    entries = [e for e in os.environ.get("ZOO_CARDS", "").split(os.pathsep) if e] + [str(e) for e in extra or []]
+    entries = [e for e in os.environ.get("ZOO_CARDS", "").split(os.pathsep) if e]
+    entries += [str(e) for e in [*_opened, *(extra or [])]]
     for entry in entries:
         p = Path(entry)
         if p.is_dir():
-            paths.extend(sorted(p.glob("*.yaml")))
+            paths.extend(sorted(q.resolve() for q in p.glob("*.yaml")))
         elif p.is_file():
-            paths.append(p)
+            paths.append(p.resolve())
         else:
             raise CardError(f"card path {entry} (from ZOO_CARDS or --card) does not exist")
     return sorted(set(paths), key=paths.index)
@@ -77,7 +81,12 @@ def get_card(name: str | Path, extra: list[str | Path] | None = None) -> Card:
     """
     text = str(name)
     if text.endswith((".yaml", ".yml")) or os.sep in text:
-        return load_card(Path(text))
+        path = Path(text).resolve()
+        card = load_card(path)
+        if path not in _opened:
+            _opened.append(path)
+        _cards(extra)  # a name clash with a registered card is an error now, not later
+        return card
     cards = _cards(extra)
     if text not in cards:
         raise UnknownNameError(f"no model named {text!r}.{_suggest(text, list(cards))} "

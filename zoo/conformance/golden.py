@@ -7,7 +7,6 @@ names an evaluation dataset, real images from it (a fixed number per class).
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +37,10 @@ class Golden:
 
 
 def golden_path(card: Card) -> Path:
-    """Where a card's golden file lives: the package's golden/ folder, else beside the card."""
+    """Where a card's golden file lives: beside the card's YAML file."""
     if not card.conformance.golden:
         raise ArtifactError(f"card {card.name!r} names no golden file (conformance.golden)")
-    packaged = Path(str(importlib.resources.files("zoo.golden"))) / card.conformance.golden
-    if packaged.exists():
-        return packaged
-    try:
-        return registry.card_path(card.name).parent / card.conformance.golden
-    except Exception:  # a card given by path only
-        return packaged
+    return registry.card_path(card.name).parent / card.conformance.golden
 
 
 def _edge_cases(shape: tuple[int, ...], high: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
+from zoo.artifacts import no_download
 from zoo.card import Card
 from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
 from zoo.errors import ArtifactError, UnknownNameError
@@ -36,8 +38,9 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
                     note: Callable[[str], None] | None = None) -> EvalData | None:
     """Labelled images for the accuracy checks and the reference backend's outputs on them.
 
-    Uses `dataset` if given; else the card's own dataset when it can be had here, else the
-    card's ``conformance.evaluation_dataset``; None when the card names neither.
+    Uses `dataset` if given (downloading it if needed); else the card's own dataset when it is
+    in the cache or the mirror (never a large download behind the user's back), else the card's
+    ``conformance.evaluation_dataset``; None when the card names neither.
 
     Raises:
         UnknownNameError, ArtifactError: an explicitly requested dataset is unknown or unavailable.
@@ -48,7 +51,8 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
     candidates = [dataset] if dataset else [d for d in (card.dataset, card.conformance.evaluation_dataset) if d]
     for i, name in enumerate(candidates):
         try:
-            data = load_dataset(name, split="test", limit=limit)
+            with contextlib.nullcontext() if dataset else no_download():
+                data = load_dataset(name, split="test", limit=limit)
             break
         except (ArtifactError, UnknownNameError) as exc:
             if dataset or i == len(candidates) - 1:

