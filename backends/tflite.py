@@ -77,9 +77,12 @@ class TFLiteRunner(Runner):
         self._resize(batch.shape[0])
         self._interp.set_tensor(self._input, batch)
         self._interp.invoke()
-        out = {self._card.output.name: self._interp.get_tensor(self._output).copy()}
+        return {self._card.output.name: self._interp.get_tensor(self._output)}
+
+    def run_with_logits(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = self.run(inputs)
         if self._logits is not None:
-            out[LOGITS] = self._interp.get_tensor(self._logits).copy()
+            out[LOGITS] = self._interp.get_tensor(self._logits)
         return out
 
 

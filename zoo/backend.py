@@ -75,6 +75,14 @@ class Runner(ABC):
         ``LOGITS`` (int8 pre-softmax values, shape (N, classes)) when the backend exposes them.
         """
 
+    def run_with_logits(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Like :meth:`run`, and add ``LOGITS`` where the backend can expose them.
+
+        The default is :meth:`run`; a runner for which logits cost extra work overrides this and
+        leaves them out of :meth:`run`.
+        """
+        return self.run(inputs)
+
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model, where the backend targets a device."""
         return None

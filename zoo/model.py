@@ -33,9 +33,10 @@ class Model:
     artifact_id: str
     runner: Runner
 
-    def _run(self, images: Any) -> dict[str, np.ndarray]:
+    def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
         batch = check_images(images, self.card.input)
-        outputs = self.runner.run({self.card.input.name: batch})
+        run = self.runner.run_with_logits if logits else self.runner.run
+        outputs = run({self.card.input.name: batch})
         out = outputs.get(self.card.output.name)
         want = (batch.shape[0], *self.card.output.shape[1:])
         if out is None or out.shape != want:
@@ -67,11 +68,11 @@ class Model:
 
     def predict_logits(self, images: Any) -> np.ndarray | None:
         """The int8 pre-softmax logits ``(N, classes)``, or None where the backend does not expose them."""
-        return self._run(images).get(LOGITS)
+        return self._run(images, logits=True).get(LOGITS)
 
     def predict_with_logits(self, images: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Outputs and logits (or None) from one run: see :meth:`predict` and :meth:`predict_logits`."""
-        outputs = self._run(images)
+        outputs = self._run(images, logits=True)
         return outputs[self.card.output.name], outputs.get(LOGITS)
 
     def footprint(self) -> Footprint | None:
