@@ -25,11 +25,11 @@ _C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int32": "
 
 @dataclass(frozen=True)
 class Arg:
-    """Where a kernel argument lives: ``kind`` is arena, const, input or output."""
+    """Where a kernel argument lives: ``kind`` is arena, const, input, output (or unplanned while reading)."""
 
     kind: str
-    offset: int = 0  # arena byte offset
-    const: int = -1  # index into DriverPlan.constants
+    offset: int = 0  # arena byte offset (unplanned: its size in bytes)
+    const: int = -1  # index into DriverPlan.constants (unplanned: an id)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class DriverPlan:
     arena_bytes: int = 0
     constants: list[np.ndarray] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
-    result: Arg | None = None  # where the output ends up (Arg("output") when written in place)
+    result: Arg | None = None  # where the output ends up: Arg("output") (in place) or an arena slot (copied)
+    output_bytes: int = 0
     output_dtype: str = "float32"
 
     @property
@@ -94,13 +95,32 @@ def plan_from_relax(func) -> DriverPlan:
     if result not in where:
         raise BackendError(f"the model's result {result} is not a tensor the driver knows; "
                            "the Relax graph has an unsupported form")
-    plan.result = where[result]
-    plan.output_dtype = str(result.struct_info.dtype)
-    if plan.result.kind == "arena":  # written into the arena: retarget that buffer to the caller's output
-        plan.calls = [Call(c.symbol, tuple(Arg("output") if a == plan.result else a for a in c.args))
-                      for c in plan.calls]
-        plan.result = Arg("output")
+    plan.output_dtype = str(result.ty.dtype)
+    plan.output_bytes = _tensor_bytes([int(v) for v in result.ty.shape.values], plan.output_dtype)
+    _place_unplanned(plan, where[result])
     return plan
+
+
+def _place_unplanned(plan: DriverPlan, result: Arg) -> None:
+    """Unplanned tensors (``builtin.alloc_tensor``): the result is written straight into the caller's
+    ``output``; any other gets its own arena slot. A result inside planned storage is copied out."""
+    slots: dict[int, Arg] = {}
+
+    def resolve(arg: Arg) -> Arg:
+        if arg.kind != "unplanned":
+            return arg
+        if arg == result:
+            return Arg("output")
+        if arg.const not in slots:
+            slots[arg.const] = Arg("arena", plan.arena_bytes)
+            plan.arena_bytes += _align(arg.offset)
+        return slots[arg.const]
+
+    plan.calls = [Call(c.symbol, tuple(resolve(a) for a in c.args)) for c in plan.calls]
+    plan.result = resolve(result)
+    if plan.result.kind not in ("output", "arena"):
+        raise BackendError(f"the model's result is its {plan.result.kind} tensor; the static driver "
+                           "needs a computed output")
 
 
 def _bind(plan: DriverPlan, where: dict, storage: dict, var, value, relax, ir) -> None:
@@ -116,14 +136,14 @@ def _bind(plan: DriverPlan, where: dict, storage: dict, var, value, relax, ir) -
         plan.arena_bytes += _align(_ints(value.args[0])[0])
     elif isinstance(op, ir.Op) and op.name == "relax.memory.alloc_tensor":
         where[var] = Arg("arena", storage[value.args[0]] + int(value.args[1].value))
-    elif isinstance(op, ir.Op) and op.name == "relax.builtin.alloc_tensor":  # unplanned (the result): own slot
-        where[var] = Arg("arena", plan.arena_bytes)
-        plan.arena_bytes += _align(_tensor_bytes(_ints(value.args[0]), str(value.args[1].value)))
+    elif isinstance(op, ir.Op) and op.name == "relax.builtin.alloc_tensor":  # placed by _place_unplanned
+        nbytes = _tensor_bytes(_ints(value.args[0]), str(value.args[1].value))
+        where[var] = Arg("unplanned", offset=nbytes, const=len(where))
     elif isinstance(op, ir.GlobalVar):
         args = []
         for a in value.args:
-            if isinstance(a, relax.Constant):
-                plan.constants.append(a.data.numpy())
+            if isinstance(a, ir.Constant):
+                plan.constants.append(_const_array(a))
                 args.append(Arg("const", const=len(plan.constants) - 1))
             elif a in where:
                 args.append(where[a])
@@ -139,7 +159,8 @@ def _c_literal(x: np.generic, dtype: str) -> str:
     if dtype == "float32":
         if not math.isfinite(float(x)):
             raise BackendError("a weight constant is not finite (inf/nan); the model file is damaged")
-        return f"{float(x):.9g}f" if "." in f"{float(x):.9g}" or "e" in f"{float(x):.9g}" else f"{float(x):.1f}f"
+        text = f"{float(x):.9g}"  # 9 significant digits: exact for float32
+        return f"{text}f" if ("." in text or "e" in text) else f"{text}.0f"
     return str(int(x))
 
 
@@ -180,6 +201,28 @@ def _arg_expr(prefix: str, arg: Arg) -> str:
     return f"(void *)&arena[{arg.offset}]"
 
 
+def _call_kernel_c(prefix: str, max_args: int) -> str:
+    """The driver's helper that wraps raw pointers as the DLTensor arguments packed kernels read."""
+    return f"""/* Wrap raw pointers as the DLTensor arguments the packed kernels read (data only). */
+static int32_t call_kernel(kernel_fn fn, void *const *ptrs, int32_t n) {{
+  DLTensor t[{max_args}];
+  TVMFFIAny a[{max_args}];
+  for (int32_t i = 0; i < n; ++i) {{
+    memset(&t[i], 0, sizeof t[i]);
+    t[i].data = ptrs[i];
+    t[i].device.device_type = 1;
+    t[i].ndim = 1;
+    t[i].shape = unit_shape;
+    memset(&a[i], 0, sizeof a[i]);
+    a[i].type_index = 7;
+    a[i].v_ptr = &t[i];
+  }}
+  {prefix}_last_error = 0;
+  int32_t rc = fn(NULL, a, n, NULL);
+  return rc != 0 ? rc : {prefix}_last_error;
+}}"""
+
+
 def render_model_c(prefix: str, plan: DriverPlan, kernel_symbols: dict[str, str]) -> str:
     """The ``<prefix>_model.c`` text: the arena and ``<prefix>_run``.
 
@@ -201,6 +244,9 @@ def render_model_c(prefix: str, plan: DriverPlan, kernel_symbols: dict[str, str]
         body.append(f"  {{ void *const a[] = {{{ptrs}}};\n"
                     f"    if ((rc = call_kernel({kernel_symbols[call.symbol]}, a, {len(call.args)})) != 0) "
                     "return rc; }")
+    copy_out = ""
+    if plan.result is not None and plan.result.kind == "arena":
+        copy_out = f"\n  memcpy(output, &arena[{plan.result.offset}], {plan.output_bytes}u);"
     return f"""/* {prefix}_model.c - generated by zoo (backend tvm-cortexm7). Do not edit.
  * The static driver: one arena, the kernels of {prefix}_kernels.c called in order. */
 #include <string.h>
@@ -215,28 +261,21 @@ typedef int32_t (*kernel_fn)(void *, void *, int32_t, void *);
 static uint8_t arena[{max(plan.arena_bytes, 1)}u] __attribute__((aligned({ALIGN})));
 static int64_t unit_shape[1] = {{1}};
 
-/* Wrap raw pointers as the DLTensor arguments the packed kernels read (data only). */
-static int32_t call_kernel(kernel_fn fn, void *const *ptrs, int32_t n) {{
-  DLTensor t[{max_args}];
-  TVMFFIAny a[{max_args}];
-  for (int32_t i = 0; i < n; ++i) {{
-    memset(&t[i], 0, sizeof t[i]);
-    t[i].data = ptrs[i];
-    t[i].device.device_type = 1;
-    t[i].ndim = 1;
-    t[i].shape = unit_shape;
-    memset(&a[i], 0, sizeof a[i]);
-    a[i].type_index = 7;
-    a[i].v_ptr = &t[i];
-  }}
-  {prefix}_last_error = 0;
-  int32_t rc = fn(NULL, a, n, NULL);
-  return rc != 0 ? rc : {prefix}_last_error;
-}}
+{_call_kernel_c(prefix, max_args)}
 
 int32_t {prefix}_run(const uint8_t *input, float *output) {{
   int32_t rc;
-{chr(10).join(body)}
+{chr(10).join(body)}{copy_out}
   return 0;
 }}
 """
+
+
+def _const_array(const) -> np.ndarray:
+    """The numpy value of a Relax constant (``data`` on older TVM, ``value`` on 0.27's GenericConst)."""
+    value = getattr(const, "data", None)
+    if value is None:
+        value = getattr(const, "value", None)
+    if value is None or not hasattr(value, "numpy"):
+        raise BackendError(f"cannot read the value of constant {type(const).__name__}; the TVM version is not supported")
+    return np.ascontiguousarray(value.numpy())

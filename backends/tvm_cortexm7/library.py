@@ -35,6 +35,16 @@ Sections: weights live in ``<prefix>_weights.c`` (``const``, so .rodata = flash)
 arena is ``static`` in .bss. The footprint code counts every object of the library as
 the model, and everything in ``<prefix>_weights.c`` as weights.
 
+Compile every .c with the same flags and no project-specific defines; the firmware uses
+``-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mthumb -O2 -ffunction-sections
+-fdata-sections`` (GNU C default dialect, so no ``-std=c11``: it would hide GCC built-ins and
+turn off FMA contraction) and links ``-lm -lc -lgcc`` (newlib nano).
+
+A lowering is a function ``LoweringRequest -> ModelLibrary`` (:data:`LoweringFn`) that writes
+the folder into ``request.out_dir`` (use :func:`render_header` and :func:`write_metadata` so
+the contract stays in one place); it is registered by name in ``LOWERINGS`` of the backend
+package as ``"module:function"`` and picked with ``TVMCortexM7Backend(lowering=name)``.
+
 Example:
     >>> lib = ModelLibrary.load(Path("build/stmnist_v1"))   # doctest: +SKIP
     >>> lib.prefix, lib.header.name                       # doctest: +SKIP

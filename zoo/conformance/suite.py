@@ -6,13 +6,16 @@ A test module brings it in with one line::
 
 Environment: ``ZOO_CONFORMANCE_MODELS`` / ``ZOO_CONFORMANCE_BACKENDS`` (comma-separated) narrow
 the matrix (a third-party package sets the latter to its own backend); ``ZOO_CONFORMANCE_LIMIT``
-caps the evaluation images. Unavailable backends are skipped with their reason; checks the
+caps the evaluation images; ``ZOO_CONFORMANCE_REPORT_DIR`` makes the session write each
+result as ``<model>__<entry>.json`` there (what ci/merge_matrix.py reads). Unavailable backends are skipped with their reason; checks the
 card declares as known gaps are xfail with the card's reason.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -61,10 +64,20 @@ class _Results:
                                                           timing=False)
         return self._results[(model, entry)]
 
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for (model, entry), result in self._results.items():
+            data = self._data.get(model)
+            record = {"model": model, "entry": entry, "dataset": data.name if data else None} | result.as_dict()
+            (folder / f"{model}__{entry.replace(':', '_')}.json").write_text(json.dumps(record, indent=2) + "\n")
+
 
 @pytest.fixture(scope="session")
 def conformance_results() -> _Results:
-    return _Results()
+    results = _Results()
+    yield results
+    if os.environ.get("ZOO_CONFORMANCE_REPORT_DIR"):
+        results.write(Path(os.environ["ZOO_CONFORMANCE_REPORT_DIR"]))
 
 
 @pytest.mark.parametrize(("model", "entry", "backend", "artifact", "check"), _matrix())

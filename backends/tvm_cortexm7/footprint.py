@@ -1,0 +1,132 @@
+"""Attribute a linked image's bytes to the model, its weights and the test harness (from the map file).
+
+Every input section the linker placed is read from the GNU ld map file with its object file:
+
+* objects compiled from the model library -> *model* (``<prefix>_weights.o`` -> *weights*);
+* members of libm/libc/libgcc -> *model* as well (only the library calls them: the harness
+  is built freestanding without libc), reported apart as ``libs`` in the breakdown;
+* everything else (start-up, semihosting, batch loop, binding) -> *harness*.
+
+Flash = .text + .rodata + .data (its load image); RAM = .data + .bss + the stack
+high-water mark the firmware measured during inference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoo.backend import Footprint
+from zoo.errors import ToolchainError
+
+__all__ = ["SectionSizes", "read_map", "footprint_from_map"]
+
+_INPUT = re.compile(r"^ (?P<sec>\.\S+|COMMON)\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+) (?P<obj>\S.*)$",
+                    re.MULTILINE)
+_KINDS = (("text", (".text", ".isr_vector", ".glue", ".vfp11", ".v4_bx", ".ARM.exidx", ".ARM.extab")), ("rodata", (".rodata",)),
+          ("data", (".data",)), ("bss", (".bss", "COMMON")))
+
+
+@dataclass
+class SectionSizes:
+    """Bytes per section kind (text, rodata, data, bss) for one group of objects."""
+
+    text: int = 0
+    rodata: int = 0
+    data: int = 0
+    bss: int = 0
+    objects: set[str] = field(default_factory=set)
+
+    @property
+    def flash(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss
+
+    def as_dict(self) -> dict[str, int]:
+        return {"text": self.text, "rodata": self.rodata, "data": self.data, "bss": self.bss,
+                "flash": self.flash, "ram": self.ram}
+
+
+def _kind(section: str) -> str | None:
+    for kind, prefixes in _KINDS:
+        if section.startswith(prefixes):
+            return kind
+    return None
+
+
+def _group(obj: str, model: set[str], weights: set[str]) -> str:
+    name = Path(obj.split("(")[0]).name if "(" not in obj else obj
+    if ".a(" in obj:
+        return "libs"
+    if name in weights:
+        return "weights"
+    if name in model:
+        return "model"
+    return "harness"
+
+
+def read_map(map_file: Path, model_objects: set[str], weights_objects: set[str]) -> dict[str, SectionSizes]:
+    """Sum the placed input sections of a GNU ld map file by group.
+
+    Args:
+        map_file: the ``-Wl,-Map`` output.
+        model_objects: object file names of the model library.
+        weights_objects: those that hold only weights.
+
+    Returns:
+        ``{"model", "weights", "libs", "harness"}`` -> sizes.
+
+    Raises:
+        ToolchainError: the file is not a GNU ld map file.
+    """
+    text = Path(map_file).read_text(encoding="utf-8", errors="replace")
+    start = text.find("Linker script and memory map")
+    if start < 0:
+        raise ToolchainError(f"{map_file} is not a GNU ld map file (no memory map section); relink the firmware")
+    groups = {g: SectionSizes() for g in ("model", "weights", "libs", "harness")}
+    for m in _INPUT.finditer(text, start):
+        size, kind = int(m["size"], 16), _kind(m["sec"])
+        obj = m["obj"].strip()
+        if size == 0 or kind is None or obj == "linker stubs":
+            continue
+        g = groups[_group(obj, model_objects, weights_objects)]
+        setattr(g, kind, getattr(g, kind) + size)
+        g.objects.add(obj)
+    return groups
+
+
+def footprint_from_map(map_file: Path, model_objects: set[str], weights_objects: set[str], *,
+                       arena_bytes: int, stack_bytes: int, stack_reserved: int) -> tuple[Footprint, dict]:
+    """The model's device footprint, with the harness apart.
+
+    Args:
+        map_file: the firmware's map file.
+        model_objects: object file names of the model library.
+        weights_objects: those that hold only weights.
+        arena_bytes: the library's static arena + workspace (from its metadata).
+        stack_bytes: measured stack high-water mark of one inference.
+        stack_reserved: stack the linker script reserves (harness figure).
+
+    Returns:
+        (footprint, breakdown by group as plain dicts).
+
+    Raises:
+        ToolchainError: the map file cannot be read as one.
+    """
+    g = read_map(map_file, model_objects, weights_objects)
+    model, weights, libs, harness = g["model"], g["weights"], g["libs"], g["harness"]
+    code = model.text + model.rodata + libs.text + libs.rodata
+    weights_bytes = weights.text + weights.rodata + weights.data
+    model_data = model.data + libs.data
+    fp = Footprint(flash_bytes=code + weights_bytes + model_data,
+                   ram_bytes=model_data + model.bss + libs.bss + weights.bss + stack_bytes,
+                   weights_bytes=weights_bytes, code_bytes=code, stack_bytes=stack_bytes, arena_bytes=arena_bytes,
+                   harness={"flash_bytes": harness.flash, "ram_bytes": harness.ram,
+                            "stack_reserved_bytes": stack_reserved})
+    breakdown = {name: sizes.as_dict() for name, sizes in g.items()}
+    breakdown["libs"]["members"] = sorted(o.split("(")[-1].rstrip(")") for o in libs.objects)
+    return fp, breakdown
