@@ -148,3 +148,17 @@ def test_failed_build_leaves_no_cache_entry(fresh_cache: Path) -> None:
     first = artifacts.cached_build("compiled/test", ["k"], lambda out: calls.append(out))
     second = artifacts.cached_build("compiled/test", ["k"], lambda out: calls.append(out))
     assert first == second and len(calls) == 1
+
+
+def test_local_file_url_is_copied_verified(tmp_path: Path, fresh_cache: Path, mirror: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_MIRROR")
+    local = tmp_path / "mine.tflite"
+    shutil.copy(mirror / "stmnist_v1" / INT8.file, local)
+    for url in (local.as_uri(), str(local)):
+        path = artifacts.fetch(CARD.name, INT8.model_copy(update={"url": url}))
+        assert artifacts.sha256_of(path) == INT8.sha256
+        path.unlink()
+    local.write_bytes(b"changed")
+    with pytest.raises(HashMismatchError, match="mine.tflite"):
+        artifacts.fetch(CARD.name, INT8.model_copy(update={"url": local.as_uri()}))

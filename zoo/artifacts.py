@@ -23,7 +23,7 @@ import platformdirs
 import pooch
 
 from zoo.card import Artifact
-from zoo.errors import HashMismatchError, OfflineError
+from zoo.errors import ArtifactError, HashMismatchError, OfflineError
 
 __all__ = ["cache_dir", "fetch", "cached_build", "no_download", "sha256_of"]
 
@@ -68,14 +68,14 @@ def _lock(target: Path) -> filelock.FileLock:
 
 
 def _copy_verified(source: Path, target: Path, artifact: Artifact) -> None:
-    """Copy `source` to `target` through a temporary file, only if its hash matches."""
+    """Copy a mirror or local file to `target` through a temporary file, only if its hash matches."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
         actual = sha256_of(Path(tmp))
         if actual != artifact.sha256:
-            raise _mismatch(f"mirror file {source}", artifact.sha256, actual)
+            raise _mismatch(f"{source}", artifact.sha256, actual)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -133,10 +133,25 @@ def fetch(model: str, artifact: Artifact) -> Path:
                 return target
             if _offline():
                 raise OfflineError(_how_to_provide(artifact, target, f"{source} is not in the mirror ZOO_MIRROR={mirror}"))
+        local = _local_source(artifact.url)
+        if local is not None:
+            if not local.is_file():
+                raise ArtifactError(f"{artifact.url} (the card's url for {artifact.file}) does not exist")
+            _copy_verified(local, target, artifact)
+            return target
         if _offline():
             raise OfflineError(_how_to_provide(artifact, target, f"{artifact.file} is not cached and ZOO_OFFLINE is set"))
         _download(artifact.url, target, artifact)
         return target
+
+
+def _local_source(url: str) -> Path | None:
+    """A card's url that names a local file (``file://`` URL or plain path), else None."""
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(url).path))
+    return None if "://" in url else Path(url)
 
 
 def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None]) -> Path:
