@@ -17,15 +17,16 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import filelock
 import platformdirs
 import pooch
 
-from zoo.card import Artifact
 from zoo.errors import ArtifactError, HashMismatchError, OfflineError
 
-__all__ = ["cache_dir", "fetch", "cached_build", "no_download", "sha256_of"]
+__all__ = ["Fetchable", "cache_dir", "fetch", "cached_build", "is_offline", "local_source", "no_download",
+           "sha256_of"]
 
 LOCK_TIMEOUT_S = 600
 _NO_DOWNLOAD = contextvars.ContextVar("zoo_no_download", default=False)
@@ -36,7 +37,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ZOO_CACHE_DIR") or platformdirs.user_cache_dir("zoo"))
 
 
-def _offline() -> bool:
+class Fetchable(Protocol):
+    """What fetch needs of a file: a model card's Artifact, or a dataset card's file."""
+
+    file: str  # file name in the cache and the mirror
+    url: str  # where to download it (or a local path / file:// URL)
+    sha256: str  # the pinned hash
+
+
+def is_offline() -> bool:
+    """Whether downloads are off: ``ZOO_OFFLINE`` is set, or inside :func:`no_download`."""
     return _NO_DOWNLOAD.get() or os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -57,9 +67,9 @@ def sha256_of(path: Path) -> str:
 
 def _mismatch(what: str, expected: str, actual: str) -> HashMismatchError:
     return HashMismatchError(
-        f"{what} has sha256 {actual}, but the model card pins {expected}. The file is corrupt, "
+        f"{what} has sha256 {actual}, but the card pins {expected}. The file is corrupt, "
         "truncated, or a different version; it was not put in the cache. Check the source "
-        "(mirror or URL) or the card's sha256.")
+        "(mirror, URL or local file) or the card's sha256.")
 
 
 def _lock(target: Path) -> filelock.FileLock:
@@ -67,7 +77,7 @@ def _lock(target: Path) -> filelock.FileLock:
     return filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S)
 
 
-def _copy_verified(source: Path, target: Path, artifact: Artifact) -> None:
+def _copy_verified(source: Path, target: Path, artifact: Fetchable) -> None:
     """Copy a mirror or local file to `target` through a temporary file, only if its hash matches."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
@@ -82,7 +92,7 @@ def _copy_verified(source: Path, target: Path, artifact: Artifact) -> None:
             os.unlink(tmp)
 
 
-def _download(url: str, target: Path, artifact: Artifact) -> None:
+def _download(url: str, target: Path, artifact: Fetchable) -> None:
     try:
         pooch.retrieve(url, known_hash=f"sha256:{artifact.sha256}", fname=target.name,
                        path=target.parent, progressbar=False)
@@ -93,19 +103,20 @@ def _download(url: str, target: Path, artifact: Artifact) -> None:
         raise OfflineError(_how_to_provide(artifact, target, f"download of {url} failed: {exc}")) from None
 
 
-def _how_to_provide(artifact: Artifact, target: Path, why: str) -> str:
+def _how_to_provide(artifact: Fetchable, target: Path, why: str) -> str:
     model = target.parent.name
     return (f"{why}. To provide {artifact.file} (sha256 {artifact.sha256}): put it in a mirror "
             f"folder as <dir>/{model}/{artifact.file} and set ZOO_MIRROR=<dir>, or copy it to {target}, "
             f"or unset ZOO_OFFLINE and allow access to {artifact.url}")
 
 
-def fetch(model: str, artifact: Artifact) -> Path:
+def fetch(model: str, artifact: Fetchable) -> Path:
     """Return a local, verified path to an artifact, fetching it into the cache if needed.
 
     Args:
         model: the card's name (the cache and mirror folder).
-        artifact: the card's artifact entry (file name, URL, sha256).
+        artifact: the file to fetch: a model card's artifact entry, or any object with
+            ``file``, ``url`` and ``sha256``.
 
     Returns:
         The path of the verified file in the cache.
@@ -131,21 +142,21 @@ def fetch(model: str, artifact: Artifact) -> Path:
             if source.is_file():
                 _copy_verified(source, target, artifact)
                 return target
-            if _offline():
+            if is_offline():
                 raise OfflineError(_how_to_provide(artifact, target, f"{source} is not in the mirror ZOO_MIRROR={mirror}"))
-        local = _local_source(artifact.url)
+        local = local_source(artifact.url)
         if local is not None:
             if not local.is_file():
                 raise ArtifactError(f"{artifact.url} (the card's url for {artifact.file}) does not exist")
             _copy_verified(local, target, artifact)
             return target
-        if _offline():
+        if is_offline():
             raise OfflineError(_how_to_provide(artifact, target, f"{artifact.file} is not cached and ZOO_OFFLINE is set"))
         _download(artifact.url, target, artifact)
         return target
 
 
-def _local_source(url: str) -> Path | None:
+def local_source(url: str) -> Path | None:
     """A card's url that names a local file (``file://`` URL or plain path), else None."""
     if url.startswith("file://"):
         from urllib.parse import unquote, urlparse

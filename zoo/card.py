@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from zoo.errors import CardError, UnknownNameError
+from zoo.errors import UnknownNameError
+from zoo.strict import Strict, read_yaml, validate_document
 
 __all__ = [
     "Artifact",
@@ -39,8 +39,7 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+_Frozen = Strict
 
 
 class Reference(_Frozen):
@@ -246,33 +245,9 @@ class Card(_Frozen):
         return next(k for k, v in self.artifacts.items() if v == artifact)
 
 
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            msg = "unknown key; remove it or check its spelling"
-        elif kind == "missing":
-            msg = "missing required key"
-        else:
-            msg = err["msg"]
-            if "input" in err and kind not in ("model_type",):
-                msg += f" (got {err['input']!r:.80})"
-        lines.append(f"  {loc}: {msg}")
-    return f"invalid model card {path}:\n" + "\n".join(lines)
-
-
 def parse_card(data: Any, path: Path) -> Card:
     """Validate already-parsed YAML data as a card; `path` is used in messages."""
-    if not isinstance(data, dict):
-        raise CardError(f"invalid model card {path}: expected a mapping at the top level, got {type(data).__name__}")
-    try:
-        return Card.model_validate(data)
-    except ValidationError as exc:
-        raise CardError(_format_errors(path, exc)) from None
-    except (TypeError, ValueError) as exc:  # pydantic may surface these for odd inputs (e.g. unhashable keys)
-        raise CardError(f"invalid model card {path}: {exc}") from None
+    return validate_document(Card, data, path, "model card")
 
 
 def load_card(path: str | Path) -> Card:
@@ -294,15 +269,5 @@ def load_card(path: str | Path) -> Card:
         ('0', '1', '2')
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CardError(f"cannot read model card {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise CardError(f"model card {path} is not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CardError(f"model card {path} is not valid YAML: {exc}") from None
-    return parse_card(data, path)
+    return parse_card(read_yaml(path, "model card"), path)
 
