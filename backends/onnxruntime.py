@@ -112,8 +112,18 @@ def _finalize(model: onnx.ModelProto, card: Card) -> None:
             dims[0].dim_param = BATCH_DIM
 
 
+def _quiet_tensorflow() -> None:
+    """TensorFlow (imported by tf2onnx) logs and warns a lot at import and conversion; keep the CLI readable."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+
+
 def _convert_tflite(artifact_path: Path) -> onnx.ModelProto:
     """QDQ ONNX of an int8 tflite flatbuffer, with the logits output added where found."""
+    _quiet_tensorflow()
     from tf2onnx import convert
 
     model, _ = convert.from_tflite(str(artifact_path), opset=OPSET)
@@ -126,6 +136,7 @@ def _load_keras(path: Path) -> Any:
 
     Keras 2 serialized ``groups: 1`` into DepthwiseConv2D configs; Keras 3 rejects the key.
     """
+    _quiet_tensorflow()
     import keras
 
     class _DepthwiseConv2D(keras.layers.DepthwiseConv2D):

@@ -81,32 +81,12 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
     return _environment().get_template("model_card.md.j2").render(**context)
 
 
-def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> bool:
-    ref = validation["backends"].get(validation.get("reference") or "", {})
-    matrix = ref.get("confusion")
-    if not matrix:
-        return False
-    import matplotlib
+def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> None:
+    from zoo.plots import confusion_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    counts = np.asarray(matrix, dtype=float)
-    rows = counts.sum(1, keepdims=True)
-    norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-    fig, ax = plt.subplots(figsize=(9, 8), dpi=100)
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(card.num_classes), card.labels, fontsize=7)
-    ax.set_yticks(range(card.num_classes), card.labels, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{card.name}, {validation['reference']} on {validation['dataset']} (row-normalised)")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None, "Creation Time": None})
-    plt.close(fig)
-    return True
+    ref = validation["backends"][validation["reference"]]
+    confusion_png(ref["confusion"], card.labels, f"{card.name}, {validation['reference']} on "
+                  f"{validation['dataset']} (row-normalised)", path)
 
 
 def write_card(card: Card, check: bool = False) -> tuple[Path, bool]:

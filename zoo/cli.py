@@ -149,10 +149,12 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
 @click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N evaluation images.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results as JSON to this file.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the evaluation report (per-class accuracy, confusion matrices, flips) to this folder.")
 @click.option("--no-timing", is_flag=True, help="Skip latency and throughput measurements.")
 @_errors_to_exit
 def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: int | None, json_path: Path | None,
-             no_timing: bool) -> None:
+             report_dir: Path | None, no_timing: bool) -> None:
     """Run every (or the given) backend through the conformance checks; exit 1 if any fails."""
     from zoo.conformance.table import report_table
     from zoo.conformance.validate import validate as run_validate
@@ -167,6 +169,10 @@ def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: 
     if json_path:
         report.write_json(json_path)
         out.print(f"wrote {json_path}", highlight=False)
+    if report_dir:
+        from zoo.conformance.report import write_report
+
+        out.print(f"wrote {write_report(report, report_dir)}", highlight=False)
     sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
 
 

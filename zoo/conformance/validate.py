@@ -73,6 +73,7 @@ class ValidationReport:
     dataset: str | None
     reference_accuracy: float | None
     results: dict[str, BackendResult]
+    data: EvalData | None = None  # the evaluation images and the reference's outputs (not in the JSON)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -133,4 +134,5 @@ def validate(model: str, backends: list[str] | None = None, dataset: str | None 
     results = {}
     for entry, backend, artifact in entries(card, names):
         results[entry] = check_backend(card, entry, backend, artifact, data, timing, progress)
-    return ValidationReport(card, data.name if data else None, data.reference_accuracy if data else None, results)
+    return ValidationReport(card, data.name if data else None, data.reference_accuracy if data else None, results,
+                            data)
