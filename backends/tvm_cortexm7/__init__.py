@@ -153,7 +153,8 @@ class TVMCortexM7Backend(Backend):
     def _measure(self, card: Card, lib: ModelLibrary, fw, out_dir: Path) -> None:
         images = calibration_images(tuple(card.input.shape))
         result = self.target.run_batch(fw.elf, images.reshape(len(images), -1),
-                                       output_count=int(np.prod(card.output.shape[1:])), has_logits=lib.has_logits)
+                                       output_count=int(np.prod(card.output.shape[1:])), has_logits=lib.has_logits,
+                                       count_instructions=True)
         if np.any(result.status):
             raise BackendError(f"{lib.prefix}_run returned status {result.status.tolist()} on the calibration "
                                "images; the generated library is broken")

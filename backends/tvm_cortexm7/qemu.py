@@ -46,7 +46,7 @@ class Result:
     status: np.ndarray  # int32 (N,): 0 = the model ran
     outputs: np.ndarray  # float32 (N, output_count)
     logits: np.ndarray | None  # int8 (N, output_count) where the library exposes them
-    instructions: np.ndarray  # int64 (N,): instructions retired by one inference
+    instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
     stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
 
 
@@ -54,7 +54,8 @@ class Target(ABC):
     """Somewhere harness firmware runs: an emulator now, a board later."""
 
     @abstractmethod
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool) -> Result:
+    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+                  count_instructions: bool = False) -> Result:
         """Run the firmware on every image (shape (N, input_bytes), uint8) and return its records.
 
         Raises:
@@ -74,13 +75,18 @@ class QemuTarget(Target):
         self.timeout_s = timeout_s
         self.per_image_s = per_image_s
 
-    def command(self, elf: Path) -> list[str]:
-        """The emulator command line for an image."""
-        return [QEMU, "-M", "mps2-an500", "-nographic", "-monitor", "none", "-serial", "none",
-                "-semihosting-config", "enable=on,target=native", "-icount", f"shift={ICOUNT_SHIFT}",
-                "-kernel", str(Path(elf).resolve())]
+    def command(self, elf: Path, count_instructions: bool = False) -> list[str]:
+        """The emulator command line for an image.
 
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool) -> Result:
+        ``-icount`` (exact instruction counting) makes QEMU several times slower, so it is only
+        used when counting; plain runs give the same outputs.
+        """
+        icount = ["-icount", f"shift={ICOUNT_SHIFT}"] if count_instructions else []
+        return [QEMU, "-M", "mps2-an500", "-nographic", "-monitor", "none", "-serial", "none",
+                "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
+
+    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+                  count_instructions: bool = False) -> Result:
         """Run the firmware once on the whole batch (see :class:`Target`).
 
         Args:
@@ -88,6 +94,7 @@ class QemuTarget(Target):
             images: uint8 array (N, input_bytes).
             output_count: floats per output record.
             has_logits: whether records carry int8 logits.
+            count_instructions: run under ``-icount`` and report instructions per image.
 
         Returns:
             The per-image records.
@@ -103,12 +110,11 @@ class QemuTarget(Target):
         with tempfile.TemporaryDirectory(prefix="zoo-qemu-") as tmp:
             work = Path(tmp)
             (work / "input.bin").write_bytes(images.tobytes())
-            self._start(elf, work, limit)
+            self._start(self.command(elf, count_instructions), elf, work, limit)
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
-        return _parse(raw, len(images), output_count, has_logits, elf)
+        return _parse(raw, len(images), output_count, has_logits, elf, count_instructions)
 
-    def _start(self, elf: Path, work: Path, limit: float) -> None:
-        cmd = self.command(elf)
+    def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
             proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=limit, check=False)
         except subprocess.TimeoutExpired:
@@ -122,7 +128,7 @@ class QemuTarget(Target):
                                  f"\ncommand: {' '.join(cmd)}")
 
 
-def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Path) -> Result:
+def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Path, counted: bool) -> Result:
     logit_words = (output_count + 3) // 4 if has_logits else 0
     words = _HEAD_WORDS + output_count + logit_words
     if len(raw) != count * words * 4:
@@ -135,5 +141,5 @@ def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Pat
         logits = rec[:, _HEAD_WORDS + output_count:].copy().view(np.int8)[:, :output_count]
     return Result(status=rec[:, 0].view(np.int32).copy(),
                   outputs=rec[:, _HEAD_WORDS:_HEAD_WORDS + output_count].copy().view("<f4").astype(np.float32),
-                  logits=logits, instructions=ticks_to_instructions(ticks),
+                  logits=logits, instructions=ticks_to_instructions(ticks) if counted else None,
                   stack_bytes=rec[:, 3].astype(np.int64))

@@ -39,7 +39,7 @@ class CortexM7Runner(Runner):
         self.elf = self.dir / "fw.elf"
         if not self.elf.is_file():
             raise BackendError(f"compiled folder {self.dir} has no fw.elf; delete it so it is rebuilt")
-        self.last_result: Result | None = None  # per-image records of the latest batch (instructions, stack)
+        self.last_result: Result | None = None  # per-image records of the latest batch (stack; no instruction counts)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch on the target.
@@ -87,7 +87,7 @@ class CortexM7Runner(Runner):
 
     def instructions_per_inference(self) -> int | None:
         """Instructions retired per inference under emulation (QEMU -icount), the median over the compile-time
-        calibration images; ``last_result.instructions`` has the per-image figures of the latest batch."""
+        calibration images (batches run without ``-icount``, which would make them several times slower)."""
         return int(json.loads((self.dir / MEASUREMENTS).read_text(encoding="utf-8"))["instructions_per_inference"])
 
 
@@ -99,5 +99,5 @@ def _concat(parts: list[Result], count: int, has_logits: bool) -> Result:
     return Result(status=np.concatenate([p.status for p in parts]),
                   outputs=np.concatenate([p.outputs for p in parts]),
                   logits=np.concatenate([p.logits for p in parts]) if has_logits else None,
-                  instructions=np.concatenate([p.instructions for p in parts]),
+                  instructions=None if parts[0].instructions is None else np.concatenate([p.instructions for p in parts]),
                   stack_bytes=np.concatenate([p.stack_bytes for p in parts]))
