@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zoo.proc import run as proc_run
 from zoo.backend import LOGITS, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError, ToolchainError
@@ -65,7 +66,7 @@ def _link(output: str, objects: Sequence[str] | str, options: Sequence[str] | No
     objs = [objects] if isinstance(objects, str) else list(objects)
     cmd = [cc, "-shared", "-fPIC", "-o", output, *(options or []), *objs]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LINK_TIMEOUT_S, check=False)
+        proc = proc_run(cmd, timeout=LINK_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise ToolchainError(f"linking the TVM library timed out after {LINK_TIMEOUT_S} s: "
                              f"{' '.join(cmd)}") from None

@@ -48,10 +48,15 @@ def _flips(r: dict[str, Any]) -> str:
     return f"{sum(p['flips'] for p in parts)} ({sum(p['near_tie_flips'] for p in parts)})"
 
 
+def _table_text(text: str) -> str:
+    """Text for one Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, oneline=lambda t: " ".join(t.split()))
+    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, oneline=_table_text)
     return env
 
 
@@ -77,6 +82,7 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "device_rows": [(n, r) for n, r in backends if r.get("footprint")],
         "host_rows": [(n, r) for n, r in backends if r.get("latency_ms") is not None and not r.get("footprint")],
         "tolerances": tolerances, "confusion_png": confusion_png, "machine": prov.get("machine", MISSING),
+        "card_file": registry.card_path(card.name).name,
     }
     return _environment().get_template("model_card.md.j2").render(**context)
 

@@ -1,12 +1,15 @@
-"""Cheap structural checks of model files, run before any runtime sees them.
+"""Structural checks of model files, run before any backend's runtime or converter sees them.
 
-A runtime fed a truncated or foreign file may crash the whole process; these checks turn
-such files into an ArtifactError first. They are not a full parse: the runtime still
-validates the contents.
+A converter or runtime fed a truncated or foreign file may crash the whole process (TVM's and
+tf2onnx's flatbuffer readers do not verify offsets); these checks turn such files into an
+ArtifactError first. TFLite files go through the flatbuffer verifier of LiteRT (which raises
+instead of crashing), HDF5 files through h5py, ONNX files through onnx's checker, each when
+installed; a cheap header check runs in any case.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 from pathlib import Path
 
@@ -28,16 +31,38 @@ def _check_tflite(data: bytes, path: Path) -> None:
     vtable = root - vtable_rel
     if not 0 <= vtable <= len(data) - 4:
         raise ArtifactError(f"{path} is a truncated or corrupt TFLite file (vtable offset {vtable} out of range)")
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            Interpreter(model_content=data)  # runs the flatbuffer verifier; allocates nothing yet
+        except (ValueError, RuntimeError) as exc:
+            raise ArtifactError(f"{path} is a truncated or corrupt TFLite file: {exc}") from None
 
 
 def _check_h5(data: bytes, path: Path) -> None:
     if not data.startswith(HDF5_SIGNATURE):
         raise ArtifactError(f"{path} is not an HDF5 (.h5) file (bad signature)")
+    if importlib.util.find_spec("h5py") is not None:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                f.visit(lambda _name: None)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ArtifactError(f"{path} is a truncated or corrupt HDF5 file: {exc}") from None
 
 
 def _check_onnx(data: bytes, path: Path) -> None:
     if not data or data[0] not in (0x08, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x72):
         raise ArtifactError(f"{path} does not start like an ONNX protobuf (ModelProto)")
+    if importlib.util.find_spec("onnx") is not None:
+        import onnx
+
+        try:
+            onnx.checker.check_model(onnx.load_model_from_string(data))
+        except Exception as exc:  # onnx raises DecodeError, ValidationError, ...: all mean "not a valid model"
+            raise ArtifactError(f"{path} is not a valid ONNX model: {exc}") from None
 
 
 CHECKS = {"tflite": _check_tflite, "keras_h5": _check_h5, "onnx": _check_onnx}

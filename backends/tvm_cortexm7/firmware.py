@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from zoo.proc import run as proc_run
 from zoo.errors import ToolchainError
 
 from .library import ModelLibrary
@@ -44,7 +45,7 @@ class Firmware:
 
 def _run(cmd: list[str], what: str, timeout_s: float, cwd: Path | None = None) -> str:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=cwd, check=False)
+        proc = proc_run(cmd, timeout=timeout_s, cwd=cwd)
     except FileNotFoundError:
         raise ToolchainError(f"{cmd[0]} not found while {what}; install it: apt-get install -y "
                              "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi") from None

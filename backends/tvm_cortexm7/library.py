@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from zoo.proc import run as proc_run
 from zoo.errors import BackendError
 
 __all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "c_identifier", "render_header", "write_metadata", "tool_versions",
@@ -212,7 +213,7 @@ int32_t {prefix}_run(const uint8_t *input, float *output);
 
 def _tool_version(cmd: list[str]) -> str:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False).stdout
+        out = proc_run(cmd, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "unavailable"
     return out.splitlines()[0].strip() if out else "unavailable"

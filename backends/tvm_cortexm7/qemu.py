@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.proc import run as proc_run
 from zoo.errors import ToolchainError
 
 __all__ = ["QemuTarget", "Result", "Target", "ticks_to_instructions", "EXIT_CODES"]
@@ -116,7 +117,7 @@ class QemuTarget(Target):
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=limit, check=False)
+            proc = proc_run(cmd, timeout=limit, cwd=work)
         except subprocess.TimeoutExpired:
             raise ToolchainError(f"firmware {elf} did not finish within {limit:g} s under QEMU and was stopped: "
                                  "it hangs (endless loop or waiting for an interrupt); raise timeout_s only if "

@@ -52,7 +52,7 @@ def _edge_cases(shape: tuple[int, ...], high: int) -> np.ndarray:
         np.where(yy < h // 2, 0, high), np.where(np.abs(xx - w // 2) <= 1, high, 0),
         np.where(np.abs(yy - h // 2) <= 1, high, 0), np.where(np.abs(xx - yy) <= 1, high, 0),
         np.where((xx - w / 2) ** 2 + (yy - h / 2) ** 2 <= (min(h, w) / 3) ** 2, high, 0),
-        np.pad(np.full((h - 8, w - 8), high), 4), np.full((h, w), high // 2), np.full((h, w), 1),
+        np.where((yy >= 4) & (yy < h - 4) & (xx >= 4) & (xx < w - 4), high, 0), np.full((h, w), high // 2), np.full((h, w), 1),
         np.eye(h, w)[::-1] * high,
     ]
     return np.stack([np.repeat(p[..., None], c, axis=2) for p in patterns]).astype(np.int64)
