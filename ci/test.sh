@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash ci/setup.sh
 VENV="${ZOO_VENV:-.venv}"
 export ZOO_MIRROR="${ZOO_MIRROR:-$(cd .. && pwd)/shared/mirror}"
+export ZOO_REQUIRE_BACKENDS="${ZOO_REQUIRE_BACKENDS:-1}"  # every backend must run here: no silent skips
+"$VENV/bin/zoo" card stmnist_v1 --check                   # the committed Markdown card is not stale
 "$VENV/bin/python" -m pytest -n "${ZOO_TEST_WORKERS:-auto}" --dist loadgroup "$@"

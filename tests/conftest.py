@@ -17,6 +17,22 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ZOO_MIRROR", str(DEFAULT_MIRROR))
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ZOO_REQUIRE_BACKENDS=1 (ci/test.sh), every backend must be usable: tests that would
+    skip for a missing package or toolchain must not let a broken CI machine pass."""
+    if os.environ.get("ZOO_REQUIRE_BACKENDS") != "1":
+        return
+    import importlib.util
+
+    import zoo
+
+    missing = [f"{n}: {a.message()}" for n, a in zoo.list_backends().items() if not a]
+    missing += [f"python module {m} is not installed" for m in ("mlxtend", "matplotlib", "tensorflow")
+                if importlib.util.find_spec(m) is None]
+    if missing:
+        raise pytest.UsageError("ZOO_REQUIRE_BACKENDS=1 but:\n  " + "\n  ".join(missing))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the session, so compiled forms are reused across tests."""

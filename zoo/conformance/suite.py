@@ -7,7 +7,9 @@ A test module brings it in with one line::
 Environment: ``ZOO_CONFORMANCE_MODELS`` / ``ZOO_CONFORMANCE_BACKENDS`` (comma-separated) narrow
 the matrix (a third-party package sets the latter to its own backend); ``ZOO_CONFORMANCE_LIMIT``
 caps the evaluation images; ``ZOO_CONFORMANCE_REPORT_DIR`` makes the session write each
-result as ``<model>__<entry>.json`` there (what ci/merge_matrix.py reads). Unavailable backends are skipped with their reason; checks the
+result as ``<model>__<entry>.json`` there (what ci/matrix.py reads); ``ZOO_REQUIRE_BACKENDS=1``
+(set by ci/test.sh) turns an unavailable backend into a failure instead of a skip, so a CI
+machine that lost a toolchain cannot pass by skipping. Unavailable backends are skipped with their reason; checks the
 card declares as known gaps are xfail with the card's reason.
 """
 
@@ -85,6 +87,8 @@ def test_conformance(conformance_results: _Results, model: str, entry: str, back
                      check: str) -> None:
     result = conformance_results.get(model, entry, backend, artifact)
     if result.status == "skipped":
+        if os.environ.get("ZOO_REQUIRE_BACKENDS") == "1":
+            pytest.fail(f"{entry} is unavailable and ZOO_REQUIRE_BACKENDS=1: {result.reason}")
         pytest.skip(f"{entry}: {result.reason}")
     if not result.checks:  # compile or run failed before any check
         pytest.fail(f"{entry}: {result.reason}")
