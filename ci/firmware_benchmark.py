@@ -1,6 +1,6 @@
 """Firmware benchmark for the tvm-cortexm7 backend: RAM, flash (weights and code apart) and
-instructions per inference of each lowering, next to ST's published STM32Cube.AI figures and
-TensorFlow Lite Micro + CMSIS-NN's, with the ratios.
+instructions per inference of each lowering, next to the figures the card cites (ST's published
+STM32Cube.AI figures, TensorFlow Lite Micro + CMSIS-NN's), with the ratios.
 
 Instructions are retired instructions under QEMU emulation (mps2-an500 Cortex-M7, -icount),
 not cycles. ST's figures are cycles on a real STM32H747 at 400 MHz; the two are shown side by
@@ -16,27 +16,7 @@ import json
 from typing import Any
 
 import zoo
-
-# TensorFlow Lite Micro + CMSIS-NN for the same emulated Cortex-M7 (release build, int8-only ops,
-# arena sized to use): measured by the project, recorded in shared/reference/FACTS.md.
-TFLM_CMSIS_NN = {"source": "TFLM + CMSIS-NN on the emulated Cortex-M7 (FACTS.md)", "ram_bytes": 14_640,
-                 "flash_bytes": 78_572, "weights_bytes": None, "code_bytes": None, "arena_bytes": 12_864,
-                 "instructions": 3_300_000}
-KIB = 1024
-
-
-def _st_row(card: zoo.Card, artifact: str) -> dict[str, Any] | None:
-    rep = card.reported
-    fp = next((f for f in (rep.footprint if rep else ()) if f.artifact == artifact), None)
-    t = next((t for t in (rep.inference_time if rep else ()) if t.artifact == artifact), None)
-    if fp is None:
-        return None
-    cycles = round(t.inference_ms * 1e-3 * t.clock_mhz * 1e6) if t else None
-    return {"source": f"ST, {rep.tool} {rep.tool_version} on {t.board if t else fp.series} (cycles)",
-            "ram_bytes": round(fp.total_ram.value * KIB), "flash_bytes": round(fp.total_flash.value * KIB),
-            "weights_bytes": round(fp.weights_flash.value * KIB), "code_bytes": round(fp.code_flash.value * KIB),
-            "arena_bytes": round(fp.activation_ram.value * KIB), "instructions": cycles}
-
+from zoo.cardgen import comparison_rows
 
 def measure(model: str, lowering: str) -> dict[str, Any]:
     m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
@@ -70,8 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     card = zoo.get_card(args.model)
     ours = [measure(args.model, lowering) for lowering in args.lowerings]
-    others = [r for r in (_st_row(card, card.default_artifact),) if r] + (
-        [TFLM_CMSIS_NN] if args.model == "stmnist_v1" else [])
+    others = [{"source": f"{c['name']} ({c['per_inference']})", "ram_bytes": c["ram_bytes"],
+               "flash_bytes": c["flash_bytes"], "instructions": c["count"]} for c in comparison_rows(card)]
     print(table(ours + others, ours[0]))
     if args.json:
         with open(args.json, "w") as f:

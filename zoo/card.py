@@ -155,6 +155,18 @@ class Reported(_Frozen):
     platforms: Seq[Platform] = ()
 
 
+class Comparison(_Frozen):
+    """Another runtime's figures for this model on a device, cited with their source."""
+
+    name: str
+    source: str
+    target: str
+    ram_bytes: Annotated[int, Field(gt=0)]
+    flash_bytes: Annotated[int, Field(gt=0)]
+    instructions_per_inference: Annotated[int, Field(gt=0)] | None = None  # under emulation, never cycles
+    notes: str | None = None
+
+
 class Tolerance(_Frozen):
     """A conformance budget against the reference backend; `derivation` says where it comes from."""
 
@@ -206,6 +218,7 @@ class Card(_Frozen):
     output: TensorSpec
     dataset: str | None = None  # dataset the reported metrics used
     reported: Reported | None = None
+    comparisons: Seq[Comparison] = ()  # other runtimes' device figures, for the footprint table
     conformance: Conformance
 
     @model_validator(mode="after")

@@ -56,8 +56,29 @@ def _table_text(text: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, oneline=_table_text)
+    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, table=_table_text)
     return env
+
+
+def comparison_rows(card: Card) -> list[dict[str, Any]]:
+    """Device figures to compare with: the publisher's (KiB converted to bytes; cycles from time x clock,
+    which are not emulated instructions) and the card's cited comparisons."""
+    rows: list[dict[str, Any]] = []
+    rep = card.reported
+    fp = next((f for f in (rep.footprint if rep else ()) if f.artifact == card.default_artifact), None)
+    if rep and fp:
+        t = next((t for t in rep.inference_time if t.artifact == card.default_artifact), None)
+        cycles = round(t.inference_ms * 1e-3 * t.clock_mhz * 1e6) if t else None
+        rows.append({"name": f"{rep.tool} {rep.tool_version}", "target": t.board if t else fp.series,
+                     "ram_bytes": round(fp.total_ram.value * 1024), "flash_bytes": round(fp.total_flash.value * 1024),
+                     "count": cycles, "per_inference": f"{cycles:,} cycles ({t.inference_ms} ms at {t.clock_mhz:g} MHz)"
+                     if t else MISSING, "source": f"{card.publisher}: {rep.source.title} (approximate totals)"})
+    for c in card.comparisons:
+        rows.append({"name": c.name, "target": c.target, "ram_bytes": c.ram_bytes, "flash_bytes": c.flash_bytes,
+                     "count": c.instructions_per_inference, "source": c.source,
+                     "per_inference": MISSING if c.instructions_per_inference is None
+                     else f"{c.instructions_per_inference:,} instructions"})
+    return rows
 
 
 def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: str | None,
@@ -82,7 +103,7 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "device_rows": [(n, r) for n, r in backends if r.get("footprint")],
         "host_rows": [(n, r) for n, r in backends if r.get("latency_ms") is not None and not r.get("footprint")],
         "tolerances": tolerances, "confusion_png": confusion_png, "machine": prov.get("machine", MISSING),
-        "card_file": registry.card_path(card.name).name,
+        "card_file": registry.card_path(card.name).name, "comparison_rows": comparison_rows(card),
     }
     return _environment().get_template("model_card.md.j2").render(**context)
 
