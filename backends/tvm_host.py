@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.proc import run as proc_run
 from zoo.backend import LOGITS, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError, ToolchainError
+from zoo.proc import run as proc_run
 
 if TYPE_CHECKING:  # type hints only: tvm is imported inside the methods
     import tvm

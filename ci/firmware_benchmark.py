@@ -18,6 +18,7 @@ from typing import Any
 import zoo
 from zoo.cardgen import comparison_rows
 
+
 def measure(model: str, lowering: str) -> dict[str, Any]:
     m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
     fp = m.footprint()

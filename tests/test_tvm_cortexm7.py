@@ -29,8 +29,7 @@ pytest.importorskip("tvm")
 pytest.importorskip("tflite")
 
 from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend  # noqa: E402
-from zoo.backends.tvm_cortexm7.firmware import (  # noqa: E402
-    CPU_FLAGS, HARNESS_FLAGS, LINKER_SCRIPT, build_elf, compile_objects)
+from zoo.backends.tvm_cortexm7.firmware import CPU_FLAGS, HARNESS_FLAGS, LINKER_SCRIPT, build_elf, compile_objects  # noqa: E402
 from zoo.backends.tvm_cortexm7.library import ModelLibrary  # noqa: E402
 from zoo.backends.tvm_cortexm7.qemu import QemuTarget  # noqa: E402
 from zoo.backends.tvm_cortexm7.runner import CortexM7Runner  # noqa: E402

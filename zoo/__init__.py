@@ -13,8 +13,18 @@ from __future__ import annotations
 
 from zoo.backend import Availability
 from zoo.card import Card, load_card
-from zoo.errors import (ArtifactError, BackendError, BackendUnavailableError, CardError, HashMismatchError,
-                        InputError, OfflineError, ToolchainError, UnknownNameError, ZooError)
+from zoo.errors import (
+    ArtifactError,
+    BackendError,
+    BackendUnavailableError,
+    CardError,
+    HashMismatchError,
+    InputError,
+    OfflineError,
+    ToolchainError,
+    UnknownNameError,
+    ZooError,
+)
 from zoo.model import Model, load
 from zoo.registry import backend_availability, backend_names, get_card, list_models
 

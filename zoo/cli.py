@@ -19,7 +19,7 @@ from rich.table import Table
 
 import zoo
 from zoo import registry
-from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError)
+from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError)

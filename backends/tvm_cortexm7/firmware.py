@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from zoo.proc import run as proc_run
 from zoo.errors import ToolchainError
+from zoo.proc import run as proc_run
 
 from .library import ModelLibrary
 

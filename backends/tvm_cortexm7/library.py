@@ -61,8 +61,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo.proc import run as proc_run
 from zoo.errors import BackendError
+from zoo.proc import run as proc_run
 
 __all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "c_identifier", "render_header", "write_metadata", "tool_versions",
            "WEIGHTS_SUFFIX"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from pathlib import Path
 
 from zoo.errors import BackendError
 

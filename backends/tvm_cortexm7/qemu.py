@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.proc import run as proc_run
 from zoo.errors import ToolchainError
+from zoo.proc import run as proc_run
 
 __all__ = ["QemuTarget", "Result", "Target", "ticks_to_instructions", "EXIT_CODES"]
 

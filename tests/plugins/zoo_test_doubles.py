@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from zoo.backends.tflite import TFLiteBackend, TFLiteRunner
 
 from zoo.backend import LOGITS, Runner
-from zoo.backends.tflite import TFLiteBackend, TFLiteRunner
 
 
 class _Wrapped(Runner):

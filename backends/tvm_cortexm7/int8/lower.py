@@ -46,7 +46,7 @@ class _Body:
 def _const(expr: relax.Expr) -> np.ndarray:
     if not isinstance(expr, tvm.ir.expr.Constant):
         raise BackendError(f"expected a constant, got {type(expr).__name__}")
-    return expr.data.numpy()
+    return expr.value.numpy()
 
 
 def _qparams(call: relax.Call) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +63,7 @@ def _act(body: _Body) -> tuple[int, int]:
 
 
 def _shape(expr: relax.Expr) -> tuple[int, ...]:
-    return tuple(int(d) for d in expr.struct_info.shape)
+    return tuple(int(d) for d in expr.ty.shape)
 
 
 class _Lowerer:
@@ -78,8 +78,7 @@ class _Lowerer:
         if var not in self.names:
             name = f"t{len(self.names)}"
             self.names[var] = name
-            si = var.struct_info
-            self.tensors[name] = ops.TensorInfo(name, _shape(var), str(si.dtype), scale, zp)
+            self.tensors[name] = ops.TensorInfo(name, _shape(var), str(var.ty.dtype), scale, zp)
         return self.names[var]
 
     def out(self, var: relax.Var, body: _Body) -> str:
@@ -145,18 +144,22 @@ def _fc(low: _Lowerer, var: relax.Var, body: _Body, args: list) -> ops.FullyConn
     src = body.value(wq.args[0])
     w = _const(src.args[0]) if isinstance(src, relax.Call) else _const(src).T  # (out, in)
     w_s, w_zp = _qparams(wq)
-    if w_s.size != 1 or np.any(w_zp != 0):
-        raise BackendError("FULLY_CONNECTED with per-channel or non-zero-point weights is not "
-                           "supported (per-tensor symmetric int8 weights only)")
+    if np.any(w_zp != 0) or w_s.size not in (1, w.shape[0]):
+        raise BackendError("FULLY_CONNECTED with asymmetric int8 weights is not supported "
+                           "(symmetric per-tensor or per-output-channel weights only)")
     bias = np.zeros(w.shape[0], np.int32)
     if body.one("relax.add") is not None:
         bias = _const(body.value(body.one("relax.add").args[1]).args[0]).astype(np.int32)
     out_t = low.tensors[out]
-    m, s = quant.fc_multiplier(in_s, float(w_s[0]), out_t.scale)
+    if w_s.size == 1:
+        m, s = quant.fc_multiplier(in_s, float(w_s[0]), out_t.scale)
+        mults, shifts = [m] * w.shape[0], [s] * w.shape[0]
+    else:
+        mults, shifts = quant.per_channel_multipliers(in_s, list(w_s), out_t.scale)
     lo, hi = _act(body)
     return ops.FullyConnected([x], out, op="FULLY_CONNECTED", in_features=w.shape[1],
                               out_features=w.shape[0], weights=np.ascontiguousarray(w, np.int8),
-                              bias=bias, multiplier=m, shift=s, in_zp=in_zp,
+                              bias=bias, multipliers=mults, shifts=shifts, in_zp=in_zp,
                               out_zp=out_t.zero_point, act_min=lo, act_max=hi)
 
 

@@ -85,7 +85,7 @@ class Conv2D(Layer):
         if self.depthwise:
             return 0
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
-        return 4 * ((k + 3) // 4 * 4) if self.in_hwc[2] % 4 == 0 else 0
+        return 4 * ((k + 3) // 4 * 4)
 
 
 @dataclass
@@ -101,14 +101,14 @@ class Mean(Layer):
 
 @dataclass
 class FullyConnected(Layer):
-    """FULLY_CONNECTED, per-tensor requantization, weights (out, in)."""
+    """FULLY_CONNECTED, per-tensor or per-channel requantization, weights (out, in)."""
 
     in_features: int = 0
     out_features: int = 0
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    multiplier: int = 0
-    shift: int = 0
+    multipliers: list[int] = field(default_factory=list)  # per output (equal when per-tensor)
+    shifts: list[int] = field(default_factory=list)
     in_zp: int = 0
     out_zp: int = 0
     act_min: int = -128

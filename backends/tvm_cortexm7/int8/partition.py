@@ -103,6 +103,7 @@ class _Leftovers(relax.PyExprVisitor):
         self.ops: list[str] = []
 
     def visit_call_(self, call: relax.Call) -> None:  # noqa: D401 - visitor hook
+        """Record an operator call; visit its arguments."""
         if isinstance(call.op, tvm.ir.Op):
             self.ops.append(call.op.name)
         for arg in call.args:
@@ -131,11 +132,11 @@ def composite_calls(mod: tvm.IRModule) -> list[tuple[relax.Var, str, relax.Funct
         for binding in block.bindings:
             value = binding.value
             if not (isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar)):
-                raise BackendError(f"unexpected binding in main: {binding.var.name_hint} = {value}")
+                raise BackendError(f"unexpected binding in main: {binding.var.name} = {value}")
             func = mod[value.op]
             name = str(func.attrs["Composite"]) if func.attrs and "Composite" in func.attrs else ""
             if name not in SUPPORTED:
-                raise BackendError(f"{binding.var.name_hint}: call to {value.op.name_hint} is not "
+                raise BackendError(f"{binding.var.name}: call to {value.op.name_hint} is not "
                                    f"a supported int8 operator ({', '.join(SUPPORTED)})")
             out.append((binding.var, name, func, list(value.args)))
     return out

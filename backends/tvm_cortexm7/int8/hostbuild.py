@@ -1,0 +1,99 @@
+"""Build an int8 model library for the host (tests) or for the Cortex-M7 (size check).
+
+The host build compiles the same C sources with the portable (non-DSP) code paths into a
+shared object driven through ctypes, so the library can be compared bit for bit with
+LiteRT before it ever runs on a device.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from zoo.errors import ToolchainError
+from zoo.proc import run as proc_run
+
+__all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size", "CM7_FLAGS"]
+
+CM7_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-O2"]
+_COMMON = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
+
+
+def _run(cmd: list[str], timeout: float = 180) -> str:
+    if shutil.which(cmd[0]) is None:
+        raise ToolchainError(f"{cmd[0]} is not on PATH; install it (apt-get install gcc / gcc-arm-none-eabi)")
+    try:
+        done = proc_run(cmd, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"{cmd[0]} timed out after {timeout}s: {' '.join(cmd)}") from exc
+    if done.returncode != 0:
+        raise ToolchainError(f"{' '.join(cmd[:3])}... failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def build_host(lib_dir: Path, out: Path, cc: str = "gcc") -> Path:
+    """Compile every .c of a library folder into a host shared object."""
+    sources = sorted(str(p) for p in Path(lib_dir).glob("*.c"))
+    _run([cc, *_COMMON, "-O2", "-fPIC", "-shared", f"-I{lib_dir}", *sources, "-o", str(out), "-lm"])
+    return Path(out)
+
+
+def build_arm_objects(lib_dir: Path, obj_dir: Path, cc: str = "arm-none-eabi-gcc") -> list[Path]:
+    """Compile each .c of a library folder for the Cortex-M7 (``CM7_FLAGS``)."""
+    obj_dir = Path(obj_dir)
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    objs = []
+    for src in sorted(Path(lib_dir).glob("*.c")):
+        obj = obj_dir / (src.stem + ".o")
+        _run([cc, *CM7_FLAGS, *_COMMON, "-ffunction-sections", "-fdata-sections", f"-I{lib_dir}",
+              "-c", str(src), "-o", str(obj)])
+        objs.append(obj)
+    return objs
+
+
+def arm_size(objects: list[Path], size_tool: str = "arm-none-eabi-size") -> dict[str, dict[str, int]]:
+    """``arm-none-eabi-size`` (Berkeley format) of each object: text/data/bss bytes."""
+    out = _run([size_tool, *map(str, objects)])
+    sizes = {}
+    for line in out.splitlines()[1:]:
+        m = re.match(r"\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\w+\s+(\S+)", line)
+        if m:
+            sizes[Path(m.group(4)).name] = {"text": int(m.group(1)), "data": int(m.group(2)),
+                                            "bss": int(m.group(3))}
+    return sizes
+
+
+class HostLibrary:
+    """A host build of a model library, run through ctypes.
+
+    Example:
+        >>> lib = HostLibrary(build_host(folder, tmp / "m.so"), "stmnist_v1", 784, 36)  # doctest: +SKIP
+        >>> probs, logits = lib.run(images)  # doctest: +SKIP
+    """
+
+    def __init__(self, so_path: Path, prefix: str, input_bytes: int, output_count: int) -> None:
+        self._dll = ctypes.CDLL(str(so_path))
+        self._run = getattr(self._dll, f"{prefix}_run")
+        self._logits = getattr(self._dll, f"{prefix}_run_logits")
+        for fn in (self._run, self._logits):
+            fn.restype = ctypes.c_int32
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.input_bytes, self.output_count = input_bytes, output_count
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run a batch of uint8 images; returns (float32 outputs, int8 logits)."""
+        batch = np.ascontiguousarray(images, np.uint8).reshape(-1, self.input_bytes)
+        probs = np.zeros((len(batch), self.output_count), np.float32)
+        logits = np.zeros((len(batch), self.output_count), np.int8)
+        for i, img in enumerate(batch):
+            x = np.ascontiguousarray(img)
+            if self._run(x.ctypes.data, probs[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run failed on image {i}")
+            if self._logits(x.ctypes.data, logits[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run_logits failed on image {i}")
+        return probs, logits

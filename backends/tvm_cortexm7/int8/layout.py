@@ -1,0 +1,140 @@
+"""Compile-time re-layout of int8 weights for the C kernels, and bias folding.
+
+The kernels accumulate ``x * w`` on raw int8 inputs and read padding as the input zero
+point, so the zero-point term ``-in_zp * sum(w)`` is folded into the int32 bias here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoo.errors import BackendError
+
+from . import ops
+
+__all__ = ["KernelData", "conv_data", "fc_data", "single_step_requant", "up_channels", "MAX_DW_TAPS",
+           "FLAG_W16", "FLAG_FULL8"]
+
+FLAG_W16 = 1  # ZOO_CONV_W16
+FLAG_FULL8 = 2  # ZOO_CONV_FULL8
+
+#: the depthwise kernel's per-pixel tap table size (ZOO_MAX_TAPS in zoo_int8_conv.c)
+MAX_DW_TAPS = 64
+
+
+@dataclass
+class KernelData:
+    """Arrays one layer needs in flash, ready to print as C."""
+
+    weights: np.ndarray | None  # int8, kernel layout
+    weights16: np.ndarray | None  # int16, depthwise fast-path layout
+    bias: np.ndarray  # int32, folded (and padded to even length for convolutions)
+    mult: np.ndarray  # int32 per channel (padded like bias)
+    shift: np.ndarray  # int32 per channel
+    rq: np.ndarray | None = None  # int32 [C][4] single-step requantization, when legal
+    flags: int = 0  # ZOO_CONV_* bits
+
+
+def _pad_even(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a, a[-1:]]) if a.size % 2 else a
+
+
+def _fold(bias: np.ndarray, weight_sums: np.ndarray, in_zp: int) -> np.ndarray:
+    folded = bias.astype(np.int64) - int(in_zp) * weight_sums.astype(np.int64)
+    if np.any(np.abs(folded) >= 2**31):
+        raise BackendError("folding the input zero point into the bias overflows int32")
+    return folded.astype(np.int32)
+
+
+def single_step_requant(mults: np.ndarray, shifts: np.ndarray, out_zp: int) -> np.ndarray | None:
+    """``{m, 2^(e-2) + zp * 2^(e-1), e - 1}`` per channel for ``zoo_rq_fast``, or None
+    unless every e >= 2.
+
+    ``floor((x*m + 2^30 + 2^(30+e)) / 2^(31+e)) + zp`` with e = -shift is the ruy double
+    rounding (second step half up) plus the output zero point, in one 64-bit step.
+    """
+    if np.any(shifts > -2):
+        return None
+    rows = []
+    for m, s in zip(mults.tolist(), shifts.tolist()):
+        hi = (1 << (-s - 2)) + out_zp * (1 << (-s - 1))
+        if not -(2**31) <= hi < 2**31:
+            return None
+        rows.append([m, hi, -s - 1])
+    return np.array(rows, np.int64).astype(np.int32)
+
+
+def up_channels(layer: ops.Conv2D) -> int:
+    """How many leading channels round the final shift half up rather than away from zero.
+
+    LiteRT's builtin CONV_2D goes through the ruy GEMM (half up, every channel). Its x86
+    DEPTHWISE_CONV_2D kernel rounds half up in its 8-channel SIMD blocks and half away from
+    zero in the scalar tail: measured against LiteRT 2.3 (see tests/test_int8_lowering.py).
+    """
+    if not layer.depthwise:
+        return layer.out_hwc[2]
+    return layer.out_hwc[2] // 8 * 8
+
+
+def _finish(data: KernelData, layer: ops.Conv2D) -> KernelData:
+    """Pick the requantization form and the clamp flag."""
+    # half-up and away-from-zero ties differ only for negative results, which an
+    # activation floor at or above the zero point clamps to the same value
+    if up_channels(layer) == layer.out_hwc[2] or layer.act_min >= layer.out_zp:
+        data.rq = single_step_requant(data.mult, data.shift, layer.out_zp)
+    if layer.act_min == -128 and layer.act_max == 127:
+        data.flags |= FLAG_FULL8
+    return data
+
+
+def _regular_conv(layer: ops.Conv2D, wide: bool = False) -> KernelData:
+    oc = layer.out_hwc[2]
+    w = layer.weights.reshape(oc, -1).astype(np.int8)  # (O, K) in ky, kx, c order
+    k = w.shape[1]
+    groups = (k + 3) // 4
+    wp = np.zeros((oc + oc % 2, groups * 4), np.int8)
+    wp[:oc, :k] = w
+    # pairs of output channels, interleaved per group of 4 taps: [p][g][2][4]
+    inter = wp.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3)
+    bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)
+    w8, w16, flags = np.ascontiguousarray(inter).reshape(-1), None, 0
+    if wide:  # int16 in SMLAD order: no sign extension in the inner loop
+        w16 = np.ascontiguousarray(inter.astype(np.int16)[..., [0, 2, 1, 3]]).reshape(-1)
+        w8, flags = None, FLAG_W16
+    return KernelData(w8, w16, _pad_even(bias), _pad_even(np.array(layer.multipliers, np.int32)),
+                      _pad_even(np.array(layer.shifts, np.int32)), flags=flags)
+
+
+def _depthwise(layer: ops.Conv2D) -> KernelData:
+    kh, kw = layer.kernel
+    taps, oc = kh * kw, layer.out_hwc[2]
+    if taps > MAX_DW_TAPS:
+        raise BackendError(f"DEPTHWISE_CONV_2D with a {kh}x{kw} kernel exceeds the kernel's "
+                           f"{MAX_DW_TAPS}-tap limit")
+    w = layer.weights.reshape(taps, oc).astype(np.int8)
+    bias = _fold(layer.bias, w.astype(np.int64).sum(axis=0), layer.in_zp)
+    mult, shift = np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32)
+    if layer.depth_multiplier == 1 and oc % 4 == 0:
+        w16 = w.astype(np.int16).reshape(taps, oc // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
+        return KernelData(None, np.ascontiguousarray(w16).reshape(-1), bias, mult, shift)
+    return KernelData(np.ascontiguousarray(w).reshape(-1), None, bias, mult, shift)
+
+
+def conv_data(layer: ops.Conv2D, wide: bool = False) -> KernelData:
+    """Weights, folded bias and requantization arrays of a convolution.
+
+    Args:
+        layer: the convolution.
+        wide: store a regular convolution's weights as int16 (twice the flash, faster).
+    """
+    return _finish(_depthwise(layer) if layer.depthwise else _regular_conv(layer, wide), layer)
+
+
+def fc_data(layer: ops.FullyConnected) -> KernelData:
+    """Weights (out, in) and folded bias of a fully connected layer."""
+    w = layer.weights.astype(np.int8)
+    bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)
+    return KernelData(w.reshape(-1), None, bias, np.array(layer.multipliers, np.int32),
+                      np.array(layer.shifts, np.int32))
