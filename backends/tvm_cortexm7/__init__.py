@@ -1,7 +1,7 @@
 """Backend ``tvm-cortexm7``: TVM compiles the int8 tflite to a standalone C model library, which
 runs as firmware on an emulated Cortex-M7 (QEMU mps2-an500).
 
-Pipeline: a *lowering* (registry :data:`LOWERINGS`; "float" now) writes a model library folder
+Pipeline: a *lowering* (registry :data:`LOWERINGS`: "int8", the default, or "float") writes a model library folder
 (contract: :mod:`.library`) -> :mod:`.firmware` builds it with the test harness -> :mod:`.qemu`
 runs batches -> :mod:`.footprint` attributes flash/RAM from the map file.
 
@@ -42,7 +42,7 @@ LOWERINGS: dict[str, str | LoweringFn] = {
     "float": "zoo.backends.tvm_cortexm7.lowering_float:lower_float",
     "int8": "zoo.backends.tvm_cortexm7.int8:lower_int8",
 }
-DEFAULT_LOWERING = "float"
+DEFAULT_LOWERING = "int8"  # integer-only, bit-exact with TFLite Micro; "float" is TVM's own QDQ lowering
 STACK_RESERVED = 64 * 1024
 
 
