@@ -97,3 +97,22 @@ def test_console_script_runs() -> None:
                           env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["name"] == "stmnist_v1"
+
+
+@pytest.mark.emulator
+def test_export_library_builds_alone_with_arm_gcc(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    out = tmp_path / "lib"
+    code, text = run("export", "stmnist_v1", str(out))
+    assert code == 0, text
+    assert (out / "stmnist_v1.h").is_file() and (out / "metadata.json").is_file()
+    flags = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-O2", "-Wall", "-Werror"]
+    for source in sorted(out.glob("*.c")):
+        proc = subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(source), "-o", str(source.with_suffix(".o"))],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    code, text = run("export", "stmnist_v1", str(out))  # refuses to write into a non-empty folder
+    assert code == 2 and "not empty" in text

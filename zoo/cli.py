@@ -194,6 +194,23 @@ def golden(model: str, out_path: Path | None) -> None:
     click.echo(f"wrote {path} ({counts}; sha256 {digest})")
 
 
+@main.command("export")
+@click.argument("model")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--lowering", type=click.Choice(["int8", "float"]), default="int8", show_default=True)
+@_errors_to_exit
+def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
+    """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
+    import shutil
+
+    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
+    library = m.runner.dir / "library"
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
+    shutil.copytree(library, out_dir, dirs_exist_ok=True)
+    click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
+
+
 @main.command()
 @click.argument("model")
 @click.option("--check", is_flag=True, help="Exit 1 if the committed Markdown is stale instead of writing it.")
