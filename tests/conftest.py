@@ -7,7 +7,9 @@ import functools
 import http.server
 import os
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,15 +123,41 @@ def reference(session_cache: Path, mirror: Path) -> zoo.Model:
     return zoo.load("stmnist_v1", "tflite")
 
 
+@dataclass
+class HttpServer:
+    """A local HTTP server on 127.0.0.1 serving `root` at `base`; `requests` lists the paths asked for (GET)."""
+
+    root: Path
+    base: str
+    requests: list[str]
+    delay_s: float = 0.0  # answer each GET this late (to make downloads overlap)
+
+
 @pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A local HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
+def http_server(tmp_path: Path) -> Iterator[HttpServer]:
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            requests.append(self.path)
+            time.sleep(served.delay_s)
+            super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    served = HttpServer(root, f"http://127.0.0.1:{server.server_address[1]}", requests)
+    yield served
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def http_root(http_server: HttpServer) -> tuple[Path, str]:
+    """(folder, base URL) of a local HTTP server."""
+    return http_server.root, http_server.base

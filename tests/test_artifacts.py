@@ -101,19 +101,23 @@ def test_no_network_is_an_offline_error(fresh_cache: Path, monkeypatch: pytest.M
         artifacts.fetch(CARD.name, unreachable)
 
 
-def _fetch_in_child(cache: str, mirror: str) -> str:
+def _fetch_in_child(cache: str, url: str) -> str:
     import os
 
-    os.environ["ZOO_CACHE_DIR"], os.environ["ZOO_MIRROR"] = cache, mirror
-    return str(artifacts.fetch(CARD.name, INT8))
+    os.environ["ZOO_CACHE_DIR"] = cache
+    os.environ.pop("ZOO_MIRROR", None)
+    return str(artifacts.fetch(CARD.name, INT8.model_copy(update={"url": url})))
 
 
-def test_two_processes_fill_the_cache_once(fresh_cache: Path, mirror: Path) -> None:
+def test_processes_filling_the_cache_at_once_download_once(http_server, fresh_cache: Path, mirror: Path) -> None:
+    shutil.copy(mirror / "stmnist_v1" / INT8.file, http_server.root / INT8.file)
+    http_server.delay_s = 3.0  # every process is waiting for the file while the first one downloads it
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        paths = pool.starmap(_fetch_in_child, [(str(fresh_cache), str(mirror))] * 8)
+        paths = pool.starmap(_fetch_in_child, [(str(fresh_cache), f"{http_server.base}/{INT8.file}")] * 8)
     assert len(set(paths)) == 1
     assert artifacts.sha256_of(Path(paths[0])) == INT8.sha256
+    assert http_server.requests == [f"/{INT8.file}"]  # one download, whatever the number of processes
     leftovers = [p.name for p in Path(paths[0]).parent.iterdir() if p.name.endswith(".part")]
     assert leftovers == []
 
