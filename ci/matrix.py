@@ -51,7 +51,7 @@ def markdown(data: dict[str, Any], title: str) -> str:
     for model, entries in sorted(data["models"].items()):
         dataset = next((e.get("dataset") for e in entries.values() if e.get("dataset")), None)
         lines += [f"## {model}" + (f" (accuracy on {dataset})" if dataset else ""), "",
-                  "| backend | status | accuracy | max |Δ| LSB | top-1 agreement | flash / RAM (B) | instructions / inference |",
+                  "| backend | status | accuracy | max \\|Δ\\| LSB | top-1 agreement | flash / RAM (B) | instructions / inference |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {entry} | " + " | ".join(_cell(r)) + " |" for entry, r in sorted(entries.items())]
         lines.append("")
