@@ -58,6 +58,7 @@ def test_card_is_frozen() -> None:
         (lambda d: d.update(default_artifact="fp16"), "default_artifact names artifact 'fp16'"),
         (lambda d: d["conformance"]["tolerances"]["int8"].pop("max_abs_lsb"), "max_abs_lsb: missing"),
         (lambda d: d["reported"]["accuracy"][0].update(top1_percent=193.0), "top1_percent"),
+        (lambda d: d["output"].pop("source_quantization"), "output.source_quantization is required"),
     ],
 )
 def test_malformed_card_names_file_and_key(tmp_path: Path, data: dict, mutate, needle: str) -> None:

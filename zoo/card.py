@@ -228,6 +228,9 @@ class Card(_Frozen):
                              f"but labels has {len(self.labels)}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels are not unique")
+        if self.output.source_quantization is None:
+            raise ValueError("output.source_quantization is required: conformance measures output differences "
+                             "in the steps of the int8 tensor the output comes from")
         ids = set(self.artifacts)
         refs = {"default_artifact": [self.default_artifact],
                 "conformance.tolerances": list(self.conformance.tolerances)}
