@@ -104,3 +104,10 @@ def test_list_backends_reports_availability() -> None:
     found = zoo.list_backends()
     assert found["tflite"].ok
     assert {"tflite", "tflite-ref", "tflite-xnnpack", "onnxruntime", "tvm", "tvm-cortexm7"} <= set(found)
+
+
+@pytest.mark.parametrize(("options", "needle"), [({"kernels": "fast"}, "kernels='fast' is not one of"),
+                                                 ({"colour": 1}, "colour")])
+def test_bad_backend_options(options: dict, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        zoo.load("stmnist_v1", backend="tflite", **options)

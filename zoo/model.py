@@ -10,7 +10,7 @@ import numpy as np
 from zoo import artifacts, registry
 from zoo.backend import LOGITS, Backend, Footprint, Runner
 from zoo.card import Card
-from zoo.errors import BackendError, BackendUnavailableError
+from zoo.errors import BackendError, BackendUnavailableError, InputError
 from zoo.formats import check_model_file
 from zoo.inputs import check_images
 
@@ -112,6 +112,7 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
         UnknownNameError: unknown model, backend or artifact.
         BackendUnavailableError: the backend cannot run here or cannot run this artifact.
         ArtifactError: the artifact cannot be fetched or fails verification.
+        InputError: the backend does not take these options.
 
     Example:
         >>> model = zoo.load("stmnist_v1", backend="tvm-cortexm7")
@@ -122,7 +123,10 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
     ok = cls.availability()
     if not ok:
         raise BackendUnavailableError(f"backend {backend!r} is not available: {ok.message()}")
-    instance = cls(**options)
+    try:
+        instance = cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"invalid options {options} for backend {backend!r}: {exc}") from None
     artifact_id = artifact or instance.pick_artifact(card)
     if artifact_id is None:
         raise BackendUnavailableError(f"backend {backend!r} runs none of {card.name!r}'s artifacts "
