@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,3 +25,19 @@ def spread(ours: np.ndarray, ref: np.ndarray, label: str) -> Spread:
     print(f"\n[{label}] n={len(ours)} max|Δ|={result.max_lsb} steps, differing={result.mismatch:.2%}, "
           f"top-1 agreement={result.top1:.2%}")
     return result
+
+
+def litert_direct(tflite: Path, images: np.ndarray, kernels: str = "builtin") -> np.ndarray:
+    """Outputs of LiteRT called directly, one image at a time: builtin kernels (no delegate) or XNNPACK."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = {"builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "xnnpack": OpResolverType.AUTO}[kernels]
+    interp = Interpreter(model_path=str(tflite), experimental_op_resolver_type=resolver, num_threads=1)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    rows = []
+    for image in images:
+        interp.set_tensor(inp, image[None])
+        interp.invoke()
+        rows.append(interp.get_tensor(out)[0].copy())
+    return np.stack(rows)

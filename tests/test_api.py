@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import litert_direct
 
 import zoo
 from zoo.errors import BackendUnavailableError, InputError, UnknownNameError
@@ -16,25 +17,10 @@ def model() -> zoo.Model:
     return zoo.load("stmnist_v1", backend="tflite")
 
 
-def _direct_litert(tflite_path: Path, images: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interp = Interpreter(model_path=str(tflite_path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    rows = []
-    for image in images:
-        interp.set_tensor(inp, image[None])
-        interp.invoke()
-        rows.append(interp.get_tensor(outp)[0].copy())
-    return np.stack(rows)
-
-
 def test_predict_equals_litert_direct(model: zoo.Model, tflite_path: Path, sample_images: np.ndarray) -> None:
     ours = model.predict(sample_images)
     assert ours.shape == (len(sample_images), 36) and ours.dtype == np.float32
-    np.testing.assert_array_equal(ours, _direct_litert(tflite_path, sample_images))
+    np.testing.assert_array_equal(ours, litert_direct(tflite_path, sample_images))
 
 
 def test_predict_accepts_hw_batches_and_batch_sizes(model: zoo.Model, sample_images: np.ndarray) -> None:

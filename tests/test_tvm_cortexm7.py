@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import litert_direct
 
 from zoo.card import Card, load_card
 from zoo.errors import ToolchainError
@@ -73,21 +74,6 @@ def _images() -> np.ndarray:
     return imgs
 
 
-def _litert(images: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interp = Interpreter(model_path=str(TFLITE),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    rows = []
-    for image in images:
-        interp.set_tensor(inp, image[None])
-        interp.invoke()
-        rows.append(interp.get_tensor(outp)[0].copy())
-    return np.stack(rows)
-
-
 def _tvm_llvm_host(card: Card, images: np.ndarray) -> np.ndarray:
     """The same Relax import built by TVM for the host CPU (LLVM): the float lowering's own reference."""
     import tflite
@@ -121,7 +107,7 @@ def test_outputs_match_litert_and_tvm_host(card: Card, runner: CortexM7Runner) -
     images = _images()
     ours = runner.run({card.input.name: images})[card.output.name]
     assert ours.shape == (50, 36) and ours.dtype == np.float32
-    ref = _litert(images)
+    ref = litert_direct(TFLITE, images)
     delta = np.abs(ours - ref) / STEP
     top1 = float(np.mean(ours.argmax(1) == ref.argmax(1)))
     host = np.abs(ours - _tvm_llvm_host(card, images)) / STEP

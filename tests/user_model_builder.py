@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from helpers import litert_direct
 
 __all__ = ["LABELS", "NAME", "SIZE", "build_user_model", "make_shapes", "train_and_quantize", "write_card"]
 
@@ -144,22 +145,6 @@ def _tensor_facts(tflite: Path) -> dict[str, Any]:
             "logits_q": quant(details[softmax["inputs"][0]]), "softmax_q": quant(details[softmax["outputs"][0]])}
 
 
-def _run(tflite: Path, kernels: str, images: np.ndarray) -> np.ndarray:
-    """Outputs of LiteRT with builtin kernels (no delegate) or XNNPACK, one image at a time."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    resolver = {"builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "xnnpack": OpResolverType.AUTO}[kernels]
-    interp = Interpreter(model_path=str(tflite), experimental_op_resolver_type=resolver, num_threads=1)
-    interp.allocate_tensors()
-    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    outs = []
-    for img in images:
-        interp.set_tensor(i, img[None])
-        interp.invoke()
-        outs.append(interp.get_tensor(o)[0].copy())
-    return np.stack(outs)
-
-
 def measure(tflite: Path, facts: dict[str, Any]) -> dict[str, float]:
     """Accuracy of the int8 model and the XNNPACK-vs-builtin spread, on held-out shapes and noise.
 
@@ -171,7 +156,7 @@ def measure(tflite: Path, facts: dict[str, Any]) -> dict[str, float]:
     noise = rng.integers(0, 256, (64, SIZE, SIZE, 1))
     noise[32:] *= rng.random((32, SIZE, SIZE, 1)) < 0.2
     batch = np.concatenate([images, noise.astype(np.uint8)])
-    ref, xnn = _run(tflite, "builtin", batch), _run(tflite, "xnnpack", batch)
+    ref, xnn = litert_direct(tflite, batch, "builtin"), litert_direct(tflite, batch, "xnnpack")
     step = facts["softmax_q"]["scale"]
     delta = np.rint(np.abs(ref - xnn) / step)
     return {"int8_accuracy": float((ref[: len(images)].argmax(1) == labels).mean()),

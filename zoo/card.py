@@ -257,9 +257,6 @@ class Card(_Frozen):
             raise UnknownNameError(f"model {self.name!r} has no artifact {key!r}; "
                                    f"choose one of {sorted(self.artifacts)}") from None
 
-    def artifact_id_for(self, artifact: Artifact) -> str:
-        return next(k for k, v in self.artifacts.items() if v == artifact)
-
 
 def parse_card(data: Any, path: Path) -> Card:
     """Validate already-parsed YAML data as a card; `path` is used in messages."""
