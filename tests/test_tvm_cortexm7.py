@@ -176,4 +176,5 @@ def test_supports_only_int8_tflite(card: Card) -> None:
     assert backend.supports(card, card.artifact("int8"))
     refused = backend.supports(card, card.artifacts["float"])
     assert not refused and "tflite" in refused.reason
-    assert "lowering=float" in backend.cache_key()
+    assert "lowering=int8" in backend.cache_key()  # the integer-only lowering is the default
+    assert "lowering=float" in TVMCortexM7Backend(lowering="float").cache_key()
