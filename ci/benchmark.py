@@ -48,7 +48,8 @@ def _raw_onnxruntime(model: zoo.Model) -> Call:
 
 
 def _raw_tvm(model: zoo.Model) -> Call:
-    return model.runner.raw_call  # the Relax VM call on a prepared tensor, without zoo's checks
+    main, tensor = model.runner._vm["main"], model.runner._tensor  # noqa: SLF001 - the Relax VM zoo holds
+    return lambda batch: main(tensor(batch))[0].numpy()
 
 
 RAW = {"tflite": _raw_tflite, "tflite-ref": _raw_tflite, "tflite-xnnpack": _raw_tflite,
