@@ -117,6 +117,15 @@ def _keras_model(kind: str) -> object:
     import tensorflow as tf
 
     k = tf.keras.layers
+    if kind == "gray":  # the specialised kernels: one input channel, 3x3 depthwise, odd pixel count
+        inp = k.Input((11, 11, 1))
+        x = k.Conv2D(8, 3, padding="same", activation="relu")(inp)  # padding on every side
+        x = k.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        x = k.Conv2D(6, 1, activation="relu")(x)  # 121 pixels: the last pixel pair is single
+        x = k.Conv2D(10, 3, strides=2, padding="same", activation="relu")(x)
+        x = k.GlobalAveragePooling2D()(x)
+        spread = tf.keras.initializers.RandomNormal(stddev=3.0)
+        return tf.keras.Model(inp, k.Dense(4, activation="softmax", kernel_initializer=spread)(x))
     inp = k.Input((16, 16, 3))
     if kind == "unsupported":
         x = k.Conv2D(4, 3, activation="relu")(inp)
@@ -140,7 +149,7 @@ def _convert(model: object, path: Path) -> Path:
 
     def representative():
         for _ in range(32):
-            yield [rng.random((1, 16, 16, 3), dtype=np.float32)]
+            yield [rng.random((1, *model.input_shape[1:]), dtype=np.float32)]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -157,7 +166,7 @@ def tf_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tf.keras.utils.set_random_seed(7)
     folder = tmp_path_factory.mktemp("tf_int8")
     return {kind: _convert(_keras_model(kind), folder / f"{kind}.tflite")
-            for kind in ("classifier", "unsupported")}
+            for kind in ("classifier", "unsupported", "gray")}
 
 
 def test_second_classifier_bit_exact(tf_models: dict[str, Path], tmp_path: Path) -> None:
@@ -167,6 +176,20 @@ def test_second_classifier_bit_exact(tf_models: dict[str, Path], tmp_path: Path)
     images[0], images[1] = 0, 255
     images[2] = (np.mgrid[0:16, 0:16][1] * 17)[..., None].astype(np.uint8)
     assert_bit_exact(tf_models["classifier"], lib, images)
+
+
+def _gray_images(n: int, seed: int) -> np.ndarray:
+    images = np.random.default_rng(seed).integers(0, 256, (n, 11, 11, 1), dtype=np.uint8)
+    images[0], images[1] = 0, 255
+    return images
+
+
+def test_gray_classifier_bit_exact(tf_models: dict[str, Path], tmp_path: Path) -> None:
+    lib = build(tf_models["gray"], tmp_path, "gray_int8")
+    assert_bit_exact(tf_models["gray"], lib, _gray_images(60, 13))
+    calls = (tmp_path / "lib" / "gray_int8_model.c").read_text()
+    for fn in ("zoo_conv2d_s8_c1", "zoo_dwconv_s8_3x3", "zoo_conv2d_s8_fast_w"):
+        assert fn in calls, f"{fn} not exercised by the gray test model"
 
 
 def test_unsupported_op_is_named(tf_models: dict[str, Path], tmp_path: Path) -> None:
@@ -208,3 +231,8 @@ def test_stmnist_on_qemu_bit_exact(tmp_path: Path, record_property: object) -> N
 def test_second_classifier_on_qemu_bit_exact(tf_models: dict[str, Path], tmp_path: Path) -> None:
     images = np.random.default_rng(12).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
     _qemu_check(tf_models["classifier"], images, tmp_path, "tiny_int8")
+
+
+@pytest.mark.emulator
+def test_gray_classifier_on_qemu_bit_exact(tf_models: dict[str, Path], tmp_path: Path) -> None:
+    _qemu_check(tf_models["gray"], _gray_images(12, 14), tmp_path, "gray_int8")

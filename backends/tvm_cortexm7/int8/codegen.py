@@ -74,11 +74,38 @@ def _ptr(graph: ops.Graph, plan: ArenaPlan, name: str, ctype: str = "int8_t") ->
 
 def _conv_call(em: _Emitter, i: int, layer: ops.Conv2D, graph: ops.Graph, plan: ArenaPlan,
                wide: bool) -> tuple[str, str]:
+    if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
+        raise BackendError(f"{layer.op}: zero points and activation bounds must be int8 values")
+    rec = layout.c1_records(layer)
+    if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
+        r = em.array(f"l{i}_rec", rec)
+        (ih, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
+        decl = (f"static const zoo_conv_t s_l{i} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, "
+                f"{layer.kernel[0]}, {layer.kernel[1]}, {layer.stride[0]}, {layer.stride[1]}, "
+                f"{layer.pad[0]}, {layer.pad[1]}, 1, {layout.FLAG_C1 | layout.FLAG_FULL8}, {layer.in_zp}, "
+                f"{layer.out_zp}, -128, 127, 0, 0, 0, 0, 0, 0, {r}, {oc}}};")
+        x, y = _ptr(graph, plan, layer.inputs[0]), _ptr(graph, plan, layer.output)
+        return decl, f"zoo_conv2d_s8_c1(&s_l{i}, {x}, {y}, 0);"
     data = layout.conv_data(layer, wide)
+    fast = data.rq is not None and bool(data.flags & layout.FLAG_FULL8)
+    if not layer.depthwise and fast and layer.out_hwc[2] % 2 == 0:
+        # zoo_conv2d_s8_fast_w16/_w8: bias, weights and requantization in one stream per channel pair
+        stream = layout.packed(data)
+        if data.flags & layout.FLAG_W16:
+            data.weights16 = stream
+        else:
+            data.weights = stream
+        data.flags |= layout.FLAG_PACKED
+        data.bias, data.rq = None, None
+    if layer.depthwise and fast and data.weights16 is not None and tuple(layer.kernel) == (3, 3):
+        data.weights16, data.flags = layout.packed_dw(data), data.flags | layout.FLAG_PACKED
+        data.bias, data.rq = None, None
     w = em.array(f"l{i}_w", data.weights) if data.weights is not None else "0"
     w16 = em.array(f"l{i}_w16", data.weights16) if data.weights16 is not None else "0"
-    b = em.array(f"l{i}_bias", data.bias)
-    if data.rq is not None:
+    b = em.array(f"l{i}_bias", data.bias) if data.bias is not None else "0"
+    if data.flags & layout.FLAG_PACKED:
+        m = s = rq = "0"
+    elif data.rq is not None:
         m = s = "0"
         rq = em.array(f"l{i}_rq", data.rq)
     else:
@@ -93,12 +120,13 @@ def _conv_call(em: _Emitter, i: int, layer: ops.Conv2D, graph: ops.Graph, plan: 
             f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {w}, {w16}, {pad}, {b}, {m}, {s}, {rq}, "
             f"{layout.up_channels(layer)}}};")
     x, y = _ptr(graph, plan, layer.inputs[0]), _ptr(graph, plan, layer.output)
-    fast = data.rq is not None and bool(data.flags & layout.FLAG_FULL8)
     if layer.depthwise:
         fn = "zoo_dwconv_s8_fast" if fast and data.weights16 is not None else "zoo_dwconv_s8"
+        if data.flags & layout.FLAG_PACKED:
+            fn = "zoo_dwconv_s8_3x3"
         return decl, f"{fn}(&s_l{i}, {x}, {y});"
     fn = "zoo_conv2d_s8"
-    if fast:
+    if data.flags & layout.FLAG_PACKED:
         fn += "_fast_w16" if data.flags & layout.FLAG_W16 else "_fast_w8"
     scratch = plan.scratch(i)
     return decl, f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)(s_arena.bytes + {scratch}));"
@@ -131,6 +159,9 @@ def _layer_call(em: _Emitter, i: int, layer: ops.Layer, graph: ops.Graph,
         return _conv_call(em, i, layer, graph, plan, i in wide)
     y = _ptr(graph, plan, layer.output, "float" if isinstance(layer, ops.Dequantize) else "int8_t")
     if isinstance(layer, ops.Requantize):
+        if (layer.in_dtype == "uint8" and layer.multiplier == 1 << 30 and layer.shift == 1
+                and layer.in_zp - layer.out_zp == 128):  # equal scales: flip the sign bit
+            return "", f"zoo_flip_u8({x}, {y}, {layer.count});"
         fn = "zoo_requantize_u8" if layer.in_dtype == "uint8" else "zoo_requantize_s8"
         return "", (f"{fn}({x}, {y}, {layer.count}, {layer.in_zp}, {layer.out_zp}, "
                     f"{layer.multiplier}, {layer.shift});")

@@ -15,10 +15,12 @@ from zoo.errors import BackendError
 from . import ops
 
 __all__ = ["KernelData", "conv_data", "fc_data", "single_step_requant", "up_channels", "MAX_DW_TAPS",
-           "FLAG_W16", "FLAG_FULL8"]
+           "FLAG_W16", "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw"]
 
 FLAG_W16 = 1  # ZOO_CONV_W16
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
+FLAG_C1 = 4  # ZOO_CONV_C1
+FLAG_PACKED = 8  # ZOO_CONV_PACKED
 
 #: the depthwise kernel's per-pixel tap table size (ZOO_MAX_TAPS in zoo_int8_conv.c)
 MAX_DW_TAPS = 64
@@ -120,6 +122,57 @@ def _depthwise(layer: ops.Conv2D) -> KernelData:
         w16 = w.astype(np.int16).reshape(taps, oc // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
         return KernelData(None, np.ascontiguousarray(w16).reshape(-1), bias, mult, shift)
     return KernelData(np.ascontiguousarray(w).reshape(-1), None, bias, mult, shift)
+
+
+def c1_records(layer: ops.Conv2D) -> np.ndarray | None:
+    """Per-channel records of ``zoo_conv2d_s8_c1`` (one input channel, at most 9 taps, single-step
+    requantization into the full int8 range), int32 [C][8]:
+    ``{w0|w1<<16, w2|w3<<16, w4|w5<<16, w6|w7<<16, (e-1)|w8<<16, bias, m, hi}``; None if it does not apply."""
+    kh, kw = layer.kernel
+    if layer.depthwise or layer.in_hwc[2] != 1 or kh * kw > 9 or not (
+            layer.act_min == -128 and layer.act_max == 127):
+        return None
+    oc = layer.out_hwc[2]
+    w = layer.weights.reshape(oc, -1).astype(np.int64)
+    bias = _fold(layer.bias, w.sum(axis=1), layer.in_zp)
+    rq = single_step_requant(np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32),
+                             layer.out_zp)
+    if rq is None:
+        return None
+    taps = np.zeros((oc, 10), np.int64)
+    taps[:, :w.shape[1]] = w
+    u16 = taps & 0xFFFF
+    rec = np.zeros((oc, 8), np.int64)
+    rec[:, :4] = u16[:, 0:8:2] | (u16[:, 1:8:2] << 16)
+    rec[:, 4] = (rq[:, 2].astype(np.int64) & 0xFF) | (u16[:, 8] << 16)
+    rec[:, 5] = bias
+    rec[:, 6] = rq[:, 0]
+    rec[:, 7] = rq[:, 1]
+    return ((rec + 2**31) % 2**32 - 2**31).astype(np.int32)
+
+
+def packed(data: KernelData) -> np.ndarray:
+    """The ``zoo_conv2d_s8_fast_w16`` / ``_fast_w8`` stream of a regular convolution with
+    single-step requantization and an even channel count, as int32 words viewed in the weights'
+    type (int16 or int8): per channel pair ``{bias0, bias1}``, its weight groups,
+    ``{m0, hi0, e0-1, m1, hi1, e1-1}``."""
+    pairs = data.bias.size // 2
+    wide = data.weights16 is not None
+    dt = np.int16 if wide else np.int8
+    w = np.ascontiguousarray(data.weights16 if wide else data.weights, dt).reshape(pairs, -1)
+    b = np.ascontiguousarray(data.bias.astype("<i4").reshape(pairs, 2)).view(dt)
+    q = np.ascontiguousarray(data.rq.astype("<i4").reshape(pairs, 6)).view(dt)
+    return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
+
+
+def packed_dw(data: KernelData) -> np.ndarray:
+    """The ``zoo_dwconv_s8_3x3`` stream (int16 view of int32 words) of a 3x3 depthwise fast-path
+    layer: per group of 4 channels ``{bias0..3}``, its 9 x 4 int16 weights, ``{m, hi, e-1}`` x 4."""
+    groups = data.bias.size // 4
+    w = np.ascontiguousarray(data.weights16, np.int16).reshape(groups, -1)
+    b = np.ascontiguousarray(data.bias.astype("<i4").reshape(groups, 4)).view(np.int16)
+    q = np.ascontiguousarray(data.rq.astype("<i4").reshape(groups, 12)).view(np.int16)
+    return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
 
 
 def conv_data(layer: ops.Conv2D, wide: bool = False) -> KernelData:

@@ -28,13 +28,17 @@ typedef struct {
     uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
     uint8_t k_h, k_w, stride_h, stride_w, pad_top, pad_left, depth_mult;
     uint8_t flags; /* ZOO_CONV_* */
-    int32_t in_zp, out_zp, act_min, act_max;
+    int8_t in_zp, out_zp, act_min, act_max;
     /* regular conv: out channels in pairs; per pair, per group of 4 taps (ky,kx,c
      * order, zero-padded to a multiple of 4): 4 bytes of channel 2p, 4 of 2p+1.
-     * depthwise (generic path): [k_h][k_w][out_c]. */
+     * depthwise (generic path): [k_h][k_w][out_c].
+     * ZOO_CONV_PACKED without ZOO_CONV_W16: the zoo_conv2d_s8_fast_w8 stream. */
     const int8_t *weights;
     /* depthwise fast path (depth_mult 1, in_c % 4 == 0): [c/4][tap][w0,w2,w1,w3];
-     * regular conv with ZOO_CONV_W16: the pair layout as int16; else NULL */
+     * regular conv with ZOO_CONV_W16: the pair layout as int16; else NULL.
+     * ZOO_CONV_PACKED: the zoo_conv2d_s8_fast_w16 / zoo_dwconv_s8_3x3 stream (bias, weights
+     * and requantization interleaved per channel pair / group, see the kernel sources); bias
+     * and rq are then NULL */
     const int16_t *weights16;
     /* depthwise fast path: in_c bytes of the input zero point (what padding reads) */
     const int8_t *pad;
@@ -43,7 +47,8 @@ typedef struct {
     const int32_t *mult;
     const int32_t *shift;
     /* optional single-step requantization per channel, output zero point included
-     * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL */
+     * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
+     * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
     /* channels [0, up_channels) round the final shift half up, the rest half away from
      * zero (LiteRT's x86 depthwise kernel: blocks of 8 channels vs the scalar tail) */
@@ -52,20 +57,30 @@ typedef struct {
 
 #define ZOO_CONV_W16 1u      /* regular conv: weights16 holds the pair layout as int16 (w0,w2,w1,w3) */
 #define ZOO_CONV_FULL8 2u    /* act_min == -128 and act_max == 127 */
+#define ZOO_CONV_PACKED 8u   /* zoo_conv2d_s8_fast_w16 stream: bias, weights, rq per channel pair */
+#define ZOO_CONV_C1 4u       /* zoo_conv2d_s8_c1 layout: rq holds 8 words per channel */
 
 /* Any layer. `scratch`: two int16 im2col columns, 16 * ceil(k_h * k_w * in_c / 4) bytes. */
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
-/* Specialised: rq set, full int8 activation range, ZOO_CONV_W16 set / clear. */
+/* Specialised: rq set, full int8 activation range, ZOO_CONV_W16 set / clear. _fast_w16 takes
+ * the ZOO_CONV_PACKED stream in weights16 (see zoo_int8_conv.c) and an even out_c. */
 void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
+void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: weights16 and rq set, full int8 activation range. */
 void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
+/* Specialised: 3x3, depth multiplier 1, channels % 4 == 0, ZOO_CONV_PACKED stream in weights16
+ * (see zoo_int8_dwconv.c), pad set, full int8 activation range. */
+void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 
 /* QUANTIZE uint8/int8 -> int8 */
 void zoo_requantize_u8(const uint8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
                        int32_t mult, int32_t shift);
+/* QUANTIZE uint8 -> int8 with equal scales, in_zp - out_zp == 128 */
+void zoo_flip_u8(const uint8_t *in, int8_t *out, int32_t n);
 void zoo_requantize_s8(const int8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
                        int32_t mult, int32_t shift);
 /* MEAN over H, W: out[c] = MBQM(sum - in_zp*h*w) + out_zp */

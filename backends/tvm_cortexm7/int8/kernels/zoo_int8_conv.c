@@ -41,7 +41,30 @@ static void build_column(const zoo_conv_t *p, const int8_t *in, int32_t pix, con
     int32_t ky, i;
     if ((c & 3) == 0 && ((uintptr_t)in & 3) == 0 && zoo_window_inside(p, iy0, ix0)) {
         for (ky = 0; ky < p->k_h; ++ky, base += p->in_w * c) {
-            for (i = 0; i + 8 <= row; i += 8, col += 16) { /* word-aligned: 2 groups per LDRD */
+            i = 0;
+#if ZOO_DSP
+            for (; i + 16 <= row; i += 16, col += 32) { /* 4 groups: 2 LDRD, 8 SXTB16, 4 STRD */
+                int32_t a, b, d, e, t;
+                __asm__ volatile("ldrd %[a], %[b], [%[s]]\n\t"
+                                 "ldrd %[d], %[e], [%[s], #8]\n\t"
+                                 "sxtb16 %[t], %[a], ror #8\n\t"
+                                 "sxtb16 %[a], %[a]\n\t"
+                                 "strd %[a], %[t], [%[o]]\n\t"
+                                 "sxtb16 %[t], %[b], ror #8\n\t"
+                                 "sxtb16 %[b], %[b]\n\t"
+                                 "strd %[b], %[t], [%[o], #16]\n\t"
+                                 "sxtb16 %[t], %[d], ror #8\n\t"
+                                 "sxtb16 %[d], %[d]\n\t"
+                                 "strd %[d], %[t], [%[o], #32]\n\t"
+                                 "sxtb16 %[t], %[e], ror #8\n\t"
+                                 "sxtb16 %[e], %[e]\n\t"
+                                 "strd %[e], %[t], [%[o], #48]\n\t"
+                                 : [a] "=&r"(a), [b] "=&r"(b), [d] "=&r"(d), [e] "=&r"(e), [t] "=&r"(t)
+                                 : [s] "r"(base + i), [o] "r"(col)
+                                 : "memory");
+            }
+#endif
+            for (; i + 8 <= row; i += 8, col += 16) { /* word-aligned: 2 groups per LDRD */
                 const int32_t *src = (const int32_t *)(const void *)(base + i);
                 const int32_t lo = src[0], hi = src[1];
                 put_group(col, lo);
@@ -213,26 +236,9 @@ ZOO_INLINE void dot_2x2(const int16_t *cols, const void *w, int32_t groups, int 
 #endif
 }
 
-/* Both pixels of a pair, one channel, single-step requantization: the channel's
- * constants are loaded once. */
-ZOO_INLINE void store_pair_fast(const int32_t *q, int32_t acc_a, int32_t acc_b, int8_t *pa,
-                                int8_t *pb)
-{
-    const int64_t off = (int64_t)(((uint64_t)(uint32_t)q[1] << 32) | (1u << 30));
-    const int32_t m = q[0], sh = q[2];
-    const int32_t va = (int32_t)(((int64_t)acc_a * m + off) >> 32) >> sh;
-    const int32_t vb = (int32_t)(((int64_t)acc_b * m + off) >> 32) >> sh;
-#if ZOO_DSP
-    *pa = (int8_t)__ssat(va, 8);
-    *pb = (int8_t)__ssat(vb, 8);
-#else
-    *pa = (int8_t)(va < -128 ? -128 : (va > 127 ? 127 : va));
-    *pb = (int8_t)(vb < -128 ? -128 : (vb > 127 ? 127 : vb));
-#endif
-}
-
-ZOO_INLINE void conv_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *in, int8_t *out,
-                            int16_t *scratch, const int32_t *rel, int fast8, int wide)
+/* Any regular convolution (the layer's own requantization and clamp). */
+static void conv_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *in, int8_t *out,
+                        int16_t *scratch, const int32_t *rel, int wide)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, groups = (k + 3) / 4;
     const int32_t npix = p->out_h * p->out_w, oc_n = p->out_c;
@@ -251,16 +257,11 @@ ZOO_INLINE void conv_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t
             acc[0] = acc[2] = bias[oc];
             acc[1] = acc[3] = bias[oc + 1];
             dot_2x2(scratch, w, groups, wide, acc);
-            if (fast8 && two && oc + 1 < oc_n) {
-                store_pair_fast(r->rq + 3 * oc, acc[0], acc[2], out_a + oc, out_b + oc);
-                store_pair_fast(r->rq + 3 * oc + 3, acc[1], acc[3], out_a + oc + 1, out_b + oc + 1);
-                continue;
-            }
-            out_a[oc] = zoo_requant(r, acc[0], oc, 1, fast8);
-            if (two) out_b[oc] = zoo_requant(r, acc[2], oc, 1, fast8);
+            out_a[oc] = zoo_requant(r, acc[0], oc, 1, 0);
+            if (two) out_b[oc] = zoo_requant(r, acc[2], oc, 1, 0);
             if (oc + 1 < oc_n) {
-                out_a[oc + 1] = zoo_requant(r, acc[1], oc + 1, 1, fast8);
-                if (two) out_b[oc + 1] = zoo_requant(r, acc[3], oc + 1, 1, fast8);
+                out_a[oc + 1] = zoo_requant(r, acc[1], oc + 1, 1, 0);
+                if (two) out_b[oc + 1] = zoo_requant(r, acc[3], oc + 1, 1, 0);
             }
         }
     }
@@ -283,20 +284,149 @@ static const int32_t *conv_rel(const zoo_conv_t *p, int32_t *rel)
 /* The generator calls the specialised entry points where they apply (single-step
  * requantization into the full int8 range, int16 or int8 weights); zoo_conv2d_s8 runs any
  * layer. Each is its own function so the linker drops the ones a model does not use. */
-void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
+/* zoo_conv2d_s8_fast_w16 / _fast_w8: the whole channel loop of a pixel pair runs in
+ * zoo_w16_pairs / zoo_w8_pairs over one stream per channel pair (ZOO_CONV_PACKED layout, int32
+ * words): {bias0, bias1}, groups x {the pair's weight group: int16 (w0|w2, w1|w3 of channel 0,
+ * the same of channel 1) or int8 (w0..w3 of channel 0, of channel 1)}, {m0, hi0, e0 - 1, m1,
+ * hi1, e1 - 1} (zoo_rq_fast). Writes out_a[0..2*pairs) and out_a[delta + 0..2*pairs). */
+#if ZOO_DSP
+void zoo_w16_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                   int32_t groups, const int32_t *end);
+void zoo_w8_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                  int32_t groups, const int32_t *end);
+#define ZOO_PK_X                                                           \
+    "ldrd r4, r5, [r12], #16\n\t"                                         \
+    "smlad r6, r4, r0, r6\n\t"                                            \
+    "smlad r6, r5, r1, r6\n\t"                                            \
+    "smlad r8, r4, r2, r8\n\t"                                            \
+    "smlad r8, r5, r3, r8\n\t"                                            \
+    "ldrd r4, r5, [r12, #-8]\n\t"                                         \
+    "smlad r9, r4, r0, r9\n\t"                                            \
+    "smlad r9, r5, r1, r9\n\t"                                            \
+    "smlad r10, r4, r2, r10\n\t"                                          \
+    "smlad r10, r5, r3, r10\n\t"
+#define ZOO_PK_W16 "ldmia r11!, {r0, r1, r2, r3}\n\t" ZOO_PK_X
+#define ZOO_PK_W8                                                          \
+    "ldrd r1, r3, [r11], #8\n\t"                                          \
+    "sxtb16 r0, r1\n\t"                                                   \
+    "sxtb16 r1, r1, ror #8\n\t"                                           \
+    "sxtb16 r2, r3\n\t"                                                   \
+    "sxtb16 r3, r3, ror #8\n\t" ZOO_PK_X
+#define ZOO_PK_RQ(A, B)                                                    \
+    "ldmia r11!, {r0, r1, r2}\n\t"                                         \
+    "mov r3, r1\n\t"                                                      \
+    "mov r4, #0x40000000\n\t"                                             \
+    "smlal r4, r1, " A ", r0\n\t"                                         \
+    "mov r4, #0x40000000\n\t"                                             \
+    "smlal r4, r3, " B ", r0\n\t"                                         \
+    "asr r1, r1, r2\n\t"                                                  \
+    "asr r3, r3, r2\n\t"                                                  \
+    "ssat r1, #8, r1\n\t"                                                 \
+    "ssat r3, #8, r3\n\t"                                                 \
+    "strb r3, [r7, r5]\n\t"                                               \
+    "strb r1, [r7], #1\n\t"
+/* r0 cols, r1 stream, r2 out_a, r3 delta; [sp] groups, [sp+4] end of the stream */
+#define ZOO_PAIRS_FN(NAME, G)                                              \
+    ".section .text." NAME ",\"ax\",%progbits\n\t"                        \
+    ".align 2\n\t"                                                        \
+    ".global " NAME "\n\t"                                                \
+    ".thumb\n\t"                                                          \
+    ".thumb_func\n\t"                                                     \
+    ".type " NAME ", %function\n" NAME ":\n\t"                            \
+    "push {r0, r3, r4-r11, lr}\n\t" /* [sp] cols, [sp+4] delta, [sp+44] groups, [sp+48] end */ \
+    "mov r11, r1\n\t"                                                     \
+    "mov r7, r2\n"                                                        \
+    "5:\n\t"                                                              \
+    "ldmia r11!, {r6, r8}\n\t"                                            \
+    "mov r9, r6\n\t"                                                      \
+    "mov r10, r8\n\t"                                                     \
+    "ldr r12, [sp]\n\t"                                                   \
+    "ldr lr, [sp, #44]\n\t"                                               \
+    "tst lr, #1\n\t"                                                      \
+    "beq 2f\n\t" G                                                        \
+    "2:\n\t"                                                              \
+    "tst lr, #2\n\t"                                                      \
+    "beq 4f\n\t" G G                                                      \
+    "4:\n\t"                                                              \
+    "lsrs lr, lr, #2\n\t"                                                 \
+    "beq 3f\n"                                                            \
+    "1:\n\t" G G G G                                                      \
+    "subs lr, lr, #1\n\t"                                                 \
+    "bne 1b\n"                                                            \
+    "3:\n\t"                                                              \
+    "ldr r5, [sp, #4]\n\t" ZOO_PK_RQ("r6", "r9") ZOO_PK_RQ("r8", "r10")   \
+    "ldr r0, [sp, #48]\n\t"                                               \
+    "cmp r11, r0\n\t"                                                     \
+    "bne 5b\n\t"                                                          \
+    "add sp, #8\n\t"                                                      \
+    "pop {r4-r11, pc}\n\t"                                                \
+    ".size " NAME ", .-" NAME "\n\t"                                      \
+    ".text"
+__asm__(ZOO_PAIRS_FN("zoo_w16_pairs", ZOO_PK_W16));
+__asm__(ZOO_PAIRS_FN("zoo_w8_pairs", ZOO_PK_W8));
+#else
+static void zoo_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                      int32_t groups, const int32_t *end, int wide)
+{
+    while (stream < end) {
+        int32_t acc[4], c, j;
+        acc[0] = acc[2] = stream[0];
+        acc[1] = acc[3] = stream[1];
+        dot_2x2(cols, stream + 2, groups, wide, acc);
+        stream += 2 + (wide ? 4 : 2) * groups;
+        for (c = 0; c < 2; ++c, stream += 3) {
+            for (j = 0; j < 2; ++j) {
+                const int32_t v = zoo_rq_fast(acc[c + 2 * j], stream);
+                out_a[j * delta] = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+            }
+            ++out_a;
+        }
+    }
+}
+static void zoo_w16_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                          int32_t groups, const int32_t *end)
+{
+    zoo_pairs(cols, stream, out_a, delta, groups, end, 1);
+}
+
+static void zoo_w8_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                         int32_t groups, const int32_t *end)
+{
+    zoo_pairs(cols, stream, out_a, delta, groups, end, 0);
+}
+#endif
+
+typedef void (*zoo_pairs_fn)(const int16_t *cols, const int32_t *stream, int8_t *out_a,
+                             int32_t delta, int32_t groups, const int32_t *end);
+
+/* Pixel pairs: two im2col columns, then the packed channel loop. `words`: stream words per
+ * weight group (4 for int16 weights, 2 for int8). */
+static void fast_conv(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch,
+                      const void *weights, int32_t words, zoo_pairs_fn pairs)
 {
     int32_t rel[ZOO_MAX_TAPS];
-    zoo_rq_t r;
-    zoo_conv_rq(p, &r);
-    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel), 1, 1);
+    const int32_t *r = conv_rel(p, rel);
+    const int32_t k = p->k_h * p->k_w * p->in_c, groups = (k + 3) / 4;
+    const int32_t npix = p->out_h * p->out_w, oc = p->out_c;
+    const int32_t *stream = (const int32_t *)weights;
+    const int32_t *end = stream + (oc / 2) * (8 + words * groups);
+    int32_t pix;
+    for (pix = 0; pix < npix; pix += 2) {
+        const int two = pix + 1 < npix;
+        build_column(p, in, pix, r, k, scratch);
+        build_column(p, in, two ? pix + 1 : pix, r, k, scratch + 4);
+        pairs(scratch, stream, out + pix * oc, two ? oc : 0, groups, end);
+    }
+}
+
+void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
+{
+    fast_conv(p, in, out, scratch, p->weights16, 4, zoo_w16_pairs);
 }
 
 void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
 {
-    int32_t rel[ZOO_MAX_TAPS];
-    zoo_rq_t r;
-    zoo_conv_rq(p, &r);
-    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel), 1, 0);
+    fast_conv(p, in, out, scratch, p->weights, 2, zoo_w8_pairs);
 }
 
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
@@ -304,5 +434,83 @@ void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *
     int32_t rel[ZOO_MAX_TAPS];
     zoo_rq_t r;
     zoo_conv_rq(p, &r);
-    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel), 0, (p->flags & ZOO_CONV_W16) != 0);
+    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel), (p->flags & ZOO_CONV_W16) != 0);
+}
+
+/* Single input channel, at most 9 taps (a first 3x3 convolution on a grey image), single-step
+ * requantization into the full int8 range: the window is gathered once per output pixel into
+ * int16 registers, then every output channel costs 14 instructions. Per channel the layer's
+ * `rq` holds 8 words {w0|w1<<16, w2|w3, w4|w5, w6|w7, (e-1)|w8<<16, bias, m, hi} (int16
+ * weights, zero-padded to 9 taps; bias folded; m, hi, e-1 as in zoo_rq_fast). */
+#if ZOO_DSP
+void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end);
+__asm__(".section .text.zoo_c1_channels,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_c1_channels\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_c1_channels, %function\n"
+        "zoo_c1_channels:\n\t"
+        "push {r4-r11, lr}\n\t"
+        "ldm r0, {r4, r5, r6, r7, r8}\n"
+        "1:\n\t"
+        "ldmia r1!, {r0, r9, r10, r11, r12, lr}\n\t"
+        "smlad lr, r4, r0, lr\n\t"
+        "smlad lr, r5, r9, lr\n\t"
+        "smlad lr, r6, r10, lr\n\t"
+        "smlad lr, r7, r11, lr\n\t"
+        "smlabt lr, r8, r12, lr\n\t"
+        "ldmia r1!, {r0, r9}\n\t"
+        "mov r10, #0x40000000\n\t"
+        "smlal r10, r9, lr, r0\n\t"
+        "asr r9, r9, r12\n\t"
+        "ssat r9, #8, r9\n\t"
+        "strb r9, [r2], #1\n\t"
+        "cmp r1, r3\n\t"
+        "bne 1b\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_c1_channels, .-zoo_c1_channels\n\t"
+        ".text");
+#else
+static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end)
+{
+    const int16_t *xs = (const int16_t *)(const void *)x;
+    for (; rec < end; rec += 8) {
+        int32_t acc = rec[5], t;
+        int64_t v;
+        for (t = 0; t < 8; ++t) acc += xs[t] * (int16_t)((uint32_t)rec[t >> 1] >> (16 * (t & 1)));
+        acc += xs[8] * (int16_t)((uint32_t)rec[4] >> 16);
+        v = (int64_t)acc * rec[6] + (int64_t)(((uint64_t)(uint32_t)rec[7] << 32) | (1u << 30));
+        t = (int32_t)(v >> 32) >> (rec[4] & 0xff);
+        *out++ = (int8_t)(t < -128 ? -128 : (t > 127 ? 127 : t));
+    }
+}
+#endif
+
+void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
+{
+    int32_t xw[5] = {0, 0, 0, 0, 0};
+    int16_t *x = (int16_t *)(void *)xw;
+    int32_t rel[9];
+    const int32_t kw = p->k_w, taps = p->k_h * kw, in_w = p->in_w, oc = p->out_c;
+    const int32_t *end = p->rq + 8 * oc;
+    int32_t oy, ox, t;
+    (void)scratch;
+    for (t = 0; t < taps; ++t) rel[t] = (t / kw) * in_w + t % kw;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += oc) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            if (zoo_window_inside(p, iy0, ix0)) {
+                const int8_t *base = in + iy0 * in_w + ix0;
+                for (t = 0; t < taps; ++t) x[t] = base[rel[t]];
+            } else {
+                for (t = 0; t < taps; ++t) {
+                    const int32_t iy = iy0 + t / kw, ix = ix0 + t % kw;
+                    x[t] = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? in[iy * in_w + ix] : p->in_zp;
+                }
+            }
+            zoo_c1_channels(xw, p->rq, out, end);
+        }
+    }
 }

@@ -159,3 +159,89 @@ void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out)
         }
     }
 }
+
+/* 3x3 fast path (depth multiplier 1, channels % 4 == 0, single-step requantization into the
+ * full int8 range): one asm loop over the 4-channel groups of an output pixel reads one stream
+ * (ZOO_CONV_PACKED, weights16 as int32 words): per group {bias0..3}, 9 taps x {w0|w2, w1|w3},
+ * {m, hi, e - 1} x 4 channels (zoo_rq_fast). */
+#if ZOO_DSP
+void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8_t *out, const int32_t *end);
+#define ZOO_DW9_TAP                                                        \
+    "ldr r12, [r0], #4\n\t"                                               \
+    "ldr r8, [r12, lr]\n\t"                                               \
+    "ldrd r10, r11, [r1], #8\n\t"                                         \
+    "sxtb16 r9, r8\n\t"                                                   \
+    "sxtb16 r8, r8, ror #8\n\t"                                           \
+    "smlabb r4, r9, r10, r4\n\t"                                          \
+    "smlatt r6, r9, r10, r6\n\t"                                          \
+    "smlabb r5, r8, r11, r5\n\t"                                          \
+    "smlatt r7, r8, r11, r7\n\t"
+#define ZOO_DW9_RQ(A)                                                      \
+    "ldmia r1!, {r8, r9, r10}\n\t"                                         \
+    "mov r11, #0x40000000\n\t"                                            \
+    "smlal r11, r9, " A ", r8\n\t"                                        \
+    "asr r9, r9, r10\n\t"                                                 \
+    "ssat r9, #8, r9\n\t"                                                 \
+    "strb r9, [r2], #1\n\t"
+__asm__(".section .text.zoo_dw9_groups,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_dw9_groups\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_dw9_groups, %function\n"
+        "zoo_dw9_groups:\n\t"
+        "push {r4-r11, lr}\n\t"
+        "mov lr, #0\n"
+        "1:\n\t"
+        "ldmia r1!, {r4, r5, r6, r7}\n\t"
+        ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP
+        ZOO_DW9_TAP ZOO_DW9_TAP
+        ZOO_DW9_RQ("r4") ZOO_DW9_RQ("r5") ZOO_DW9_RQ("r6") ZOO_DW9_RQ("r7")
+        "sub r0, r0, #36\n\t"
+        "add lr, lr, #4\n\t"
+        "cmp r1, r3\n\t"
+        "bne 1b\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_dw9_groups, .-zoo_dw9_groups\n\t"
+        ".text");
+#else
+static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8_t *out,
+                           const int32_t *end)
+{
+    int32_t g4;
+    for (g4 = 0; stream < end; g4 += 4) {
+        int32_t acc[4], j;
+        memcpy(acc, stream, sizeof acc);
+        dw_group4(tap, g4, (const int16_t *)(const void *)(stream + 4), 9, acc);
+        stream += 4 + 18;
+        for (j = 0; j < 4; ++j, stream += 3) {
+            const int32_t v = zoo_rq_fast(acc[j], stream);
+            *out++ = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+        }
+    }
+}
+#endif
+
+void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c = p->in_c, in_w = p->in_w;
+    const int32_t *stream = (const int32_t *)(const void *)p->weights16;
+    const int32_t *end = stream + (c / 4) * 34;
+    int32_t rel[9];
+    const int8_t *tap[9];
+    int32_t oy, ox, t;
+    for (t = 0; t < 9; ++t) rel[t] = ((t / 3) * in_w + t % 3) * c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            if (zoo_window_inside(p, iy0, ix0)) {
+                const int8_t *base = in + (iy0 * in_w + ix0) * c;
+                for (t = 0; t < 9; ++t) tap[t] = base + rel[t];
+            } else {
+                dw_taps(p, in, p->pad, iy0, ix0, tap);
+            }
+            zoo_dw9_groups(tap, stream, out, end);
+        }
+    }
+}

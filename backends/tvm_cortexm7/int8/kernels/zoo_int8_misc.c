@@ -7,18 +7,22 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/* uint8 -> int8 with equal scales and zero points 128 apart: flip the sign bit (the generator
+ * calls this instead of zoo_requantize_u8 where it applies) */
+void zoo_flip_u8(const uint8_t *in, int8_t *out, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t v = (uint32_t)zoo_read32(in + i) ^ 0x80808080u;
+        memcpy(out + i, &v, 4);
+    }
+    for (; i < n; ++i) out[i] = (int8_t)(in[i] ^ 0x80u);
+}
+
 void zoo_requantize_u8(const uint8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
                        int32_t mult, int32_t shift)
 {
-    int32_t i = 0;
-    if (mult == (1 << 30) && shift == 1 && in_zp - out_zp == 128) { /* equal scales: flip the sign bit */
-        for (; i + 4 <= n; i += 4) {
-            const uint32_t v = (uint32_t)zoo_read32(in + i) ^ 0x80808080u;
-            memcpy(out + i, &v, 4);
-        }
-        for (; i < n; ++i) out[i] = (int8_t)(in[i] ^ 0x80u);
-        return;
-    }
+    int32_t i;
     for (i = 0; i < n; ++i) {
         out[i] = zoo_clamp8(zoo_mbqm((int32_t)in[i] - in_zp, mult, shift) + out_zp, -128, 127);
     }
