@@ -51,8 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     card = zoo.get_card(args.model)
     ours = [measure(args.model, lowering) for lowering in args.lowerings]
-    others = [{"source": f"{c['name']} ({c['per_inference']})", "ram_bytes": c["ram_bytes"],
-               "flash_bytes": c["flash_bytes"], "instructions": c["count"]} for c in comparison_rows(card)]
+    others = [{"source": f"{c['name']} ({c['per_inference']})", "instructions": c["count"]}
+              | {k: c.get(k) for k in ("ram_bytes", "flash_bytes", "weights_bytes", "code_bytes", "arena_bytes")}
+              for c in comparison_rows(card)]
     print(table(ours + others, ours[0]))
     if args.json:
         with open(args.json, "w") as f:

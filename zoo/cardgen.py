@@ -60,6 +60,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _io_bytes(card: Card) -> dict[str, int]:
+    """Bytes of one input and one output tensor (the buffers a caller of the device model provides)."""
+    import numpy as np
+
+    return {role: int(np.prod(spec.shape[1:])) * np.dtype(spec.dtype).itemsize
+            for role, spec in (("input", card.input), ("output", card.output))}
+
+
 def comparison_rows(card: Card) -> list[dict[str, Any]]:
     """Device figures to compare with: the publisher's (KiB converted to bytes; cycles from time x clock,
     which are not emulated instructions) and the card's cited comparisons."""
@@ -71,6 +79,8 @@ def comparison_rows(card: Card) -> list[dict[str, Any]]:
         cycles = round(t.inference_ms * 1e-3 * t.clock_mhz * 1e6) if t else None
         rows.append({"name": f"{rep.tool} {rep.tool_version}", "target": t.board if t else fp.series,
                      "ram_bytes": round(fp.total_ram.value * 1024), "flash_bytes": round(fp.total_flash.value * 1024),
+                     "weights_bytes": round(fp.weights_flash.value * 1024), "code_bytes": round(fp.code_flash.value * 1024),
+                     "arena_bytes": round(fp.activation_ram.value * 1024),
                      "count": cycles, "per_inference": f"{cycles:,} cycles ({t.inference_ms} ms at {t.clock_mhz:g} MHz)"
                      if t else MISSING, "source": f"{card.publisher}: {rep.source.title} (approximate totals)"})
     for c in card.comparisons:
@@ -104,6 +114,7 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "host_rows": [(n, r) for n, r in backends if r.get("latency_ms") is not None and not r.get("footprint")],
         "tolerances": tolerances, "confusion_png": confusion_png, "machine": prov.get("machine", MISSING),
         "card_file": registry.card_path(card.name).name, "comparison_rows": comparison_rows(card),
+        "io_bytes": _io_bytes(card),
     }
     return _environment().get_template("model_card.md.j2").render(**context)
 
