@@ -70,15 +70,20 @@ def _slow_build_then_killed(cache: str) -> None:
     artifacts.cached_build("compiled/killed", ["key"], build)
 
 
-def test_build_killed_midway_leaves_no_entry(fresh_cache: Path) -> None:
-    proc = multiprocessing.get_context("spawn").Process(target=_slow_build_then_killed, args=(str(fresh_cache),))
+def _kill_once_written(target, args: tuple, folder: Path, pattern: str) -> None:  # noqa: ANN001
+    """Run `target` in a child process and SIGKILL it as soon as `folder` holds a file matching `pattern`."""
+    proc = multiprocessing.get_context("spawn").Process(target=target, args=args)
     proc.start()
-    folder = fresh_cache / "compiled" / "killed"
     deadline = time.time() + 60
-    while not list(folder.glob("*.part/half-written.bin")) and time.time() < deadline:
+    while not list(folder.glob(pattern)) and time.time() < deadline:
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
+
+
+def test_build_killed_midway_leaves_no_entry(fresh_cache: Path) -> None:
+    _kill_once_written(_slow_build_then_killed, (str(fresh_cache),), fresh_cache / "compiled" / "killed",
+                       "*.part/half-written.bin")
     built = artifacts.cached_build("compiled/killed", ["key"], lambda out: (out / "ok").write_text("done"))
     assert (built / "ok").read_text() == "done" and not (built / "half-written.bin").exists()
 
@@ -97,15 +102,8 @@ def _fetch_killed_midway(cache: str, mirror: str) -> None:
 
 
 def test_fetch_killed_midway_never_serves_half_a_file(fresh_cache: Path, mirror: Path) -> None:
-    proc = multiprocessing.get_context("spawn").Process(target=_fetch_killed_midway,
-                                                        args=(str(fresh_cache), str(mirror)))
-    proc.start()
     folder = fresh_cache / "artifacts" / "stmnist_v1"
-    deadline = time.time() + 60
-    while not list(folder.glob("*.part")) and time.time() < deadline:
-        time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join()
+    _kill_once_written(_fetch_killed_midway, (str(fresh_cache), str(mirror)), folder, "*.part")
     artifact = zoo.get_card("stmnist_v1").artifact("int8")
     assert not (folder / artifact.file).exists()  # only the .part file was left behind
     path = artifacts.fetch("stmnist_v1", artifact)
