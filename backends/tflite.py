@@ -74,9 +74,12 @@ class TFLiteRunner(Runner):
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch = inputs[self._card.input.name]
-        self._resize(batch.shape[0])
-        self._interp.set_tensor(self._input, batch)
-        self._interp.invoke()
+        try:
+            self._resize(batch.shape[0])
+            self._interp.set_tensor(self._input, batch)
+            self._interp.invoke()
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"LiteRT failed on a batch of shape {batch.shape}: {exc}") from None
         return {self._card.output.name: self._interp.get_tensor(self._output)}
 
     def run_with_logits(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ out="${2:-ci-out}/$backend"
 [ "${ZOO_SKIP_SETUP:-0}" = 1 ] || bash ci/setup.sh
 VENV="${ZOO_VENV:-.venv}"
 export ZOO_MIRROR="${ZOO_MIRROR:-$(cd .. && pwd)/shared/mirror}"
+export ZOO_REQUIRE_BACKENDS="${ZOO_REQUIRE_BACKENDS:-1}"  # a job whose toolchain is missing fails, never skips
 [ -d "$ZOO_MIRROR" ] || unset ZOO_MIRROR   # no mirror: artifacts come from their URLs (sha256-checked)
 rm -rf "$out" && mkdir -p "$out"
 status=0

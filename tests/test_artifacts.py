@@ -10,7 +10,7 @@ import pytest
 
 import zoo
 from zoo import artifacts
-from zoo.errors import HashMismatchError, OfflineError
+from zoo.errors import ArtifactError, HashMismatchError, OfflineError
 
 CARD = zoo.get_card("stmnist_v1")
 INT8 = CARD.artifact("int8")
@@ -148,3 +148,21 @@ def test_local_file_url_is_copied_verified(tmp_path: Path, fresh_cache: Path, mi
     local.write_bytes(b"changed")
     with pytest.raises(HashMismatchError, match="mine.tflite"):
         artifacts.fetch(CARD.name, INT8.model_copy(update={"url": local.as_uri()}))
+
+
+def test_unsupported_url_scheme_is_not_a_hash_mismatch(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_MIRROR")
+    with pytest.raises(ArtifactError, match="unsupported URL scheme 's3'") as info:
+        artifacts.fetch(CARD.name, INT8.model_copy(update={"url": "s3://bucket/model.tflite"}))
+    assert not isinstance(info.value, HashMismatchError)
+
+
+def test_local_file_offline_with_a_mirror_set(tmp_path: Path, fresh_cache: Path, mirror: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cards").mkdir()
+    shutil.copy(mirror / "stmnist_v1" / INT8.file, tmp_path / "cards" / "mine.tflite")
+    monkeypatch.setenv("ZOO_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    mine = INT8.model_copy(update={"url": "mine.tflite"})  # relative: to the card's folder
+    path = artifacts.fetch("mine", mine, base_dir=tmp_path / "cards")
+    assert artifacts.sha256_of(path) == INT8.sha256

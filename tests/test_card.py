@@ -110,3 +110,24 @@ def test_card_opened_by_path_is_then_found_by_name(tmp_path: Path, data: dict) -
     assert zoo.get_card(str(path)).name == "by_path_model"
     assert zoo.get_card("by_path_model").name == "by_path_model"
     assert card_path("by_path_model") == path.resolve()
+
+
+def test_clashing_card_opened_by_path_does_not_poison_the_registry(tmp_path: Path, data: dict) -> None:
+    path = _write(tmp_path, data)  # a copy of stmnist_v1.yaml: the same name
+    with pytest.raises(CardError, match="defined twice"):
+        zoo.get_card(str(path))
+    assert zoo.get_card("stmnist_v1").name == "stmnist_v1" and zoo.list_models() == ["stmnist_v1"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda d: d["input"].update(layout="NC", shape=[1, 784]), "an image classifier takes NHWC"),
+        (lambda d: d["conformance"]["tolerances"].pop("float"), "no budget for artifact(s) ['float']"),
+    ],
+)
+def test_card_consistency(tmp_path: Path, data: dict, mutate, needle: str) -> None:
+    mutate(data)
+    with pytest.raises(CardError) as info:
+        load_card(_write(tmp_path, data))
+    assert needle in str(info.value)

@@ -58,6 +58,7 @@ def test_predict_png_and_npy(tmp_path: Path, sample_images: np.ndarray) -> None:
     assert code == 0, text
     preds = json.loads(text)["predictions"]
     assert len(preds) == 4 and all(len(p["top"]) == 2 for p in preds)
+    assert [p["image"] for p in preds] == [str(png)] + [f"{npy}[{i}]" for i in range(3)]
     assert preds[0]["top"] == preds[3]["top"]  # the PNG and the .npy hold the same square image
     scores = [t["score"] for t in preds[1]["top"]]
     assert scores == sorted(scores, reverse=True)

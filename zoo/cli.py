@@ -49,9 +49,7 @@ def _emit_json(data: Any) -> None:
 def main(cards: tuple[Path, ...]) -> None:
     """A model zoo for microcontroller models."""
     if cards:
-        import os
-
-        os.environ["ZOO_CARDS"] = os.pathsep.join([*filter(None, [os.environ.get("ZOO_CARDS")]), *map(str, cards)])
+        _errors_to_exit(registry.add_cards)(list(cards))
 
 
 @main.command("list")
@@ -124,15 +122,14 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
     """Classify IMAGES (PNG or .npy; uint8 grey, white on black) with MODEL."""
     from zoo.images import read_images
 
-    batch = read_images(list(images))
+    batch, sources = read_images(list(images))
     m = zoo.load(model, backend=backend)
     probs = m.predict(batch)
     labels = m.card.labels
     k = min(top_k, len(labels))
     rows = []
-    for i, p in enumerate(probs):
+    for source, p in zip(sources, probs, strict=True):
         order = np.argsort(-p, kind="stable")[:k]
-        source = str(images[i]) if len(images) == len(probs) else f"{images[0]}[{i}]"
         rows.append({"image": source, "top": [{"label": labels[j], "index": int(j), "score": float(p[j])} for j in order]})
     if as_json:
         return _emit_json({"model": m.card.name, "backend": backend, "predictions": rows})
@@ -203,10 +200,10 @@ def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
     """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
-    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
-    library = m.runner.dir / "library"
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
+    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
+    library = m.runner.dir / "library"
     shutil.copytree(library, out_dir, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
 

@@ -35,7 +35,7 @@ def _read_picture(path: Path) -> np.ndarray:
     return arr[None]
 
 
-def read_images(paths: list[Path]) -> np.ndarray:
+def read_images(paths: list[Path]) -> tuple[np.ndarray, list[str]]:
     """Read image files into one batch ``(N, H, W[, C])``.
 
     Args:
@@ -43,18 +43,21 @@ def read_images(paths: list[Path]) -> np.ndarray:
             image ``(H, W[, C])`` or a batch ``(N, H, W[, C])``.
 
     Returns:
-        One batch ``(N, H, W, C)``, dtype as read.
+        One batch ``(N, H, W, C)``, dtype as read, and where each image came from
+        (``path`` for a single image, ``path[i]`` for the images of a batch file).
 
     Raises:
         InputError: a file is missing, unreadable, not an image, or the images differ in shape.
     """
-    batches = []
+    batches, sources = [], []
     for path in paths:
         if not path.is_file():
             raise InputError(f"image file {path} does not exist")
         batch = _read_npy(path) if path.suffix.lower() == ".npy" else _read_picture(path)
         batches.append(batch[..., None] if batch.ndim == 3 else batch)
+        single = batch.shape[0] == 1 and path.suffix.lower() != ".npy"
+        sources += [str(path)] if single else [f"{path}[{i}]" for i in range(batch.shape[0])]
     shapes = {b.shape[1:] for b in batches}
     if len(shapes) > 1:
         raise InputError(f"the images have different shapes {sorted(shapes)}; give images of one size")
-    return np.concatenate(batches)
+    return np.concatenate(batches), sources

@@ -57,8 +57,8 @@ def _plan(spec: TensorSpec) -> tuple[np.dtype, tuple[int, ...], bool]:
 def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
     """Validate and normalise a batch of images for a model input.
 
-    Accepts a batch ``(N, H, W, C)`` or, for one-channel models, ``(N, H, W)``; integer
-    arrays of another dtype are accepted when every value fits the spec's range.
+    Accepts a batch ``(N, H, W, C)`` or, for one-channel models, ``(N, H, W)``; for an integer
+    spec, integer arrays of another dtype are accepted when every value fits the spec's range.
 
     Args:
         images: array-like batch of images.

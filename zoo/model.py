@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +97,8 @@ class Model:
 def load(name: str, backend: str = "tflite", artifact: str | None = None, **options: Any) -> Model:
     """Load a registered model (or a card file) and compile it with a backend.
 
-    Compilation happens once per artifact hash, backend version and options; later loads reuse
-    the cached compiled form.
+    Compilation happens once per artifact hash, tensor specs of the card, backend version and
+    options; later loads reuse the cached compiled form.
 
     Args:
         name: a registered model name, or the path of a YAML card.
@@ -136,10 +137,11 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
     support = instance.supports(card, entry)
     if not support:
         raise BackendUnavailableError(f"backend {backend!r} cannot run {card.name}/{artifact_id}: {support.message()}")
-    path = artifacts.fetch(card.name, entry)
+    path = artifacts.fetch(card.name, entry, base_dir=registry.card_path(card.name).parent)
     check_model_file(path, entry.format, entry.size)
+    tensors = hashlib.sha256((card.input.model_dump_json() + card.output.model_dump_json()).encode()).hexdigest()
     compiled = artifacts.cached_build(
         f"compiled/{backend}/{card.name}",
-        [card.name, entry.sha256, backend, instance.cache_key()],
+        [card.name, entry.sha256, f"tensors={tensors}", backend, instance.cache_key()],
         lambda out: instance.compile(card, entry, path, out))
     return Model(card, instance, artifact_id, instance.load(card, entry, path, compiled))

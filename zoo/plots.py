@@ -7,13 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.errors import BackendUnavailableError
+
 __all__ = ["confusion_png", "image_grid_png"]
 
 _NO_STAMP = {"Software": None, "Creation Time": None}
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib is an optional, heavy import
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise BackendUnavailableError("drawing figures needs matplotlib: pip install 'zoo[report]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -12,7 +12,7 @@ __all__ = ["run"]
 
 
 def run(cmd: Sequence[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `cmd`, capturing text output; on timeout kill its whole process group and re-raise.
+    """Run `cmd`, capturing text output; on timeout (or interrupt) kill its whole process group and re-raise.
 
     ``subprocess.run(timeout=...)`` kills only the direct child: a compiler driver's cc1 or a
     wrapper script's children keep the pipes open and the call keeps waiting. Here the tool
@@ -26,7 +26,7 @@ def run(cmd: Sequence[str], timeout: float, cwd: Path | None = None) -> subproce
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:  # the timeout, and Ctrl-C too: the tool's own session never sees the terminal's SIGINT
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise

@@ -36,6 +36,7 @@ def card_paths(extra: list[str | Path] | None = None) -> list[Path]:
 
     ``ZOO_CARDS`` holds files or folders separated by the OS path separator.
     """
+    _opened[:] = [p for p in _opened if p.is_file()]  # a card opened earlier and deleted since is forgotten
     paths = [Path(str(p)).resolve() for p in importlib.resources.files("zoo.model_cards").iterdir()
              if p.name.endswith(".yaml")]
     entries = [e for e in os.environ.get("ZOO_CARDS", "").split(os.pathsep) if e]
@@ -84,14 +85,26 @@ def get_card(name: str | Path, extra: list[str | Path] | None = None) -> Card:
         path = Path(text).resolve()
         card = load_card(path)
         if path not in _opened:
+            _cards([*(extra or []), path])  # a name clash with a registered card is an error now, not later
             _opened.append(path)
-        _cards(extra)  # a name clash with a registered card is an error now, not later
         return card
     cards = _cards(extra)
     if text not in cards:
         raise UnknownNameError(f"no model named {text!r}.{_suggest(text, list(cards))} "
                                "Add your own with a YAML card (a path, or ZOO_CARDS=<dir>).")
     return cards[text][0]
+
+
+def add_cards(paths: list[str | Path]) -> list[str]:
+    """Register card files, or every ``*.yaml`` of folders, for this process; returns their names.
+
+    Raises:
+        CardError: a file is missing or malformed, or a name clashes with a registered card.
+    """
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        files += sorted(entry.glob("*.yaml")) if entry.is_dir() else [entry]
+    return [get_card(str(f.resolve())).name for f in files]
 
 
 def card_path(name: str) -> Path:

@@ -29,7 +29,7 @@ from zoo.backend import Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError, UnknownNameError
 
-from .firmware import build_firmware, gcc_version
+from .firmware import STACK_RESERVED, build_firmware, gcc_version
 from .footprint import footprint_from_map
 from .library import LoweringFn, LoweringRequest, ModelLibrary, c_identifier
 from .qemu import QemuTarget, Target
@@ -43,7 +43,6 @@ LOWERINGS: dict[str, str | LoweringFn] = {
     "int8": "zoo.backends.tvm_cortexm7.int8:lower_int8",
 }
 DEFAULT_LOWERING = "int8"  # integer-only, bit-exact with TFLite Micro; "float" is TVM's own QDQ lowering
-STACK_RESERVED = 64 * 1024
 
 
 def register_lowering(name: str, fn: str | LoweringFn) -> None:
@@ -97,10 +96,10 @@ class TVMCortexM7Backend(Backend):
                        "binutils-arm-none-eabi qemu-system-arm")
 
     def __init__(self, lowering: str = DEFAULT_LOWERING, timeout_s: float = 120.0, target: Target | None = None) -> None:
-        if lowering not in LOWERINGS:
-            raise UnknownNameError(f"unknown lowering {lowering!r} for tvm-cortexm7; choose one of {sorted(LOWERINGS)}")
+        if lowering not in LOWERINGS:  # ValueError: zoo.load reports bad options as an InputError
+            raise ValueError(f"unknown lowering {lowering!r} for tvm-cortexm7; choose one of {sorted(LOWERINGS)}")
         if timeout_s <= 0:
-            raise BackendError(f"timeout_s must be positive, got {timeout_s}")
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         self.lowering = lowering
         self.timeout_s = float(timeout_s)
         self.target = target or QemuTarget(timeout_s=self.timeout_s)

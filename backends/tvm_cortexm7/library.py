@@ -53,16 +53,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo.errors import BackendError
-from zoo.proc import run as proc_run
+from zoo.artifacts import sha256_of
+from zoo.errors import BackendError, ToolchainError
 
 __all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "c_identifier", "render_header", "write_metadata", "tool_versions",
            "WEIGHTS_SUFFIX"]
@@ -211,14 +209,6 @@ int32_t {prefix}_run(const uint8_t *input, float *output);
 """
 
 
-def _tool_version(cmd: list[str]) -> str:
-    try:
-        out = proc_run(cmd, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "unavailable"
-    return out.splitlines()[0].strip() if out else "unavailable"
-
-
 def tool_versions() -> dict[str, str]:
     """Versions of the tools that shape a library: TVM, tflite, arm-none-eabi-gcc.
 
@@ -227,7 +217,13 @@ def tool_versions() -> dict[str, str]:
     """
     import tvm  # noqa: PLC0415 - heavy, only when compiling
 
-    return {"tvm": tvm.__version__, "arm-none-eabi-gcc": _tool_version(["arm-none-eabi-gcc", "--version"])}
+    from .firmware import gcc_version
+
+    try:
+        gcc = gcc_version()
+    except ToolchainError:
+        gcc = "unavailable"
+    return {"tvm": tvm.__version__, "arm-none-eabi-gcc": gcc}
 
 
 def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: Path, ops: list[str],
@@ -255,7 +251,7 @@ def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: P
         raise BackendError(f"library metadata lacks buffer sizes {sorted(missing)}; the lowering must provide them")
     meta = {"prefix": prefix, "lowering": lowering, "has_logits": has_logits,
             "artifact": {"file": Path(artifact_path).name,
-                         "sha256": hashlib.sha256(Path(artifact_path).read_bytes()).hexdigest()},
+                         "sha256": sha256_of(Path(artifact_path))},
             "ops": list(ops), "buffers": dict(buffers), "tools": tool_versions(), **(extra or {})}
     (Path(folder) / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

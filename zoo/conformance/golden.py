@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zoo import registry
 from zoo.artifacts import sha256_of
 from zoo.card import Card
-from zoo.errors import ArtifactError
+from zoo.errors import ArtifactError, CardError
 
 __all__ = ["Golden", "golden_path", "load_golden", "make_golden", "write_golden"]
 
@@ -58,12 +59,22 @@ def _edge_cases(shape: tuple[int, ...], high: int) -> np.ndarray:
     return np.stack([np.repeat(p[..., None], c, axis=2) for p in patterns]).astype(np.int64)
 
 
+def check_dataset_fits(card: Card, data: Any) -> None:
+    """Raise CardError unless a dataset's classes and image shape are the card's."""
+    if tuple(data.class_names) != tuple(card.labels) or data.images.shape[1:] != tuple(card.input.shape[1:]):
+        raise CardError(f"dataset {data.name!r} has {len(data.class_names)} classes of images "
+                        f"{list(data.images.shape[1:])}, but card {card.name!r} has {card.num_classes} classes "
+                        f"({', '.join(card.labels[:6])}, ...) and input {list(card.input.shape[1:])}; "
+                        "name a dataset in the card's label space (dataset / conformance.evaluation_dataset)")
+
+
 def _real_images(card: Card) -> np.ndarray:
     if not card.conformance.evaluation_dataset:
         return np.zeros((0, *card.input.shape[1:]), np.uint8)
     from zoo.datasets import load_dataset
 
     data = load_dataset(card.conformance.evaluation_dataset, split="test")
+    check_dataset_fits(card, data)
     picks = [np.flatnonzero(data.labels == k)[:REAL_PER_CLASS] for k in np.unique(data.labels)]
     return data.images[np.concatenate(picks)]
 
@@ -90,8 +101,7 @@ def make_golden(card: Card) -> Golden:
 
     inputs, kinds = make_inputs(card)
     model = zoo.load(card.name, backend=card.conformance.reference_backend)
-    outputs = model.predict(inputs)
-    logits = model.predict_logits(inputs)
+    outputs, logits = model.predict_with_logits(inputs)
     artifact = card.artifact(model.artifact_id)
     meta = {"version": str(GOLDEN_VERSION), "model": card.name, "reference_backend": model.backend.name,
             "reference_cache_key": model.backend.cache_key(), "artifact_sha256": artifact.sha256}

@@ -208,8 +208,9 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
         say(f"{entry}: compiling")
         model = zoo.load(card.name, backend=backend, artifact=artifact)
         _run_checks(card, model, result, data, timing, say)
-    except ZooError as exc:
-        result.status, result.reason = "fail", f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a backend's own failure is a result to report, not a crash of the run
+        kind = "" if isinstance(exc, ZooError) else " (an unexpected error: please report it)"
+        result.status, result.reason = "fail", f"{type(exc).__name__}{kind}: {exc}"
         return result
     failed = result.failures()
     result.status = "fail" if failed else "pass"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import platform
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 import zoo
 from zoo.artifacts import no_download
 from zoo.card import Card
+from zoo.conformance.golden import check_dataset_fits
 from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
 from zoo.errors import ArtifactError, UnknownNameError
 
@@ -40,26 +40,30 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
 
     Uses `dataset` if given (downloading it if needed); else the card's own dataset when it is
     in the cache or the mirror (never a large download behind the user's back), else the card's
-    ``conformance.evaluation_dataset``; None when the card names neither.
+    ``conformance.evaluation_dataset``; None when neither can be had (golden vectors only).
 
     Raises:
-        UnknownNameError, ArtifactError: an explicitly requested dataset is unknown or unavailable.
+        UnknownNameError, ArtifactError: a requested or stand-in dataset is unknown or unavailable.
+        CardError: the dataset's classes or image shape are not the card's.
     """
     from zoo.datasets import load_dataset
 
     say = note or (lambda _msg: None)
-    candidates = [dataset] if dataset else [d for d in (card.dataset, card.conformance.evaluation_dataset) if d]
-    for i, name in enumerate(candidates):
-        try:
-            with contextlib.nullcontext() if dataset else no_download():
-                data = load_dataset(name, split="test", limit=limit)
-            break
-        except (ArtifactError, UnknownNameError) as exc:
-            if dataset or i == len(candidates) - 1:
-                raise
-            say(f"dataset {name} is not available here ({type(exc).__name__}); using the next one")
+    if dataset:
+        data = load_dataset(dataset, split="test", limit=limit)
     else:
-        return None
+        data = None
+        if card.dataset:
+            try:
+                with no_download():
+                    data = load_dataset(card.dataset, split="test", limit=limit)
+            except (ArtifactError, UnknownNameError) as exc:
+                say(f"the card's dataset {card.dataset} is not available here ({type(exc).__name__})")
+        if data is None and card.conformance.evaluation_dataset:
+            data = load_dataset(card.conformance.evaluation_dataset, split="test", limit=limit)
+        if data is None:
+            return None
+    check_dataset_fits(card, data)
     reference = zoo.load(card.name, backend=card.conformance.reference_backend)
     outputs, logits = reference.predict_with_logits(data.images)
     return EvalData(data.name, data.images, data.labels, outputs, logits)

@@ -25,11 +25,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import filelock
 import pooch
 
 from zoo import artifacts
-from zoo.artifacts import LOCK_TIMEOUT_S, cache_dir, fetch, local_source, sha256_of
+from zoo.artifacts import cache_dir, fetch, local_source, locked, sha256_of
 from zoo.datasets.card import DataFile, DatasetCard
 from zoo.errors import ArtifactError, HashMismatchError, OfflineError
 
@@ -117,7 +116,7 @@ def _archive_member(card: DatasetCard, f: DataFile) -> Path:
     if _mirror_file(card, f.file) is not None:
         return fetch(card.name, _Fetchable(f.file, archive.url, f.sha256))
     target.parent.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(str(target.parent / f".{archive.file}.extract.lock"), timeout=LOCK_TIMEOUT_S):
+    with locked(target.parent / f".{archive.file}.extract"):
         if target.is_file() and sha256_of(target) == f.sha256:
             return target
         zip_path, temporary = _archive_path(card, f)
