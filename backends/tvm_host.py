@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from zoo.backends.tvm_tflite import import_tflite
 
 from zoo.backend import LOGITS, Backend, Runner
 from zoo.card import Artifact, Card
@@ -76,16 +77,10 @@ def _link(output: str, objects: Sequence[str] | str, options: Sequence[str] | No
 
 def _import_tflite(card: Card, artifact_path: Path) -> tvm.IRModule:
     """Relax module of the tflite flatbuffer, with a symbolic batch dimension ``n``."""
-    import tflite
     import tvm
-    from tvm.relax.frontend.tflite import from_tflite
 
-    buf = artifact_path.read_bytes()
-    model = tflite.Model.GetRootAsModel(buf, 0)
     batch = tvm.tirx.Var("n", "int64")
-    name = card.input.name
-    return from_tflite(model, shape_dict={name: (batch, *card.input.shape[1:])},
-                       dtype_dict={name: card.input.dtype})
+    return import_tflite(artifact_path, card.input.name, (batch, *card.input.shape[1:]), card.input.dtype)
 
 
 def _call_name(expr: object) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from zoo.backends.tvm_tflite import import_tflite
+
 from zoo.errors import BackendError
 
 from .cdriver import plan_from_relax, render_model_c, render_weights_c
@@ -42,19 +44,6 @@ def tflite_ops(buf: bytes) -> list[str]:
         code = model.OperatorCodes(graph.Operators(i).OpcodeIndex())
         ops.append(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM"))
     return ops
-
-
-def _import(req: LoweringRequest):
-    import tflite  # noqa: PLC0415
-    from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415
-
-    model = tflite.Model.GetRootAsModel(req.artifact_path.read_bytes(), 0)
-    graph = model.Subgraphs(0)
-    names = [graph.Tensors(graph.Inputs(i)).Name().decode() for i in range(graph.InputsLength())]
-    if names != [req.input_name]:
-        raise BackendError(f"the card names input {req.input_name!r} but {req.artifact_path.name} has inputs "
-                           f"{names}; fix card.input.name")
-    return from_tflite(model, {req.input_name: tuple(req.input_shape)}, {req.input_name: "uint8"})
 
 
 def _inline_schedule(func):
@@ -114,7 +103,7 @@ def _compile_graph(req: LoweringRequest):
         t.LegalizeOps(), t.AnnotateTIROpPattern(), t.FoldConstant(), t.FuseOps(), t.FuseTIR(),
         t.DeadCodeElimination(), t.RewriteDataflowReshape(), t.ToNonDataflow(), t.RemovePurityChecking(),
         t.CallTIRRewrite(), t.StaticPlanBlockMemory(),
-    ])(_import(req))
+    ])(import_tflite(req.artifact_path, req.input_name, req.input_shape, "uint8"))
     kernels = {gv.name_hint: f for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     return mod["main"], kernels
 

@@ -9,11 +9,10 @@ is left outside a composite cannot be lowered and is reported.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tvm
 from tvm import relax
 from tvm.relax.dpl import is_const, is_op, wildcard
+from zoo.backends.tvm_tflite import import_tflite
 
 from zoo.errors import BackendError
 
@@ -28,20 +27,6 @@ SUPPORTED = {
     "zoo_int8.quantize": "QUANTIZE (uint8/int8 -> int8)",
     "zoo_int8.dequantize": "DEQUANTIZE (int8 -> float32)",
 }
-
-
-def import_tflite(tflite_path: Path) -> tvm.IRModule:
-    """Parse a .tflite file and convert it with ``tvm.relax.frontend.tflite``."""
-    import tflite  # the flatbuffer parser TVM's frontend reads
-    from tvm.relax.frontend.tflite import from_tflite
-
-    try:
-        buf = Path(tflite_path).read_bytes()
-        model = tflite.Model.GetRootAsModel(buf, 0)
-        mod = from_tflite(model)
-    except (OSError, tvm.TVMError, NotImplementedError, AssertionError, ValueError) as exc:
-        raise BackendError(f"TVM could not import {tflite_path}: {exc}") from exc
-    return mod[0] if isinstance(mod, tuple) else mod
 
 
 def _dq(x: object) -> object:
