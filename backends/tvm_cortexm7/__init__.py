@@ -33,6 +33,7 @@ from .firmware import STACK_RESERVED, build_firmware, gcc_version
 from .footprint import footprint_from_map
 from .library import LoweringFn, LoweringRequest, ModelLibrary, c_identifier
 from .qemu import QemuTarget, Target
+from .records import RecordLayout
 from .runner import FOOTPRINT, MEASUREMENTS, CortexM7Runner
 
 __all__ = ["TVMCortexM7Backend", "LOWERINGS", "register_lowering", "calibration_images"]
@@ -105,16 +106,18 @@ class TVMCortexM7Backend(Backend):
         self.target = target or QemuTarget(timeout_s=self.timeout_s)
 
     def supports(self, card: Card, artifact: Artifact) -> Availability:
-        """Only int8 tflite files with a uint8 input and a float32 output (the library's C contract)."""
+        """int8 tflite files; tensors int8, uint8 or float32 in and out (the library's C contract takes the model's own)."""
         base = super().supports(card, artifact)
         if not base:
             return base
         if artifact.precision != "int8":
             return Availability(False, f"tvm-cortexm7 compiles int8 tflite models, {artifact.file} is "
                                 f"{artifact.precision}", "choose the card's int8 tflite artifact")
-        if card.input.dtype != "uint8" or card.output.dtype != "float32":
-            return Availability(False, f"the C contract takes a uint8 input and gives float32 outputs; the card has "
-                                f"{card.input.dtype} -> {card.output.dtype}", "use a backend for host runtimes")
+        specs = [*(getattr(card, "inputs", None) or [card.input]), *(getattr(card, "outputs", None) or [card.output])]
+        odd = sorted({t.dtype for t in specs} - {"int8", "uint8", "float32"})
+        if odd:
+            return Availability(False, f"the C contract takes int8, uint8 and float32 tensors; the card has {odd}",
+                                "use a backend for host runtimes")
         return Availability(True)
 
     def cache_key(self) -> str:
@@ -150,10 +153,9 @@ class TVMCortexM7Backend(Backend):
         self._measure(card, lib, fw, out_dir)
 
     def _measure(self, card: Card, lib: ModelLibrary, fw, out_dir: Path) -> None:
-        images = calibration_images(tuple(card.input.shape))
-        result = self.target.run_batch(fw.elf, images.reshape(len(images), -1),
-                                       output_count=int(np.prod(card.output.shape[1:])), has_logits=lib.has_logits,
-                                       count_instructions=True)
+        images = calibration_images((1, lib.input_bytes))  # raw bytes of the packed inputs
+        layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
+        result = self.target.run_batch(fw.elf, images, layout=layout, count_instructions=True)
         if np.any(result.status):
             raise BackendError(f"{lib.prefix}_run returned status {result.status.tolist()} on the calibration "
                                "images; the generated library is broken")

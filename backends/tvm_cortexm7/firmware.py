@@ -121,13 +121,13 @@ def _binding_c(lib: ModelLibrary) -> str:
 #include "fw_binding.h"
 
 const uint32_t fw_input_bytes = {up}_INPUT_BYTES;
-const uint32_t fw_output_count = {up}_OUTPUT_COUNT;
-const uint32_t fw_has_logits = {1 if lib.has_logits else 0}u;
+const uint32_t fw_output_bytes = {up}_OUTPUT_BYTES;
+const uint32_t fw_logits_bytes = {up}_LOGITS_COUNT;
 uint8_t fw_input_buf[{up}_INPUT_BYTES] __attribute__((aligned(16)));
-float fw_output_buf[{up}_OUTPUT_COUNT] __attribute__((aligned(16)));
-int8_t fw_logits_buf[({up}_OUTPUT_COUNT + 3u) & ~3u] __attribute__((aligned(16)));
+uint8_t fw_output_buf[{up}_OUTPUT_BYTES + 4u] __attribute__((aligned(16)));
+int8_t fw_logits_buf[({up}_LOGITS_COUNT + 7u) & ~3u] __attribute__((aligned(16)));
 
-int32_t fw_run(const uint8_t *input, float *output) {{ return {p}_run(input, output); }}
+int32_t fw_run(const uint8_t *input, uint8_t *output) {{ return {p}_run_buffers(input, output); }}
 int32_t fw_run_logits(const uint8_t *input, int8_t *logits) {{ {logits} }}
 """
 

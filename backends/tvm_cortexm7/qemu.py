@@ -24,6 +24,8 @@ import numpy as np
 from zoo.errors import ToolchainError
 from zoo.proc import run as proc_run
 
+from .records import RecordLayout, parse_records
+
 __all__ = ["QemuTarget", "Result", "Target", "ticks_to_instructions", "EXIT_CODES"]
 
 QEMU = "qemu-system-arm"
@@ -32,7 +34,6 @@ SYSTICK_NS = 40  # 25 MHz
 EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
               3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
               4: "an unexpected interrupt or exception fired"}
-_HEAD_WORDS = 4
 
 
 def ticks_to_instructions(ticks: np.ndarray | int) -> np.ndarray | int:
@@ -45,8 +46,8 @@ class Result:
     """What the firmware reported for a batch, one row per image."""
 
     status: np.ndarray  # int32 (N,): 0 = the model ran
-    outputs: np.ndarray  # float32 (N, output_count)
-    logits: np.ndarray | None  # int8 (N, output_count) where the library exposes them
+    outputs: np.ndarray  # uint8 (N, output_bytes): the packed outputs (library.unpack splits them)
+    logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
     instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
     stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
 
@@ -55,9 +56,9 @@ class Target(ABC):
     """Somewhere harness firmware runs: an emulator now, a board later."""
 
     @abstractmethod
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
-        """Run the firmware on every image (shape (N, input_bytes), uint8) and return its records.
+        """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records.
 
         Raises:
             ToolchainError: the target failed, hung or faulted.
@@ -86,15 +87,14 @@ class QemuTarget(Target):
         return [QEMU, "-M", "mps2-an500", "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
         """Run the firmware once on the whole batch (see :class:`Target`).
 
         Args:
             elf: harness firmware built by :func:`~.firmware.build_firmware`.
-            images: uint8 array (N, input_bytes).
-            output_count: floats per output record.
-            has_logits: whether records carry int8 logits.
+            images: uint8 array (N, input_bytes): the packed inputs.
+            layout: the payload sizes of a result record (library outputs and logits).
             count_instructions: run under ``-icount`` and report instructions per image.
 
         Returns:
@@ -102,7 +102,7 @@ class QemuTarget(Target):
 
         Raises:
             ToolchainError: QEMU is missing, hangs past the timeout, the firmware faults or
-                exits with an error, or the output file is short.
+                exits with an error, or the output file is short or has a corrupt record.
         """
         if shutil.which(QEMU) is None:
             raise ToolchainError(f"{QEMU} is not on PATH; install it: apt-get install -y qemu-system-arm")
@@ -113,7 +113,10 @@ class QemuTarget(Target):
             (work / "input.bin").write_bytes(images.tobytes())
             self._start(self.command(elf, count_instructions), elf, work, limit)
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
-        return _parse(raw, len(images), output_count, has_logits, elf, count_instructions)
+        rec = parse_records(raw, len(images), layout, elf)
+        return Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
+                      instructions=ticks_to_instructions(rec.ticks) if count_instructions else None,
+                      stack_bytes=rec.stack_bytes)
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
@@ -127,20 +130,3 @@ class QemuTarget(Target):
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU: {why}.{(' QEMU said: ' + tail) if tail else ''}"
                                  f"\ncommand: {' '.join(cmd)}")
-
-
-def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Path, counted: bool) -> Result:
-    logit_words = (output_count + 3) // 4 if has_logits else 0
-    words = _HEAD_WORDS + output_count + logit_words
-    if len(raw) != count * words * 4:
-        raise ToolchainError(f"firmware {elf} wrote {len(raw)} bytes of results for {count} images, expected "
-                             f"{count * words * 4}; the library's sizes do not match the harness - rebuild it")
-    rec = np.frombuffer(raw, dtype="<u4").reshape(count, words)
-    ticks = rec[:, 1].astype(np.int64) | (rec[:, 2].astype(np.int64) << 32)
-    logits = None
-    if has_logits:
-        logits = rec[:, _HEAD_WORDS + output_count:].copy().view(np.int8)[:, :output_count]
-    return Result(status=rec[:, 0].view(np.int32).copy(),
-                  outputs=rec[:, _HEAD_WORDS:_HEAD_WORDS + output_count].copy().view("<f4").astype(np.float32),
-                  logits=logits, instructions=ticks_to_instructions(ticks) if counted else None,
-                  stack_bytes=rec[:, 3].astype(np.int64))
