@@ -26,8 +26,8 @@ class Concat(Layer):
         """``zoo_concat_s8``."""
         ptrs = ", ".join(f"(const int8_t *){em.ptr(n)}" for n in self.inputs)
         em.decl(f"static const int32_t s_l{i}_inner[{len(self.inner)}] = {{{', '.join(map(str, self.inner))}}};")
-        return (f"{{ const int8_t *const in[{len(self.inputs)}] = {{{ptrs}}}; "
-                f"zoo_concat_s8(in, s_l{i}_inner, {len(self.inputs)}, {self.outer}, {em.ptr(self.outputs[0])}); }}")
+        return (f"{{ const int8_t *const parts[{len(self.inputs)}] = {{{ptrs}}}; "
+                f"zoo_concat_s8(parts, s_l{i}_inner, {len(self.inputs)}, {self.outer}, {em.ptr(self.outputs[0])}); }}")
 
 
 @register("CONCATENATION", summary="CONCATENATION (int8, inputs quantized like the output)")

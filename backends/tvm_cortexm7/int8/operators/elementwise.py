@@ -42,9 +42,9 @@ def _smaller_than_one(real: float) -> tuple[int, int]:
 def lower(op, ctx: Context) -> Binary:  # noqa: ANN001
     """Check an ADD/MUL and derive TFLM's multipliers."""
     a, b, y = ctx.act(op, 0), ctx.act(op, 1), ctx.act(op, 0, out=True)
-    if a.shape != b.shape or a.shape != y.shape:
+    if not a.size == b.size == y.size:  # same elements, maybe other ranks ([1, 40] + [40])
         raise ctx.fail(op, f"inputs of shapes {list(a.shape)} and {list(b.shape)} (broadcasting)",
-                       "only inputs of the same shape are supported")
+                       "only inputs with the output's element count are supported (no broadcasting)")
     lo, hi = activation_range(op.options.FusedActivationFunction(), y)
     sa, sb, sy = (float(np.float32(t.scale)) for t in (a, b, y))
     if op.name == "ADD":
