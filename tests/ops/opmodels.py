@@ -54,8 +54,8 @@ def convert(cases: Sequence[Case], path: Path, in_type: str, out_type: str, seed
 
     keras.utils.set_random_seed(seed)
     inputs, outputs, spreads = [], [], []
-    for case in cases:
-        ins = [keras.Input(s, batch_size=1, name=f"{case.name}_in{j}") for j, s in enumerate(case.shapes)]
+    for c, case in enumerate(cases):
+        ins = [keras.Input(s, batch_size=1, name=f"c{c}_{case.name}_in{j}") for j, s in enumerate(case.shapes)]
         outputs.append(case.build(keras, tf, ins))
         inputs += ins
         spreads += list(case.spread) * (len(ins) // len(case.spread) or 1)
@@ -154,3 +154,28 @@ def family_test_dir(tmp_path_factory, name: str) -> Path:  # noqa: ANN001
 
 
 MIRROR = Path(os.environ.get("ZOO_MIRROR", "/work/shared/mirror"))
+
+
+def qemu_run(lib, inputs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, object]:  # noqa: ANN001
+    """Build a library into the harness firmware, run a batch under QEMU: (outputs, logits, records)."""
+    from zoo.backends.tvm_cortexm7.firmware import build_firmware
+    from zoo.backends.tvm_cortexm7.library import pack, unpack
+    from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+    from zoo.backends.tvm_cortexm7.records import RecordLayout
+
+    fw = build_firmware(lib, folder / "fw")
+    layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
+    res = QemuTarget().run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
+    assert np.all(res.status == 0), f"the model returned status {res.status.max()}"
+    return unpack(lib.outputs, res.outputs), res.logits, res
+
+
+def assert_qemu_bit_exact(path: Path, folder: Path, n: int = 16, seed: int = 3) -> None:
+    """Build ``path`` into Cortex-M7 firmware (DSP code paths), run it under QEMU, compare with TFLM."""
+    from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
+
+    lib = generate_int8_library(path, folder / "lib", "m")
+    inputs = inputs_for(lib, n, seed)
+    outputs, logits, _ = qemu_run(lib, inputs, folder)
+    bad = {k: v for k, v in differences(path, outputs, logits, inputs).items() if v}
+    assert not bad, f"{path.name} on QEMU: elements differing from TFLM on {n} inputs: {bad}"
