@@ -8,7 +8,6 @@ one firmware run cover them all. Models are cached for the session (``OpModels``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,8 +151,6 @@ def family_test_dir(tmp_path_factory, name: str) -> Path:  # noqa: ANN001
     """A per-test folder (kept small: libraries are tens of kB)."""
     return tmp_path_factory.mktemp(name)
 
-
-MIRROR = Path(os.environ.get("ZOO_MIRROR", "/work/shared/mirror"))
 
 
 def qemu_run(lib, inputs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, object]:  # noqa: ANN001

@@ -66,12 +66,14 @@ def per_channel_multipliers(input_scale: float, weight_scales: Sequence[float],
 
 
 def fc_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """Per-tensor (multiplier, shift) for FULLY_CONNECTED.
+    """Per-tensor (multiplier, shift) for FULLY_CONNECTED: ``in * w / out`` in double precision.
 
-    TFLite's ``GetQuantizedConvolutionMultipler``: the input*filter product is taken in
-    float32, then divided by the output scale in double.
+    Measured against TFLM's interpreter (PyPI ``tflite-micro`` 0.dev20261023182759) on
+    mlperf_ad01's last layer: it takes the product of the float32 scales in double (1462485049 there),
+    not rounded to float32 first as ``GetQuantizedConvolutionMultipler`` reads at tflite-micro
+    90b983c2 (1462485078); the two differ on rare rounding ties (tests/test_int8_models.py).
     """
-    product = float(np.float32(input_scale) * np.float32(weight_scale))
+    product = float(np.float32(input_scale)) * float(np.float32(weight_scale))
     return quantize_multiplier(product / float(np.float32(output_scale)))
 
 
