@@ -101,3 +101,24 @@ def test_litert_rounding_variant_fails_on_resnet8(tmp_path: Path) -> None:
     diff = differences(path, up_out, up_logits, inputs)
     assert diff["logits"] > 0 and sum(diff.values()) > 0, "the half-up variant should differ from TFLM here"
     assert np.array_equal(up_out[0], litert_direct(path, inputs[0])), "the half-up variant is LiteRT's rounding"
+
+
+def test_library_contract_in_the_models_own_types(tmp_path: Path) -> None:
+    """The header states each tensor's type, shape and quantization; nothing is converted; no heap, no stdio."""
+    kws = generate_int8_library(model_path("mlperf_kws01"), tmp_path / "kws", "kws")
+    header = kws.header.read_text()
+    assert "int32_t kws_run(const int8_t *in0, int8_t *out0);" in header
+    assert "int32_t kws_run_logits(const uint8_t *inputs, int8_t *logits);" in header
+    assert "#define KWS_INPUT0_COUNT 490u" in header and "#define KWS_INPUT_BYTES 492u" in header
+    assert "#define KWS_OUTPUT0_COUNT 12u" in header and "#define KWS_LOGITS_COUNT 12u" in header
+    assert "zero point 83" in header  # the input's own quantization, documented
+    st = generate_int8_library(model_path("stmnist_v1"), tmp_path / "st", "stmnist_v1")
+    assert "int32_t stmnist_v1_run(const uint8_t *in0, float *out0);" in st.header.read_text()
+    arena = st.metadata["buffers"]["arena_bytes"]
+    assert 9408 <= arena <= 10 * 1024  # largest live pair 9,408 B + the im2col columns
+    assert st.metadata["ops"][:2] == ["QUANTIZE", "CONV_2D"]
+    resnet = generate_int8_library(model_path("mlperf_ic01"), tmp_path / "ic", "ic")
+    assert resnet.metadata["buffers"]["arena_bytes"] <= 55_000  # residuals planned by liveness (TFLM: 55,000 B)
+    for lib in (kws, st, resnet):
+        sources = " ".join(p.read_text() for p in lib.sources)
+        assert "malloc" not in sources and "printf" not in sources
