@@ -18,7 +18,7 @@ Folder layout::
 
 The header declares, with C linkage, for a model with inputs ``in0..`` and outputs ``out0..`` in
 the .tflite file's order, each in the model's own element type (``int8_t``, ``uint8_t`` or
-``float``; shapes, quantization and offsets in ``#define``\ s and comments of the header):
+``float``; shapes, quantization and offsets in ``#define`` lines and comments of the header):
 
 ``int32_t <prefix>_run(const <t> *in0, ..., <t> *out0, ...);``
     One inference. Returns 0 on success, non-zero on failure (a NULL pointer). Not re-entrant
@@ -33,7 +33,7 @@ the .tflite file's order, each in the model's own element type (``int8_t``, ``ui
     The int8 input of the model's last SOFTMAX, ``<PREFIX>_LOGITS_COUNT`` values. Present exactly
     when ``<PREFIX>_HAS_LOGITS`` is 1 and ``metadata.json`` has ``"has_logits": true``.
 
-``#define``\ s: ``<PREFIX>_NUM_INPUTS``, ``<PREFIX>_NUM_OUTPUTS``, per tensor ``_COUNT``, ``_BYTES``,
+``#define`` lines: ``<PREFIX>_NUM_INPUTS``, ``<PREFIX>_NUM_OUTPUTS``, per tensor ``_COUNT``, ``_BYTES``,
 ``_OFFSET``; ``<PREFIX>_INPUT_BYTES``, ``<PREFIX>_OUTPUT_BYTES``, ``<PREFIX>_LOGITS_COUNT``,
 ``<PREFIX>_ARENA_BYTES`` (static activation arena + kernel workspace, bytes, all in .bss),
 ``<PREFIX>_HAS_LOGITS``. ``metadata.json`` holds the same facts under ``"io"``

@@ -11,6 +11,7 @@ import test_conv2d
 import test_elementwise
 import test_fully_connected
 import test_layout_ops
+import test_logistic_tanh
 import test_pool
 import test_quantize
 import test_reduce
@@ -22,7 +23,8 @@ pytestmark = [pytest.mark.emulator,
                                  reason="needs arm-none-eabi-gcc and qemu-system-arm")]
 
 ALL_INT8 = [*test_conv2d.CONV, *test_conv2d.DEPTHWISE, *test_fully_connected.CASES, *test_pool.CASES,
-            *test_elementwise.CASES, *test_softmax.CASES, *test_reduce.CASES, *test_layout_ops.CASES]
+            *test_elementwise.CASES, *test_softmax.CASES, *test_reduce.CASES, *test_layout_ops.CASES,
+            *test_logistic_tanh.CASES]
 
 
 def test_all_operators_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -130,6 +130,9 @@ void zoo_relu_s8(const int8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_
 /* RELU6 (TFLM: clamp the raw values to [lo, hi], the input's quantization kept) and any clamp */
 void zoo_clamp_s8(const int8_t *in, int8_t *out, int32_t n, int32_t lo, int32_t hi);
 
+/* LOGISTIC / TANH: out[i] = table[in[i] + 128] (table of 256 int8 values) */
+void zoo_lut_s8(const int8_t *in, int8_t *out, int32_t n, const int8_t *table);
+
 /* PAD: an int8 tensor of rank <= ZOO_MAX_DIMS (shapes padded to 4 on the left) */
 void zoo_pad_s8(const int8_t *in, int8_t *out, const int32_t in_dims[4], const int32_t before[4],
                 const int32_t out_dims[4], int8_t value);
