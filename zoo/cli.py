@@ -15,6 +15,7 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import zoo
@@ -77,19 +78,23 @@ def info(model: str, as_json: bool) -> None:
     card = zoo.get_card(model)
     if as_json:
         return _emit_json(card.model_dump(mode="json"))
-    out.print(f"[bold]{card.name}[/] {card.version} — {card.task}, {card.num_classes} classes, by {card.publisher}")
+    classes = f", {card.num_classes} classes" if card.labels else ""
+    out.print(f"[bold]{escape(card.name)}[/] {escape(card.version)} — {card.task}{classes}, by {escape(card.publisher)}")
     out.print(card.description, highlight=False)
     out.print(f"license: {card.license}", highlight=False)
     table = Table("artifact", "file", "format", "bytes", "sha256")
     for k, a in card.artifacts.items():
         table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
     out.print(table)
-    for role, spec in (("input", card.input), ("output", card.output)):
-        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}", highlight=False)
-    if card.reported:
-        for acc in card.reported.accuracy:
-            out.print(f"reported top-1 ({acc.artifact}): {acc.top1_percent}% on {acc.dataset} {acc.split} "
-                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", highlight=False)
+    for role, specs in (("input", card.inputs), ("output", card.outputs)):
+        for spec in specs:
+            out.print(f"{role}: {escape(spec.name)} {list(spec.shape)} {spec.dtype} {spec.layout} — "
+                      f"{escape(spec.description)}", highlight=False)
+    out.print(f"reference: {card.conformance.reference_backend}", highlight=False)
+    for fig in card.reported:
+        where = ", ".join(str(x) for x in (fig.tool, fig.tool_version, fig.board, fig.dataset) if x)
+        out.print(f"reported {fig.metric} ({fig.artifact}): {'~' if fig.approx else ''}{fig.value:g} {fig.unit}"
+                  + (f" — {escape(where)}" if where else ""), highlight=False)
 
 
 @main.command()
