@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 import zoo
-from zoo.card import TASKS
 from zoo import registry
+from zoo.card import TASKS
 from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
