@@ -246,7 +246,9 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
     result = BackendResult(entry, backend, artifact)
     avail = zoo.backend_availability(backend)
     if not avail or artifact is None:
-        result.reason = avail.message() if not avail else f"{backend} runs none of {card.name}'s artifacts"
+        result.reason = (avail.message() if not avail else
+                         f"{backend} cannot run any of {card.name}'s artifacts: "
+                         f"{zoo.registry.backend_class(backend)().refusals(card)}")
         return result
     try:
         say(f"{entry}: compiling")
