@@ -65,8 +65,8 @@ def list_cmd(as_json: bool) -> None:
     table = Table("model", "task", "classes", "artifacts", "publisher")
     for n in names:
         c = zoo.get_card(n)
-        table.add_row(n, c.task, str(c.num_classes) if c.labels else "—", ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
-                      c.publisher)
+        files = ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items())
+        table.add_row(n, c.task, str(c.num_classes) if c.labels else "—", files, escape(c.publisher))
     out.print(table)
 
 
@@ -225,7 +225,7 @@ def golden(model: str, out_path: Path | None) -> None:
     path = out_path or golden_path(card)
     made = make_golden(card)
     digest = write_golden(made, path)
-    kinds = dict(zip(*np.unique(made.kinds, return_counts=True)))
+    kinds = dict(zip(*np.unique(made.kinds, return_counts=True), strict=True))
     counts = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
     click.echo(f"wrote {path} ({counts}; sha256 {digest})")
 
