@@ -91,7 +91,7 @@ def _rtol_without_range(d: dict) -> None:
         (lambda d: d["inputs"][0].update(layout="nhwc"), "inputs.0.layout"),
         (lambda d: d["inputs"][0].update(layout="HWC", shape=[28, 28, 1]), "inputs.0.layout"),  # batch axis first
         (lambda d: d["inputs"][0].update(value_range=[0, 300]), "value_range [0.0, 300.0] is outside uint8's [0, 255]"),
-        (lambda d: d["inputs"][0].pop("quantization"), "inputs.0: Value error, an uint8 tensor needs its quantization"),
+        (lambda d: d["inputs"][0].pop("quantization"), "inputs.0: Value error, a uint8 tensor needs its quantization"),
         (_int8_input, "inputs.0: Value error, an int8 tensor needs its quantization"),
         (_float_output_without_steps, "outputs[0] (StatefulPartitionedCall:0) is float32 with no integer source"),
         (_rtol_without_range, "outputs[0] (StatefulPartitionedCall:0) is float32 with no integer source"),
