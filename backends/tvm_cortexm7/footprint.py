@@ -9,6 +9,9 @@ Every input section the linker placed is read from the GNU ld map file with its 
 
 Flash = .text + .rodata + .data (its load image); RAM = .data + .bss + the stack
 high-water mark the firmware measured during inference.
+
+:func:`fit_from_map` says, per memory region of the target's part, what the whole image uses
+(harness and reserved stack included): the figures behind "fits the part" in reports.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from pathlib import Path
 from zoo.backend import Footprint
 from zoo.errors import ToolchainError
 
-__all__ = ["SectionSizes", "read_map", "footprint_from_map"]
+from .targets import TargetSpec
+
+__all__ = ["FIT", "SectionSizes", "read_map", "footprint_from_map", "fit_from_map", "fit_record"]
+
+FIT = "fit.json"
+_OUTPUT = re.compile(r"^(?P<sec>\.[\w.]+)\s+0x(?P<vma>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)"
+                     r"(?:\s+load address 0x(?P<lma>[0-9a-f]+))?", re.MULTILINE)
 
 _INPUT = re.compile(r"^ (?P<sec>\.\S+|COMMON)\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+) (?P<obj>\S.*)$",
                     re.MULTILINE)
@@ -130,3 +139,40 @@ def footprint_from_map(map_file: Path, model_objects: set[str], weights_objects:
     breakdown = {name: sizes.as_dict() for name, sizes in g.items()}
     breakdown["libs"]["members"] = sorted(o.split("(")[-1].rstrip(")") for o in libs.objects)
     return fp, breakdown
+
+
+def _region_use(map_file: Path, target: TargetSpec) -> dict[str, int]:
+    """Bytes of each region the linked image occupies (output sections by address; .data counted at both addresses)."""
+    text = Path(map_file).read_text(encoding="utf-8", errors="replace")
+    start = text.find("Linker script and memory map")
+    if start < 0:
+        raise ToolchainError(f"{map_file} is not a GNU ld map file (no memory map section); relink the firmware")
+    used = {r.name: 0 for r in target.memory}
+    for m in _OUTPUT.finditer(text, start):
+        size = int(m["size"], 16)
+        for addr in {int(m["vma"], 16), int(m["lma"] or m["vma"], 16)}:
+            region = next((r for r in target.memory if r.origin <= addr < r.end), None)
+            if region is not None and size:
+                used[region.name] += size
+    return used
+
+
+def fit_record(target: TargetSpec, used: dict[str, int], overflow: dict[str, int]) -> dict:
+    """Plain data: the part, and each region's size, use, bytes used, free and overflow, and whether it fits."""
+    regions = []
+    for r in target.memory:
+        over = overflow.get(r.name, 0)
+        taken = r.length + over if over else used.get(r.name, 0)
+        regions.append({"region": r.name, "bytes": r.length, "uses": list(r.uses), "used_bytes": taken,
+                        "free_bytes": max(r.length - taken, 0), "overflow_bytes": over})
+    return {"target": target.name, "core": target.core, "part": target.part, "machine": target.emulator.machine,
+            "fits": not overflow, "regions": regions,
+            "includes": f"the whole image: model, test harness and the reserved stack ({target.startup.stack_bytes:,} B)"}
+
+
+def fit_from_map(map_file: Path, target: TargetSpec, footprint: Footprint | None = None) -> dict:
+    """The fit of a linked image (it linked, so it fits): :func:`fit_record` plus the model's own footprint."""
+    record = fit_record(target, _region_use(map_file, target), {})
+    if footprint is not None:
+        record["model"] = footprint.as_dict()
+    return record
