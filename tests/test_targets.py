@@ -248,3 +248,22 @@ def test_cortexm55_is_built_for_helium() -> None:
     assert re.search(r"#define __ARM_FEATURE_MVE [13]", macros("cortexm55"))
     assert "__ARM_FEATURE_MVE" not in macros("cortexm4") and "__ARM_FEATURE_DSP 1" in macros("cortexm4")
     assert "__ARM_FEATURE_DSP" not in macros("cortexm0") and "__ARM_FP" not in macros("cortexm0")
+
+
+def test_export_for_any_device_backend(tmp_path: Path) -> None:
+    """`zoo export -b tvm-cortexm0` gives the library the M0 backend builds; it compiles alone with the M0's flags."""
+    from click.testing import CliRunner
+
+    from zoo.cli import main
+
+    out = tmp_path / "lib"
+    result = CliRunner().invoke(main, ["export", "stmnist_v1", str(out), "-b", "tvm-cortexm0"])
+    assert result.exit_code == 0, result.output
+    flags = re.search(r"with: arm-none-eabi-gcc (.*)$", result.output, re.MULTILINE)[1].split()
+    assert flags[:-1] == list(load_target("cortexm0").cflags)
+    for source in sorted(out.glob("*.c")):
+        proc = subprocess.run(["arm-none-eabi-gcc", *flags, "-Wall", "-Werror", "-c", str(source), "-o",
+                               str(source.with_suffix(".o"))], capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+    refused = CliRunner().invoke(main, ["export", "stmnist_v1", str(tmp_path / "x"), "-b", "tflite"])
+    assert refused.exit_code == 2 and "builds no C model library" in refused.output and "tvm-cortexm55" in refused.output

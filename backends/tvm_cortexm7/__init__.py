@@ -113,6 +113,7 @@ class TVMCortexMBackend(Backend):
     """
 
     target_name: str = ""
+    exports_library = True  # `zoo export -b <backend>` copies the C model library out
     extra = "cortexm7"
     formats = ("tflite",)
     python_modules = ("tvm", "tflite")
