@@ -18,8 +18,9 @@ import argparse
 import json
 from typing import Any
 
-import zoo
 from zoo.backends.tvm_cortexm7.firmware import ModelTooLargeError
+
+import zoo
 from zoo.cardgen import comparison_rows
 from zoo.registry import backend_class, backend_names
 

@@ -34,11 +34,11 @@ import numpy as np
 
 from zoo.backend import Availability, Backend, Runner
 from zoo.card import Artifact, Card
-from zoo.errors import BackendError, UnknownNameError
+from zoo.errors import BackendError, UnknownNameError, ZooError
 
 from .device import DeviceRunner
 from .firmware import Firmware, build_firmware, gcc_version
-from .footprint import FIT, fit_from_map, footprint_from_map
+from .footprint import FIT, fit_from_elf, footprint_from_map
 from .library import LoweringFn, LoweringRequest, ModelLibrary, c_identifier
 from .qemu import QemuRunner
 from .runner import FOOTPRINT, MEASUREMENTS, CortexM7Runner
@@ -202,7 +202,7 @@ class TVMCortexMBackend(Backend):
         (out_dir / MEASUREMENTS).write_text(json.dumps(measurements, indent=2) + "\n", encoding="utf-8")
         (out_dir / FOOTPRINT).write_text(json.dumps({"footprint": fp.as_dict(), "breakdown": breakdown}, indent=2)
                                          + "\n", encoding="utf-8")
-        (out_dir / FIT).write_text(json.dumps(fit_from_map(fw.map, self.target, fp), indent=2) + "\n", encoding="utf-8")
+        (out_dir / FIT).write_text(json.dumps(fit_from_elf(fw.elf, self.target, fp), indent=2) + "\n", encoding="utf-8")
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
         """A runner over the compiled firmware (see :class:`~.runner.CortexM7Runner`)."""
@@ -235,5 +235,8 @@ TVMCortexM7Backend = backend_for("cortexm7")
 def __getattr__(name: str) -> type[TVMCortexMBackend]:
     """``zoo.backends.tvm_cortexm7.<target>`` is that target's backend class (what the entry points name)."""
     if not name.startswith("_") and name in target_names():
-        return backend_for(name)
+        try:
+            return backend_for(name)
+        except ZooError as exc:  # a malformed target file: the registry reports the backend unavailable, with why
+            raise AttributeError(f"target {name!r} cannot be loaded: {exc}") from None
     raise AttributeError(f"module {__name__!r} has no attribute {name!r} (targets: {', '.join(target_names())})")

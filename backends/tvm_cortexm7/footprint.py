@@ -10,26 +10,29 @@ Every input section the linker placed is read from the GNU ld map file with its 
 Flash = .text + .rodata + .data (its load image); RAM = .data + .bss + the stack
 high-water mark the firmware measured during inference.
 
-:func:`fit_from_map` says, per memory region of the target's part, what the whole image uses
+:func:`fit_from_elf` says, per memory region of the target's part, what the whole image uses
 (harness and reserved stack included): the figures behind "fits the part" in reports.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo.backend import Footprint
 from zoo.errors import ToolchainError
+from zoo.proc import run as proc_run
 
 from .targets import TargetSpec
 
-__all__ = ["FIT", "SectionSizes", "read_map", "footprint_from_map", "fit_from_map", "fit_record"]
+__all__ = ["FIT", "SectionSizes", "read_map", "footprint_from_map", "fit_from_elf", "fit_record"]
 
 FIT = "fit.json"
-_OUTPUT = re.compile(r"^(?P<sec>\.[\w.]+)\s+0x(?P<vma>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)"
-                     r"(?:\s+load address 0x(?P<lma>[0-9a-f]+))?", re.MULTILINE)
+OBJDUMP = "arm-none-eabi-objdump"
+_SECTION = re.compile(r"^\s*\d+\s+(?P<name>\S+)\s+(?P<size>[0-9a-f]{8})\s+(?P<vma>[0-9a-f]{8})\s+(?P<lma>[0-9a-f]{8})"
+                      r"\s+[0-9a-f]{8}\s+\S+\n\s+(?P<flags>.*)$", re.MULTILINE)
 
 _INPUT = re.compile(r"^ (?P<sec>\.\S+|COMMON)\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+) (?P<obj>\S.*)$",
                     re.MULTILINE)
@@ -141,18 +144,23 @@ def footprint_from_map(map_file: Path, model_objects: set[str], weights_objects:
     return fp, breakdown
 
 
-def _region_use(map_file: Path, target: TargetSpec) -> dict[str, int]:
-    """Bytes of each region the linked image occupies (output sections by address; .data counted at both addresses)."""
-    text = Path(map_file).read_text(encoding="utf-8", errors="replace")
-    start = text.find("Linker script and memory map")
-    if start < 0:
-        raise ToolchainError(f"{map_file} is not a GNU ld map file (no memory map section); relink the firmware")
+def _region_use(elf: Path, target: TargetSpec, timeout_s: float = 60) -> dict[str, int]:
+    """Bytes of each region the linked image occupies: every allocated section at its run address, and a loaded
+    section whose load address differs (.data) at its load address too (``objdump -h``)."""
+    try:
+        proc = proc_run([OBJDUMP, "-h", str(elf)], timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolchainError(f"{OBJDUMP} -h {elf} failed ({exc}); install binutils-arm-none-eabi") from None
+    if proc.returncode != 0:
+        raise ToolchainError(f"{OBJDUMP} cannot read {elf}: {proc.stderr.strip()[-300:]}; relink the firmware")
     used = {r.name: 0 for r in target.memory}
-    for m in _OUTPUT.finditer(text, start):
-        size = int(m["size"], 16)
-        for addr in {int(m["vma"], 16), int(m["lma"] or m["vma"], 16)}:
+    for m in _SECTION.finditer(proc.stdout):
+        size, vma, lma, flags = int(m["size"], 16), int(m["vma"], 16), int(m["lma"], 16), m["flags"]
+        if "ALLOC" not in flags or size == 0:
+            continue
+        for addr in {vma, lma} if "LOAD" in flags else {vma}:
             region = next((r for r in target.memory if r.origin <= addr < r.end), None)
-            if region is not None and size:
+            if region is not None:
                 used[region.name] += size
     return used
 
@@ -170,9 +178,13 @@ def fit_record(target: TargetSpec, used: dict[str, int], overflow: dict[str, int
             "includes": f"the whole image: model, test harness and the reserved stack ({target.startup.stack_bytes:,} B)"}
 
 
-def fit_from_map(map_file: Path, target: TargetSpec, footprint: Footprint | None = None) -> dict:
-    """The fit of a linked image (it linked, so it fits): :func:`fit_record` plus the model's own footprint."""
-    record = fit_record(target, _region_use(map_file, target), {})
+def fit_from_elf(elf: Path, target: TargetSpec, footprint: Footprint | None = None) -> dict:
+    """The fit of a linked image (it linked, so it fits): :func:`fit_record` plus the model's own footprint.
+
+    Raises:
+        ToolchainError: the ELF cannot be read.
+    """
+    record = fit_record(target, _region_use(elf, target), {})
     if footprint is not None:
         record["model"] = footprint.as_dict()
     return record

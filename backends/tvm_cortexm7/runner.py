@@ -13,9 +13,9 @@ from zoo.backend import LOGITS, Footprint, Runner
 from zoo.card import Card
 from zoo.errors import BackendError, InputError
 
-from .library import ModelLibrary
 from .device import DeviceRunner, Result
 from .footprint import FIT
+from .library import ModelLibrary
 
 __all__ = ["CortexM7Runner", "MEASUREMENTS", "FOOTPRINT"]
 
