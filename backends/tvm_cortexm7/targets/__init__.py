@@ -27,7 +27,8 @@ from zoo.card import Seq
 from zoo.errors import UnknownNameError
 from zoo.strict import Strict, read_yaml, validate_document
 
-__all__ = ["MemoryRegion", "Emulator", "Startup", "TargetSpec", "load_target", "target_names", "target_file"]
+__all__ = ["MemoryRegion", "Emulator", "Startup", "TargetSpec", "load_target", "target_for_core", "target_names",
+           "target_file"]
 
 ENV_PATH = "ZOO_TARGET_PATH"
 _SIZE = re.compile(r"^(\d+)\s*([KM]?)$")
@@ -90,6 +91,7 @@ class TargetSpec(Strict):
 
     name: Ident  # file name and backend suffix: backend "tvm-<name>"
     core: str  # e.g. "Cortex-M4F"
+    measures: Seq[str] = ()  # the cores of cards' platforms this target measures the fit for, e.g. "Cortex-M0+"
     arch: str  # e.g. "armv7e-m"
     part: str  # the real part the memory regions are sized to, e.g. "STM32L4R5"
     part_note: str = ""
@@ -177,3 +179,13 @@ def load_target(name: str) -> TargetSpec:
     """
     path = target_file(name)
     return _load(path.resolve(), path.stat().st_mtime_ns)
+
+
+def target_for_core(core: str) -> TargetSpec | None:
+    """The target that measures a card platform's core (its ``core`` or one of its ``measures``), if any.
+
+    Example:
+        >>> target_for_core("Cortex-M0+").name
+        'cortexm0'
+    """
+    return next((t for t in map(load_target, target_names()) if core == t.core or core in t.measures), None)
