@@ -41,16 +41,3 @@ def litert_direct(tflite: Path, images: np.ndarray, kernels: str = "builtin") ->
         interp.invoke()
         rows.append(interp.get_tensor(out)[0].copy())
     return np.stack(rows)
-
-
-def tflm_direct(tflite: Path, images: np.ndarray) -> np.ndarray:
-    """Outputs of TensorFlow Lite Micro's own Python interpreter (PyPI tflite-micro), one image per invoke."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    interp = runtime.Interpreter.from_file(str(tflite))
-    rows = []
-    for image in images:
-        interp.set_input(image[None], 0)
-        interp.invoke()
-        rows.append(interp.get_output(0)[0].copy())
-    return np.stack(rows)
