@@ -136,6 +136,7 @@ def test_stmnist_runs_identically_on_every_target(name: str, golden_inputs: np.n
           + ", ".join(f"{r['region']} {r['used_bytes']:,}/{r['bytes']:,} B" for r in fit["regions"]))
     assert int(np.sum(ours != m7_outputs)) == 0
     assert fit["fits"] and fit["part"] == load_target(name).part
+    assert fp.fits and fp.part == fit["part"] and list(fp.regions) == fit["regions"]  # what validate and the card show
     assert all(r["used_bytes"] <= r["bytes"] and r["overflow_bytes"] == 0 for r in fit["regions"])
     # The regions hold the model and the harness (and the reserved stack), up to alignment padding.
     code = sum(r["used_bytes"] for r in fit["regions"] if "code" in r["uses"])

@@ -82,10 +82,12 @@ class CortexM7Runner(Runner):
         return out
 
     def footprint(self) -> Footprint | None:
-        """Model flash/RAM from the linked image; stack measured at compile time (see ``measurements.json``)."""
+        """Model flash/RAM from the linked image (stack measured at compile time, see ``measurements.json``), with
+        the target's part and whether the image fits it (:meth:`fit`)."""
         data = json.loads((self.dir / FOOTPRINT).read_text(encoding="utf-8"))["footprint"]
-        harness = data.pop("harness")
-        return Footprint(**data, harness=harness)
+        fit = self.fit()
+        return Footprint(**{k: v for k, v in data.items() if k not in ("part", "fits", "regions")},
+                         part=fit["part"], fits=fit["fits"], regions=tuple(fit["regions"]))
 
     def fit(self) -> dict:
         """Whether the image fits the target's part: per memory region its size, use, bytes used, free and
