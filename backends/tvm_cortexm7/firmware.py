@@ -109,8 +109,8 @@ def compile_objects(sources: list[Path], obj_dir: Path, target: TargetSpec, *, i
 
     Args:
         sources: .c files.
-        target: whose ``cflags`` are used.
         obj_dir: where the objects go (created).
+        target: whose ``cflags`` are used.
         include_dirs: ``-I`` folders.
         extra_flags: more compiler flags.
         timeout_s: limit per compiler run.
