@@ -139,6 +139,10 @@ class Backend(ABC):
                                 f"choose an artifact of format {' or '.join(self.formats)}")
         return YES
 
+    def refusals(self, card: Card) -> str:
+        """Why this backend runs none of the card's artifacts: each artifact's own reason from :meth:`supports`."""
+        return "; ".join(f"{k} ({a.file}): {self.supports(card, a).message()}" for k, a in card.artifacts.items())
+
     def pick_artifact(self, card: Card) -> str | None:
         """The id of the artifact this backend runs by default: the card's default if it can, else the first it can."""
         order = [card.default_artifact, *card.artifacts]

@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 import zoo
-from zoo.card import TASKS
 from zoo import registry
+from zoo.card import TASKS
 from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -65,7 +65,7 @@ def list_cmd(as_json: bool) -> None:
     table = Table("model", "task", "classes", "artifacts", "publisher")
     for n in names:
         c = zoo.get_card(n)
-        table.add_row(n, c.task, str(c.num_classes), ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
+        table.add_row(n, c.task, str(c.num_classes) if c.labels else "—", ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
                       c.publisher)
     out.print(table)
 

@@ -49,6 +49,7 @@ _CMP = ("golden", "data")
 CLASSIFIER = frozenset({"classifier"})
 
 CHECKS: tuple[CheckDef, ...] = (
+    CheckDef("ok", "compiles and runs", ("compile",), None, "higher", KINDS, lambda ok: ok, "{}"),
     CheckDef("max_abs_lsb", "max Δ (steps)", _CMP, "max_abs_lsb", "lower", KINDS, _attr("max_abs_lsb"), "{:d}"),
     CheckDef("mismatch_fraction", "differing", _CMP, "mismatch_fraction", "lower", KINDS,
              _attr("mismatch_fraction"), "{:.4%}"),

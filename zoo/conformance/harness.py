@@ -146,14 +146,21 @@ def _describe(check_id: str, definition: CheckDef, value: float, budget: float |
     return text
 
 
+def _gap(card: Card, entry: str, backend: str, check_id: str) -> str | None:
+    """The card's reason when it declares this check a known gap of the backend (or of this entry, e.g. tvm:float)."""
+    return next((g.reason for g in card.conformance.known_gaps
+                 if g.backend in (backend, entry) and g.check == check_id), None)
+
+
 def _make_check(card: Card, backend: str, check_id: str, definition: CheckDef, value: float,
-                budget: float | None, cmp: Comparison | None = None) -> Check:
+                budget: float | None, cmp: Comparison | None = None, entry: str | None = None) -> Check:
     passed = budget is None or definition.passes(value, budget)
-    gap = next((g.reason for g in card.conformance.known_gaps if g.backend == backend and g.check == check_id), None)
+    gap = _gap(card, entry or backend, backend, check_id)
     return Check(check_id, value, budget, bool(passed), _describe(check_id, definition, value, budget, passed, cmp), gap)
 
 
-def comparison_checks(card: Card, backend: str, scope: str, cmp: Comparison, tol: Tolerance) -> list[Check]:
+def comparison_checks(card: Card, backend: str, scope: str, cmp: Comparison, tol: Tolerance,
+                      entry: str | None = None) -> list[Check]:
     """Every registered check of this card's kind on one comparison (see :mod:`zoo.conformance.checks`).
 
     A check is skipped where nothing was measured (e.g. logits a backend does not expose) or where
@@ -165,7 +172,7 @@ def comparison_checks(card: Card, backend: str, scope: str, cmp: Comparison, tol
         budget = getattr(tol, definition.budget) if definition.budget else None
         if value is None or (definition.budget and budget is None):
             continue
-        out.append(_make_check(card, backend, f"{scope}.{definition.name}", definition, value, budget, cmp))
+        out.append(_make_check(card, backend, f"{scope}.{definition.name}", definition, value, budget, cmp, entry))
     return out
 
 
@@ -239,7 +246,9 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
     result = BackendResult(entry, backend, artifact)
     avail = zoo.backend_availability(backend)
     if not avail or artifact is None:
-        result.reason = avail.message() if not avail else f"{backend} runs none of {card.name}'s artifacts"
+        result.reason = (avail.message() if not avail else
+                         f"{backend} cannot run any of {card.name}'s artifacts: "
+                         f"{zoo.registry.backend_class(backend)().refusals(card)}")
         return result
     try:
         say(f"{entry}: compiling")
@@ -247,11 +256,16 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
         _run_checks(card, model, result, data, timing, say)
     except Exception as exc:  # noqa: BLE001 - a backend's own failure is a result to report, not a crash of the run
         kind = "" if isinstance(exc, ZooError) else " (an unexpected error: please report it)"
-        result.status, result.reason = "fail", f"{type(exc).__name__}{kind}: {exc}"
+        result.reason = f"{type(exc).__name__}{kind}: {exc}"
+        gap = _gap(card, entry, backend, "compile.ok")
+        result.checks.append(Check("compile.ok", 0, None, False, result.reason, gap))
+        result.status = "xfail" if gap else "fail"
         return result
     failed = result.failures()
-    result.status = "fail" if failed else "pass"
-    result.reason = "; ".join(c.message for c in failed)
+    gaps = [c for c in result.checks if c.status == "xfail"]
+    result.status = "fail" if failed else ("xfail" if gaps else "pass")
+    result.reason = "; ".join(c.message for c in failed) if failed else "; ".join(
+        f"{c.message} [known gap: {c.known_gap}]" for c in gaps)
     return result
 
 
@@ -280,14 +294,14 @@ def _run_checks(card: Card, model: zoo.Model, result: BackendResult, data: EvalD
     golden = load_golden(card)
     say(f"{result.entry}: golden vectors ({len(golden.inputs)})")
     result.golden, _ = _compare_run(card, model, golden.inputs_by_name, golden.outputs_by_name, golden.logits)
-    result.checks += comparison_checks(card, result.backend, "golden", result.golden, tol)
+    result.checks += comparison_checks(card, result.backend, "golden", result.golden, tol, result.entry)
     if data is not None:
         say(f"{result.entry}: {data.name} ({len(data.images)} images)")
         result.data, got = _compare_run(card, model, {card.input.name: data.images}, data.reference_outputs_by_name,
                                         data.reference_logits)
         if card.kind == "classifier":
             _score(result, got[model.output_specs[0].name], data.labels, card.num_classes)
-        result.checks += comparison_checks(card, result.backend, "data", result.data, tol)
+        result.checks += comparison_checks(card, result.backend, "data", result.data, tol, result.entry)
         if card.kind == "classifier":
             result.checks += _accuracy_checks(card, result, data, tol)
     if timing:
