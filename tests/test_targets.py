@@ -315,3 +315,15 @@ def test_mve_instructions_are_recognized_in_a_disassembly(tmp_path: Path) -> Non
                        capture_output=True, text=True, timeout=60, check=True)
         counts[name] = mve_macs([obj], load_target(name).arch)
     assert counts["cortexm55"] >= 1 and counts["cortexm4"] == 0, counts
+
+
+def test_every_card_platform_core_has_a_target() -> None:
+    """Each platform core a registered card names (ST's STM32L0/L4/U5/H7 for stmnist_v1) is measured by a target."""
+    from zoo.backends.tvm_cortexm7.targets import target_for_core
+
+    cores = {p.core for name in zoo.list_models() for p in zoo.get_card(name).platforms if p.core}
+    assert {"Cortex-M0+", "Cortex-M4", "Cortex-M33", "Cortex-M7"} <= cores
+    found = {core: target_for_core(core) for core in cores}
+    assert all(found.values()), found
+    assert found["Cortex-M0+"].name == "cortexm0" and found["Cortex-M4"].name == "cortexm4"
+    assert target_for_core("Cortex-A7") is None
