@@ -133,9 +133,6 @@ class TargetSpec(Strict):
     def backend_name(self) -> str:
         return f"tvm-{self.name}"
 
-    def fit_regions(self) -> list[dict[str, Any]]:
-        """Each region as plain data (name, size, what it holds) for reports."""
-        return [{"region": r.name, "bytes": r.length, "uses": list(r.uses)} for r in self.memory]
 
 
 def _folders() -> list[Path]:
