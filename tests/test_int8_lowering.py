@@ -205,11 +205,12 @@ def _qemu_check(path: Path, images: np.ndarray, folder: Path, prefix: str) -> di
     qemu = pytest.importorskip("zoo.backends.tvm_cortexm7.qemu")
     if shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None:
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    m7 = pytest.importorskip("zoo.backends.tvm_cortexm7.targets").load_target("cortexm7")
     lib = generate_int8_library(path, folder / "lib", prefix)
-    firmware = fw_mod.build_firmware(lib, folder / "fw")
+    firmware = fw_mod.build_firmware(lib, folder / "fw", m7)
     count = lib.metadata["buffers"]["output_count"]
-    res = qemu.QemuTarget().run_batch(firmware.elf, images.reshape(len(images), -1),
-                                      output_count=count, has_logits=True, count_instructions=True)
+    res = qemu.QemuRunner(m7).run_batch(firmware.elf, images.reshape(len(images), -1),
+                                        output_count=count, has_logits=True, count_instructions=True)
     ref_probs, ref_logits = litert_run(path, images)
     assert np.all(res.status == 0)
     assert np.array_equal(res.logits, ref_logits), "int8 logits differ on the Cortex-M7 build"

@@ -57,11 +57,16 @@ class Footprint:
     stack_bytes: int
     arena_bytes: int
     harness: dict[str, int] = field(default_factory=dict)  # test-harness bytes, reported apart
+    # Where the backend targets a real part: its name, whether the image fits it, and per memory region
+    # {region, bytes, uses, used_bytes, free_bytes, overflow_bytes} (the whole image, harness included).
+    part: str | None = None
+    fits: bool | None = None
+    regions: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
                 ("flash_bytes", "ram_bytes", "weights_bytes", "code_bytes", "stack_bytes", "arena_bytes")} | {
-            "harness": dict(self.harness)}
+            "harness": dict(self.harness), "part": self.part, "fits": self.fits, "regions": [dict(r) for r in self.regions]}
 
 
 class Runner(ABC):

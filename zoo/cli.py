@@ -230,21 +230,39 @@ def golden(model: str, out_path: Path | None) -> None:
     click.echo(f"wrote {path} ({counts}; sha256 {digest})")
 
 
+def _device_backends() -> list[str]:
+    """Registered backends that build a C model library (``exports_library``), in name order."""
+    names = []
+    for name in registry.backend_names():
+        try:
+            if getattr(registry.backend_class(name), "exports_library", False):
+                names.append(name)
+        except BackendUnavailableError:
+            continue
+    return names
+
+
 @main.command("export")
 @click.argument("model")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-b", "--backend", default="tvm-cortexm7", show_default=True,
+              help="A device backend (tvm-cortexm0, tvm-cortexm4, tvm-cortexm7, tvm-cortexm33, tvm-cortexm55, ...).")
 @click.option("--lowering", type=click.Choice(["int8", "float"]), default="int8", show_default=True)
 @_errors_to_exit
-def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
-    """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
+def export_cmd(model: str, out_dir: Path, backend: str, lowering: str) -> None:
+    """Copy MODEL's C model library as device BACKEND builds it (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
-    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
+    if not getattr(registry.backend_class(backend), "exports_library", False):
+        raise InputError(f"backend {backend!r} builds no C model library; choose a device backend: "
+                         f"{', '.join(_device_backends())}")
+    m = zoo.load(model, backend=backend, lowering=lowering)
     library = m.runner.dir / "library"
     shutil.copytree(library, out_dir, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
+    click.echo(f"build it for the {m.backend.target.core} with: arm-none-eabi-gcc {' '.join(m.backend.target.cflags)} -O2")
 
 
 class _CardGroup(click.Group):
