@@ -71,7 +71,8 @@ from zoo.artifacts import sha256_of
 from zoo.errors import BackendError, InputError, ToolchainError
 
 __all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "TensorSpec", "c_identifier", "render_header",
-           "write_metadata", "tool_versions", "packed_offsets", "pack", "unpack", "WEIGHTS_SUFFIX"]
+           "write_metadata", "tool_versions", "packed_offsets", "pack", "unpack", "card_tensor_specs",
+           "check_against_card", "WEIGHTS_SUFFIX"]
 
 #: Sources whose name ends with this (before ``.c``) hold only weights: the footprint counts them as weights.
 WEIGHTS_SUFFIX = "_weights"
@@ -237,6 +238,8 @@ class LoweringRequest:
     input_shape: tuple[int, ...]  # card.input.shape, batch 1
     output_shape: tuple[int, ...]  # card.output.shape, batch 1
     out_dir: Path  # the library folder to write (exists, empty)
+    #: every input and output tensor the card states, in order: the lowering checks the model agrees
+    card_tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]] = ((), ())
 
     @property
     def input_bytes(self) -> int:
@@ -247,6 +250,46 @@ class LoweringRequest:
     def output_count(self) -> int:
         """Values of one output tensor."""
         return _prod(self.output_shape)
+
+
+def card_tensor_specs(card: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The card's inputs and outputs as library :class:`TensorSpec` (quantization where the card states it)."""
+    def spec(t: Any) -> TensorSpec:
+        q = getattr(t, "quantization", None)
+        return TensorSpec(t.name, tuple(t.shape), t.dtype, float(q.scale) if q else 0.0, int(q.zero_point) if q else 0)
+
+    return tuple(spec(t) for t in card.inputs), tuple(spec(t) for t in card.outputs)
+
+
+def check_against_card(lib: ModelLibrary, card_tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]],
+                       model: str) -> None:
+    """Require the card's tensors to be the model's own: count, shape, dtype, quantization (inputs by name too).
+
+    Raises:
+        BackendError: naming every disagreement and the card field to fix.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    problems = []
+    for kind, ours, theirs in (("input", lib.inputs, card_tensors[0]), ("output", lib.outputs, card_tensors[1])):
+        if not theirs:
+            continue
+        if len(ours) != len(theirs):
+            problems.append(f"{len(ours)} {kind}(s), the card lists {len(theirs)}")
+            continue
+        for k, (m, c) in enumerate(zip(ours, theirs)):
+            where = f"{kind} {k} ({m.name!r})"
+            if kind == "input" and m.name != c.name:
+                problems.append(f"{where}: the card names it {c.name!r}")
+            if tuple(m.shape[1:]) != tuple(c.shape[1:]) or m.dtype != c.dtype:
+                problems.append(f"{where} is {m.dtype}{list(m.shape)}, the card says {c.dtype}{list(c.shape)}")
+            elif m.dtype != "float32" and c.scale and (np.float32(m.scale) != np.float32(c.scale)
+                                                       or m.zero_point != c.zero_point):
+                problems.append(f"{where} is quantized scale {m.scale!r} zero point {m.zero_point}, the card says "
+                                f"{c.scale!r} / {c.zero_point}")
+    if problems:
+        raise BackendError(f"{model} disagrees with its card: " + "; ".join(problems) +
+                           "; fix the card's inputs/outputs (zoo card init writes them from the model)")
 
 
 def _prod(shape: tuple[int, ...]) -> int:

@@ -1,13 +1,13 @@
-"""Run harness firmware on a target and read the results back: QEMU's mps2-an500 (Cortex-M7) now.
+"""The emulator :class:`~.device.DeviceRunner`: harness firmware under ``qemu-system-arm`` on the
+machine the target's data names (``emulator.machine``), results read back.
 
-A :class:`Target` takes a firmware image and a batch of raw input tensors and returns one
-:class:`Result` per image. The emulator implementation passes the batch through semihosting
-host files (``input.bin`` in, ``output.bin`` out, record layout in ``fw_main.c``), one
-emulator start per batch. A board target (flash + serial) can implement the same interface.
+The batch passes through semihosting host files (``input.bin`` in, ``output.bin`` out, record
+layout in ``fw_main.c``), one emulator start per batch.
 
-Counting: with ``-icount shift=6`` each instruction takes 64 ns of virtual time and SysTick
-(clocked at 25 MHz, 40 ns) counts exactly, so instructions = ticks x 40 / 64. These are
-instructions retired under emulation, never cycles.
+Counting: with ``-icount shift=N`` each instruction takes 2**N ns of virtual time and SysTick counts
+at the machine's clock, so instructions = ticks x the target's ``instructions_per_tick`` (e.g. 40/64
+on mps2-an500: 25 MHz SysTick, 64 ns per instruction). Each factor is checked by a calibration test
+(tests/test_targets.py). These are instructions retired under emulation, never cycles.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,58 +22,40 @@ import numpy as np
 from zoo.errors import ToolchainError
 from zoo.proc import run as proc_run
 
+from .device import DeviceRunner, Result
 from .records import RecordLayout, parse_records
+from .targets import TargetSpec
 
-__all__ = ["QemuTarget", "Result", "Target", "ticks_to_instructions", "EXIT_CODES"]
+__all__ = ["QemuRunner", "ticks_to_instructions", "EXIT_CODES"]
 
 QEMU = "qemu-system-arm"
-ICOUNT_SHIFT = 6
-SYSTICK_NS = 40  # 25 MHz
 EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
               3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
               4: "an unexpected interrupt or exception fired"}
 
 
-def ticks_to_instructions(ticks: np.ndarray | int) -> np.ndarray | int:
-    """SysTick ticks under ``-icount shift=6`` -> instructions retired (ticks x 40 / 64)."""
-    return (np.asarray(ticks, dtype=np.int64) * SYSTICK_NS) // (1 << ICOUNT_SHIFT)
+def ticks_to_instructions(ticks: np.ndarray | int, target: TargetSpec) -> np.ndarray:
+    """SysTick ticks under ``-icount`` -> instructions retired (ticks x the target's instructions per tick)."""
+    factor = target.emulator.factor
+    return (np.asarray(ticks, dtype=np.int64) * factor.numerator) // factor.denominator
 
 
-@dataclass(frozen=True)
-class Result:
-    """What the firmware reported for a batch, one row per image."""
-
-    status: np.ndarray  # int32 (N,): 0 = the model ran
-    outputs: np.ndarray  # uint8 (N, output_bytes): the packed outputs (library.unpack splits them)
-    logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
-    instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
-    stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
-
-
-class Target(ABC):
-    """Somewhere harness firmware runs: an emulator now, a board later."""
-
-    @abstractmethod
-    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
-                  count_instructions: bool = False) -> Result:
-        """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records.
-
-        Raises:
-            ToolchainError: the target failed, hung or faulted.
-        """
-
-
-class QemuTarget(Target):
-    """``qemu-system-arm -M mps2-an500`` with semihosting and instruction counting.
+class QemuRunner(DeviceRunner):
+    """``qemu-system-arm -M <the target's machine>`` with semihosting and instruction counting.
 
     Args:
+        target: the device target (its ``emulator`` section).
         timeout_s: limit for one emulator run; a hung firmware becomes a ToolchainError.
         per_image_s: added to the limit per image of the batch.
     """
 
-    def __init__(self, timeout_s: float = 60.0, per_image_s: float = 0.5) -> None:
+    def __init__(self, target: TargetSpec, timeout_s: float = 60.0, per_image_s: float = 0.5) -> None:
+        super().__init__(target)
         self.timeout_s = timeout_s
         self.per_image_s = per_image_s
+
+    def describe(self) -> str:
+        return f"QEMU {self.target.emulator.machine} ({self.target.core})"
 
     def command(self, elf: Path, count_instructions: bool = False) -> list[str]:
         """The emulator command line for an image.
@@ -83,13 +63,13 @@ class QemuTarget(Target):
         ``-icount`` (exact instruction counting) makes QEMU several times slower, so it is only
         used when counting; plain runs give the same outputs.
         """
-        icount = ["-icount", f"shift={ICOUNT_SHIFT}"] if count_instructions else []
-        return [QEMU, "-M", "mps2-an500", "-nographic", "-monitor", "none", "-serial", "none",
+        icount = ["-icount", f"shift={self.target.emulator.icount_shift}"] if count_instructions else []
+        return [QEMU, "-M", self.target.emulator.machine, "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
-        """Run the firmware once on the whole batch (see :class:`Target`).
+        """Run the firmware once on the whole batch (see :class:`~.device.DeviceRunner`).
 
         Args:
             elf: harness firmware built by :func:`~.firmware.build_firmware`.
@@ -115,7 +95,7 @@ class QemuTarget(Target):
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
         rec = parse_records(raw, len(images), layout, elf)
         return Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
-                      instructions=ticks_to_instructions(rec.ticks) if count_instructions else None,
+                      instructions=ticks_to_instructions(rec.ticks, self.target) if count_instructions else None,
                       stack_bytes=rec.stack_bytes)
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:

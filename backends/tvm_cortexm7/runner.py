@@ -1,4 +1,5 @@
-"""The runner of ``tvm-cortexm7``: batches through the harness firmware on a :class:`~.qemu.Target`."""
+"""The runner of the ``tvm-<target>`` backends: batches through the harness firmware on a
+:class:`~.device.DeviceRunner`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from zoo.backend import LOGITS, Footprint, Runner
 from zoo.card import Card
 from zoo.errors import BackendError, InputError
 
+from .device import DeviceRunner, Result
+from .footprint import FIT
 from .library import ModelLibrary, pack, unpack
-from .qemu import Result, Target
 from .records import RecordLayout
 
 __all__ = ["CortexM7Runner", "MEASUREMENTS", "FOOTPRINT", "card_tensor_names"]
@@ -29,10 +31,10 @@ class CortexM7Runner(Runner):
     Args:
         card: the model card (tensor names and shapes).
         compiled_dir: the folder :meth:`TVMCortexM7Backend.compile` wrote.
-        target: where the firmware runs.
+        target: the device runner the firmware runs on.
     """
 
-    def __init__(self, card: Card, compiled_dir: Path, target: Target) -> None:
+    def __init__(self, card: Card, compiled_dir: Path, target: DeviceRunner) -> None:
         self.card = card
         self.dir = Path(compiled_dir)
         self.target = target
@@ -77,10 +79,17 @@ class CortexM7Runner(Runner):
         return out
 
     def footprint(self) -> Footprint | None:
-        """Model flash/RAM from the linked image; stack measured at compile time (see ``measurements.json``)."""
+        """Model flash/RAM from the linked image (stack measured at compile time, see ``measurements.json``), with
+        the target's part and whether the image fits it (:meth:`fit`)."""
         data = json.loads((self.dir / FOOTPRINT).read_text(encoding="utf-8"))["footprint"]
-        harness = data.pop("harness")
-        return Footprint(**data, harness=harness)
+        fit = self.fit()
+        return Footprint(**{k: v for k, v in data.items() if k not in ("part", "fits", "regions")},
+                         part=fit["part"], fits=fit["fits"], regions=tuple(fit["regions"]))
+
+    def fit(self) -> dict:
+        """Whether the image fits the target's part: per memory region its size, use, bytes used, free and
+        overflow (``fit.json``; see :func:`~.footprint.fit_record`)."""
+        return json.loads((self.dir / FIT).read_text(encoding="utf-8"))
 
     def instructions_per_inference(self) -> int | None:
         """Instructions retired per inference under emulation (QEMU -icount), the median over the compile-time
@@ -89,9 +98,8 @@ class CortexM7Runner(Runner):
 
 
 def card_tensor_names(card: Card, library: ModelLibrary) -> tuple[list[str], list[str]]:
-    """The card's input and output names, in the model's order (the card's first input is the model's first)."""
-    ins = [t.name for t in getattr(card, "inputs", None) or [card.input]]
-    outs = [t.name for t in getattr(card, "outputs", None) or [card.output]]
+    """The card's input and output names, in the model's order (the card lists them in that order)."""
+    ins, outs = [t.name for t in card.inputs], [t.name for t in card.outputs]
     if len(ins) != len(library.inputs) or len(outs) != len(library.outputs):
         raise BackendError(f"the card lists {len(ins)} input(s) and {len(outs)} output(s), the model has "
                            f"{len(library.inputs)} and {len(library.outputs)}; fix the card")

@@ -157,12 +157,13 @@ def qemu_run(lib, inputs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarr
     """Build a library into the harness firmware, run a batch under QEMU: (outputs, logits, records)."""
     from zoo.backends.tvm_cortexm7.firmware import build_firmware
     from zoo.backends.tvm_cortexm7.library import pack, unpack
-    from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+    from zoo.backends.tvm_cortexm7.qemu import QemuRunner
+    from zoo.backends.tvm_cortexm7.targets import load_target
     from zoo.backends.tvm_cortexm7.records import RecordLayout
 
-    fw = build_firmware(lib, folder / "fw")
+    fw = build_firmware(lib, folder / "fw", load_target("cortexm7"))
     layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
-    res = QemuTarget().run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
+    res = QemuRunner(load_target("cortexm7")).run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
     assert np.all(res.status == 0), f"the model returned status {res.status.max()}"
     return unpack(lib.outputs, res.outputs), res.logits, res
 

@@ -23,15 +23,16 @@ class _Tampering:
     """A QEMU target that alters output.bin after the firmware wrote it and before it is parsed."""
 
     def __init__(self, alter) -> None:  # noqa: ANN001
-        from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+        from zoo.backends.tvm_cortexm7.qemu import QemuRunner
+        from zoo.backends.tvm_cortexm7.targets import load_target
 
-        class Target(QemuTarget):
+        class Target(QemuRunner):
             def _start(self, cmd, elf, work: Path, limit: float) -> None:  # noqa: ANN001
                 super()._start(cmd, elf, work, limit)
                 out = work / "output.bin"
                 out.write_bytes(alter(bytearray(out.read_bytes())))
 
-        self.target = Target()
+        self.target = Target(load_target("cortexm7"))
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +41,21 @@ def firmware(op_models, tmp_path_factory):  # noqa: ANN001, ANN201
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
     from zoo.backends.tvm_cortexm7.library import pack
     from zoo.backends.tvm_cortexm7.records import RecordLayout
+    from zoo.backends.tvm_cortexm7.targets import load_target
 
     folder = tmp_path_factory.mktemp("records")
     lib = generate_int8_library(op_models.model("fully_connected", test_fully_connected.CASES), folder / "lib", "m")
-    fw = build_firmware(lib, folder / "fw")
+    fw = build_firmware(lib, folder / "fw", load_target("cortexm7"))
     batch = pack(lib.inputs, inputs_for(lib, 4, seed=9))
     return fw.elf, batch, RecordLayout(lib.output_bytes, 0)
 
 
 def _run(firmware, alter=None):  # noqa: ANN001, ANN202
-    from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+    from zoo.backends.tvm_cortexm7.qemu import QemuRunner
+    from zoo.backends.tvm_cortexm7.targets import load_target
 
     elf, batch, layout = firmware
-    target = QemuTarget() if alter is None else _Tampering(alter).target
+    target = QemuRunner(load_target("cortexm7")) if alter is None else _Tampering(alter).target
     return target.run_batch(elf, batch, layout=layout)
 
 

@@ -94,16 +94,12 @@ def lower_int8(request: Any) -> Any:
     Raises:
         BackendError: unsupported model, or its tensors disagree with the card.
     """
+    from ..library import check_against_card
+
     lib = generate_int8_library(request.artifact_path, request.out_dir, request.prefix)
-    first_in, first_out = lib.inputs[0], lib.outputs[0]
-    problems = []
+    first_in = lib.inputs[0]
     if first_in.name != request.input_name:
-        problems.append(f"input tensor {first_in.name!r}, the card names {request.input_name!r} (card.input.name)")
-    if tuple(first_in.shape[1:]) != tuple(request.input_shape[1:]):
-        problems.append(f"input shape {list(first_in.shape)}, the card says {list(request.input_shape)}")
-    if tuple(first_out.shape[1:]) != tuple(request.output_shape[1:]):
-        problems.append(f"output shape {list(first_out.shape)}, the card says {list(request.output_shape)}")
-    if problems:
-        raise BackendError(f"{Path(request.artifact_path).name} disagrees with its card: "
-                           + "; ".join(problems) + "; fix the card")
+        raise BackendError(f"{Path(request.artifact_path).name}: the model's input is {first_in.name!r}, the card "
+                           f"names {request.input_name!r}; fix the card's inputs")
+    check_against_card(lib, request.card_tensors, Path(request.artifact_path).name)
     return lib

@@ -1,4 +1,4 @@
-"""Build an int8 model library for the host (tests) or for the Cortex-M7 (size check).
+"""Build an int8 model library for the host (tests) or for a device target (size check).
 
 The host build compiles the same C sources with the portable (non-DSP) code paths into a
 shared object driven through ctypes, so the library can be compared bit for bit with
@@ -20,9 +20,10 @@ from zoo.errors import ToolchainError
 from ..library import ModelLibrary, pack, unpack
 from zoo.proc import run as proc_run
 
-__all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size", "CM7_FLAGS"]
+from ..targets import load_target
 
-CM7_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-O2"]
+__all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size"]
+
 _COMMON = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
 
 
@@ -46,14 +47,15 @@ def build_host(lib_dir: Path, out: Path, cc: str = "gcc", defines: tuple[str, ..
     return Path(out)
 
 
-def build_arm_objects(lib_dir: Path, obj_dir: Path, cc: str = "arm-none-eabi-gcc") -> list[Path]:
-    """Compile each .c of a library folder for the Cortex-M7 (``CM7_FLAGS``)."""
+def build_arm_objects(lib_dir: Path, obj_dir: Path, target: str = "cortexm7", cc: str = "arm-none-eabi-gcc") -> list[Path]:
+    """Compile each .c of a library folder for a device target (its CPU flags from ``targets/<target>.yaml``)."""
+    flags = [*load_target(target).cflags, "-O2"]
     obj_dir = Path(obj_dir)
     obj_dir.mkdir(parents=True, exist_ok=True)
     objs = []
     for src in sorted(Path(lib_dir).glob("*.c")):
         obj = obj_dir / (src.stem + ".o")
-        _run([cc, *CM7_FLAGS, *_COMMON, "-ffunction-sections", "-fdata-sections", f"-I{lib_dir}",
+        _run([cc, *flags, *_COMMON, "-ffunction-sections", "-fdata-sections", f"-I{lib_dir}",
               "-c", str(src), "-o", str(obj)])
         objs.append(obj)
     return objs
