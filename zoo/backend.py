@@ -89,7 +89,7 @@ class Runner(ABC):
 
         The default is "no": a backend that can read its intermediate tensors overrides both.
         """
-        return Availability(False, "this backend exposes only the model's outputs, not its intermediate tensors",
+        return Availability(False, "its runner does not implement Runner.run_intermediates",
                             "implement Runner.intermediates and Runner.run_intermediates in the backend")
 
     def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
@@ -106,7 +106,7 @@ class Runner(ABC):
         Raises:
             BackendError: this runner exposes no intermediates (see :meth:`intermediates`), or it failed.
         """
-        raise BackendError(f"{type(self).__name__}: {self.intermediates().message()}")
+        raise BackendError(f"{type(self).__name__} exposes no intermediate tensors: {self.intermediates().message()}")
 
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model, where the backend targets a device."""

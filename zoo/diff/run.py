@@ -141,7 +141,7 @@ def _collect(model: Model, feeds: Mapping[str, np.ndarray], info: TFLiteInfo,
     name = model.backend.name
     support = model.runner.intermediates()
     if not support:
-        notes.append(f"{name} exposes only the model's outputs ({support.reason}): compared on outputs only")
+        notes.append(f"{name} exposes no intermediate tensors ({support.reason}): compared on outputs only")
         return _by_index(model.run(feeds), model, info), False
     tensors = model.run_intermediates(feeds)
     some = {k: v[:CHECKED] for k, v in feeds.items()}
