@@ -20,6 +20,7 @@ from zoo.diff.table import diff_table, summary_lines
 from zoo.tflite_edit import with_outputs
 from zoo.tflite_model import read_tflite
 
+REPO = Path(__file__).resolve().parents[1]
 PLUGINS = Path(__file__).parent / "plugins"
 DOUBLES = {"test-nudge-op3": "NudgedConv3", "test-nudge-op7": "NudgedFC7", "test-outputs-only": "OutputsOnlyTFLMBackend"}
 
@@ -37,19 +38,34 @@ def test_doubles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "zoo_test_doubles", raising=False)
 
 
-def test_ic01_names_the_layer_where_litert_builtin_parts_from_tflm() -> None:
-    """FACTS.md: LiteRT's builtin kernels differ from TFLM on ResNet-8's outputs; diff finds where it starts."""
-    report = diff("mlperf_ic01", ["tflm", "tflite"], limit=32)
-    info = read_tflite(_artifact("mlperf_ic01"))
-    assert report.scope == "layers" and report.notes == [] and report.examples == 32
-    assert [x.tensor for x in report.layers] == info.operator_outputs()  # every operator output, in order
-    first = report.first_differing
-    assert (first.operator, first.op, first.status) == (2, "CONV_2D", "tie")  # measured: a rounding tie
-    assert all(x.status == "identical" for x in report.layers[:2])
-    over = report.first_over_one_step
-    assert over.operator == 3 and over.op == "ADD" and over.max_abs > 1
-    assert report.layers[-1].status == "differs" and not report.identical
-    assert report.divergence["tensor"] == first.tensor and sum(report.divergence["per_channel"]) > 0
+def _readme_example() -> tuple[list[str], str]:
+    """The `zoo diff` command of the README's "Why do two backends differ?" section, and the output shown."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Why do two backends differ?"):]
+    block = section[section.index("```text\n$ zoo diff ") + len("```text\n$ "):]
+    command, _, shown = block[:block.index("```")].partition("\n")
+    return command.split()[1:], shown
+
+
+def test_ic01_names_the_layer_where_litert_builtin_parts_from_tflm(tmp_path: Path) -> None:
+    """FACTS.md: LiteRT's builtin kernels differ from TFLM on ResNet-8's outputs; diff finds where it starts.
+
+    The command is the README's, and its output is the one the README shows."""
+    args, shown = _readme_example()
+    assert args == ["diff", "mlperf_ic01", "-b", "tflm", "-b", "tflite"]
+    result = CliRunner().invoke(main, [*args, "--json", str(tmp_path / "d.json")])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.replace(f"wrote {tmp_path / 'd.json'}\n", "") == shown
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert report["scope"] == "layers" and report["notes"] == [] and report["examples"] == 273
+    assert [x["tensor"] for x in report["layers"]] == read_tflite(_artifact("mlperf_ic01")).operator_outputs()
+    first = report["first_differing"]
+    assert (first["operator"], first["op"], first["status"]) == (2, "CONV_2D", "tie")  # measured: a rounding tie
+    assert [x["status"] for x in report["layers"][:2]] == ["identical"] * 2
+    over = report["first_over_one_step"]
+    assert over["operator"] == 3 and over["op"] == "ADD" and over["max_abs"] > 1
+    assert report["layers"][-1]["status"] == "differs" and not report["identical"]
+    assert report["divergence"]["tensor"] == first["tensor"] and sum(report["divergence"]["per_channel"]) > 0
 
 
 def _artifact(model: str) -> Path:
