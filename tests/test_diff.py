@@ -28,14 +28,14 @@ DOUBLES = {"test-nudge-op3": "NudgedConv3", "test-nudge-op7": "NudgedFC7", "test
 @pytest.fixture
 def test_doubles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Install the test doubles as a distribution with entry points, the way a third party would."""
-    dist = tmp_path / "zoo_test_doubles-0.1.dist-info"
+    dist = tmp_path / "zoo_diff_doubles-0.1.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-test-doubles\nVersion: 0.1\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-diff-doubles\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[zoo.backends]\n" + "".join(f"{k} = zoo_test_doubles:{v}\n" for k, v in DOUBLES.items()))
+        "[zoo.backends]\n" + "".join(f"{k} = zoo_diff_doubles:{v}\n" for k, v in DOUBLES.items()))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(PLUGINS))
-    monkeypatch.delitem(sys.modules, "zoo_test_doubles", raising=False)
+    monkeypatch.delitem(sys.modules, "zoo_diff_doubles", raising=False)
 
 
 def _readme_example() -> tuple[list[str], str]:
