@@ -265,6 +265,45 @@ def export_cmd(model: str, out_dir: Path, backend: str, lowering: str) -> None:
     click.echo(f"build it for the {m.backend.target.core} with: arm-none-eabi-gcc {' '.join(m.backend.target.cflags)} -O2")
 
 
+@main.command("diff")
+@click.argument("model")
+@click.option("--backend", "-b", "backends", multiple=True, required=True,
+              help="Backend to compare (give exactly two: -b A -b B; Δ is A - B).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Inputs: a .npy batch (single-input models) or a .npz keyed by input name.")
+@click.option("--golden", is_flag=True, help="Use the card's golden inputs (the default).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N examples.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison as JSON to this file.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write diff.json, diff.md and figures (Δ per layer, where the first differing tensor differs).")
+@_errors_to_exit
+def diff_cmd(model: str, backends: tuple[str, ...], input_path: Path | None, golden: bool, limit: int | None,
+             json_path: Path | None, report_dir: Path | None) -> None:
+    """Compare two backends on MODEL layer by layer and name the first layer where they part.
+
+    Exit 0 when every compared tensor is identical, 1 when they differ, 2 on a usage error."""
+    from zoo.diff import diff, load_inputs
+    from zoo.diff.table import diff_table, summary_lines
+
+    if input_path is not None and golden:
+        raise InputError("give either --input FILE or --golden, not both")
+    inputs = load_inputs(input_path, zoo.get_card(model)) if input_path is not None else None
+    with err.status("running both backends"):
+        report = diff(model, list(backends), inputs, limit, input_source=str(input_path) if input_path else None)
+    out.print(diff_table(report))
+    for line in summary_lines(report):
+        out.print(line, highlight=False)
+    if json_path:
+        report.write_json(json_path)
+        out.print(f"wrote {escape(str(json_path))}", highlight=False)
+    if report_dir:
+        from zoo.diff.report import write_report
+
+        out.print(f"wrote {escape(str(write_report(report, report_dir)))}", highlight=False)
+    sys.exit(EXIT_OK if report.identical else EXIT_FAILED)
+
+
 class _CardGroup(click.Group):
     """`zoo card MODEL` renders (the default); `zoo card init MODEL.tflite` writes a new card."""
 
