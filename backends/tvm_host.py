@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from zoo.backends.tvm_tflite import import_tflite
 
-from zoo.backend import LOGITS, Backend, Runner
+from zoo.backend import LOGITS, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError, ToolchainError
 from zoo.proc import run as proc_run
@@ -158,6 +158,14 @@ class TVMHostBackend(Backend):
     python_modules = ("tvm", "tflite")
     executables = ("cc",)  # links the exported library
     system_packages = "apt-get install -y gcc"
+
+    def supports(self, card: Card, artifact: Artifact) -> Availability:
+        base = super().supports(card, artifact)
+        ins = card.tensors(artifact)[0]
+        if base and len(ins) != 1:
+            return Availability(False, f"the tvm host backend feeds one input; {card.name} has {len(ins)} "
+                                f"({', '.join(s.name for s in ins)})", "run it on tflm, tflite or onnxruntime")
+        return base
 
     def cache_key(self) -> str:
         """TVM version, target and host CPU name (they decide the generated code)."""

@@ -205,7 +205,11 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "machine": prov.get("machine", MISSING), "card_file": registry.card_path(card.name).name,
         "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card),
     }
-    return _environment().get_template("model_card.md.j2").render(**context)
+    try:
+        return _environment().get_template("model_card.md.j2").render(**context)
+    except jinja2.TemplateError as exc:  # a validation JSON of another shape than the template expects
+        raise ArtifactError(f"cannot render the card of {card.name} from {validation_file}: {exc}; regenerate the "
+                            f"validation with `zoo validate {card.name} --json ...`") from None
 
 
 def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> None:
