@@ -13,7 +13,7 @@ __all__ = ["import_tflite"]
 
 
 def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequence[Any] | None = None,
-                  input_dtype: str | None = None) -> Any:
+                  input_dtype: str | None = None, op_converter: type | None = None) -> Any:
     """The Relax module of a .tflite file.
 
     Args:
@@ -21,6 +21,7 @@ def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequen
         input_name: the card's input tensor name; when given, it must be the model's only input.
         input_shape: the input's shape (may hold a symbolic batch ``tvm.tirx.Var``); default: the file's.
         input_dtype: the input's dtype; default: the file's.
+        op_converter: a subclass of the frontend's ``OperatorConverter`` to convert with (default: the frontend's).
 
     Returns:
         The ``tvm.IRModule``.
@@ -41,7 +42,7 @@ def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequen
     shapes = {input_name: tuple(input_shape)} if input_name and input_shape is not None else None
     dtypes = {input_name: input_dtype} if input_name and input_dtype else None
     try:
-        mod = from_tflite(model, shapes, dtypes)
+        mod = from_tflite(model, shapes, dtypes, **({"op_converter": op_converter} if op_converter else {}))
     except Exception as exc:  # noqa: BLE001 - TVM raises TVMError, NotImplementedError, AssertionError, ...
         raise BackendError(f"TVM could not import {Path(path).name}: {type(exc).__name__}: {exc}") from exc
     return mod[0] if isinstance(mod, tuple) else mod

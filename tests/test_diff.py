@@ -125,6 +125,15 @@ def test_xnnpack_intermediates_come_from_the_delegate() -> None:
     assert report.first_differing.op in ("CONV_2D", "DEPTHWISE_CONV_2D")  # it parts in the integer layers
 
 
+def test_tvm_intermediates_match_xnnpack_layer_by_layer() -> None:
+    """FACTS.md: TVM's float-lowered QDQ and XNNPACK agree with each other, not with TFLM. Layer by layer
+    they differ in a few rounding cases only, which a tensor mapped to the wrong layer or axis order never would."""
+    report = diff("stmnist_v1", ["tvm", "tflite-xnnpack"], limit=64)
+    assert report.scope == "layers" and report.notes == []
+    assert len(report.layers) == 10 and all(x.status != "not compared" for x in report.layers)
+    assert all(x.differing < 0.01 for x in report.layers), [(x.op, x.differing) for x in report.layers]
+
+
 @pytest.mark.parametrize(("backend", "operator"), [("test-nudge-op3", 3), ("test-nudge-op7", 7)])
 def test_one_wrong_layer_is_caught_at_exactly_that_layer(test_doubles: None, tmp_path: Path, backend: str,
                                                          operator: int) -> None:
