@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from zoo.backends.tvm_tflite import import_tflite
+from zoo.backends.tvm_tflite import import_tflite, operator_converter
 
 from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
@@ -94,12 +94,11 @@ def _with_intermediates(card: Card, artifact: Artifact, artifact_path: Path) -> 
     own, not a guess. Re-emitting an expression repeats its computation, with the same kernels.
     """
     from tvm import relax
-    from tvm.relax.frontend.tflite import tflite_frontend
 
     info = read_tflite(artifact_path)
     exposed: dict[int, relax.Var] = {}
 
-    class _Exposing(tflite_frontend.OperatorConverter):
+    class _Exposing(operator_converter()):  # type: ignore[misc]
         def convert_op_to_relax(self) -> None:
             super().convert_op_to_relax()
             for t in info.operator_outputs():

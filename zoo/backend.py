@@ -58,11 +58,16 @@ class Footprint:
     stack_bytes: int
     arena_bytes: int
     harness: dict[str, int] = field(default_factory=dict)  # test-harness bytes, reported apart
+    # Where the backend targets a real part: its name, whether the image fits it, and per memory region
+    # {region, bytes, uses, used_bytes, free_bytes, overflow_bytes} (the whole image, harness included).
+    part: str | None = None
+    fits: bool | None = None
+    regions: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
                 ("flash_bytes", "ram_bytes", "weights_bytes", "code_bytes", "stack_bytes", "arena_bytes")} | {
-            "harness": dict(self.harness)}
+            "harness": dict(self.harness), "part": self.part, "fits": self.fits, "regions": [dict(r) for r in self.regions]}
 
 
 class Runner(ABC):
@@ -158,6 +163,10 @@ class Backend(ABC):
                                 f"not {artifact.format} ({artifact.file})",
                                 f"choose an artifact of format {' or '.join(self.formats)}")
         return YES
+
+    def refusals(self, card: Card) -> str:
+        """Why this backend runs none of the card's artifacts: each artifact's own reason from :meth:`supports`."""
+        return "; ".join(f"{k} ({a.file}): {self.supports(card, a).message()}" for k, a in card.artifacts.items())
 
     def pick_artifact(self, card: Card) -> str | None:
         """The id of the artifact this backend runs by default: the card's default if it can, else the first it can."""

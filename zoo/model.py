@@ -184,9 +184,8 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
         raise InputError(f"invalid options {options} for backend {backend!r}: {exc}") from None
     artifact_id = artifact or instance.pick_artifact(card)
     if artifact_id is None:
-        raise BackendUnavailableError(f"backend {backend!r} runs none of {card.name!r}'s artifacts "
-                                      f"({', '.join(f'{k}: {a.format}' for k, a in card.artifacts.items())}); "
-                                      f"it runs {', '.join(cls.formats)}")
+        raise BackendUnavailableError(f"backend {backend!r} cannot run any of {card.name!r}'s artifacts: "
+                                      f"{instance.refusals(card)}")
     entry = card.artifact(artifact_id)
     support = instance.supports(card, entry)
     if not support:
