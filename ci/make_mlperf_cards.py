@@ -105,13 +105,17 @@ def _gaps(name: str) -> list[dict[str, str]]:
             for backend, checks, reason in KNOWN_GAPS.get(name, []) for check in checks]
 
 
+def _source_key(rnd: str, who: str, board: str) -> str:
+    return f"results_v{rnd}_{who.lower()}_{board.split('-')[1].lower() if '-' in board else board.lower()}"
+
+
 def _figures(short: str, quality: tuple[Any, ...]) -> list[dict[str, Any]]:
     metric, value, unit, dataset, samples = quality
     figs = [{"metric": metric, "value": value, "unit": unit, "artifact": "int8", "source": "mlperf_targets",
              "dataset": dataset, **({"samples": samples} if samples else {}),
              "notes": "the benchmark's quality target for a submission, not a measured figure"}]
     for (rnd, who, tool, board, core, mhz), ms in zip(BOARDS, LATENCY[short], strict=True):
-        key = f"results_v{rnd}_{who.lower()}"
+        key = _source_key(rnd, who, board)
         figs.append({"metric": "latency", "value": ms, "unit": "ms", "artifact": "int8", "source": key, "tool": tool,
                      "board": board, "core": core, "clock_mhz": mhz,
                      "notes": "closed division, median throughput; latency = 1000 / throughput"})
@@ -122,7 +126,7 @@ def _sources() -> dict[str, dict[str, str]]:
     out = {"mlperf_targets": {"title": f"mlcommons/tiny benchmark/evaluation/datasets/README.md at {COMMIT[:12]}",
                               "url": f"https://github.com/mlcommons/tiny/blob/{COMMIT}/benchmark/evaluation/datasets/README.md"}}
     for rnd, who, tool, board, *_ in BOARDS:
-        out[f"results_v{rnd}_{who.lower()}"] = {
+        out[_source_key(rnd, who, board)] = {
             "title": f"MLPerf Tiny v{rnd} results, closed division, {who} ({tool}, {board})",
             "url": RESULTS.format(v=rnd, who=who),
             "notes": "performance/results.txt per benchmark; cycles = ms x MHz x 1000 (wait states included)"}
