@@ -14,15 +14,15 @@ PKG = Path(__import__("zoo.backends.tvm_cortexm7", fromlist=["x"]).__file__).par
 _BINDING_HEAD = r"""
 #include "fw_binding.h"
 const uint32_t fw_input_bytes = 4u;
-const uint32_t fw_output_count = 1u;
-const uint32_t fw_has_logits = 0u;
+const uint32_t fw_output_bytes = 4u;
+const uint32_t fw_logits_bytes = 0u;
 uint8_t fw_input_buf[4] __attribute__((aligned(4)));
-float fw_output_buf[1];
+uint8_t fw_output_buf[8] __attribute__((aligned(4)));
 int8_t fw_logits_buf[4];
 int32_t fw_run_logits(const uint8_t *input, int8_t *logits) { (void)input; (void)logits; return -100; }
 """
 LOOP_BINDING = _BINDING_HEAD + r"""
-__attribute__((naked)) int32_t fw_run(const uint8_t *input, float *output) {
+__attribute__((naked)) int32_t fw_run(const uint8_t *input, uint8_t *output) {
   (void)input; (void)output;
   __asm__ volatile(".syntax unified\n"  /* GCC wraps Thumb-1 inline asm in divided syntax */
                    "ldr r2, [r0]\n"
@@ -54,7 +54,7 @@ def binding_firmware(target: TargetSpec, binding_c: str, tmp: Path) -> Path:
 def probe_binding(target: TargetSpec) -> str:
     """fw_run reads the last word of every region and writes (then reads back) the last word of every RAM
     region, returning 1 on a mismatch: a region the machine does not map faults (exit code 3)."""
-    lines = [_BINDING_HEAD, "int32_t fw_run(const uint8_t *input, float *output) {", "  (void)input; (void)output;",
+    lines = [_BINDING_HEAD, "int32_t fw_run(const uint8_t *input, uint8_t *output) {", "  (void)input; (void)output;",
              "  uint32_t bad = 0u;"]
     for r in target.memory:
         last = f"(volatile uint32_t *){r.end - 4:#x}u"

@@ -31,6 +31,7 @@ pytest.importorskip("tvm")
 from zoo.backends.tvm_cortexm7 import backend_for, source_files  # noqa: E402
 from zoo.backends.tvm_cortexm7.firmware import ModelTooLargeError  # noqa: E402
 from zoo.backends.tvm_cortexm7.linker import linker_script  # noqa: E402
+from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner  # noqa: E402
 from zoo.backends.tvm_cortexm7.targets import ENV_PATH, load_target, target_names  # noqa: E402
 
@@ -86,8 +87,7 @@ def test_memory_regions_exist_on_the_machine(name: str, tmp_path: Path) -> None:
     """The last word of every region is readable (code) or writable (RAM) on the emulated machine."""
     spec = load_target(name)
     elf = binding_firmware(spec, probe_binding(spec), tmp_path)
-    result = QemuRunner(spec, timeout_s=20).run_batch(elf, np.zeros((1, 4), np.uint8), output_count=1,
-                                                      has_logits=False)
+    result = QemuRunner(spec, timeout_s=20).run_batch(elf, np.zeros((1, 4), np.uint8), layout=RecordLayout(4))
     assert result.status.tolist() == [0]
 
 
@@ -98,8 +98,8 @@ def test_instruction_count_factor_is_calibrated(name: str, tmp_path: Path) -> No
     spec = load_target(name)
     elf = binding_firmware(spec, LOOP_BINDING, tmp_path)
     counts = np.array([1_000, 101_000, 3_001_000], np.uint32)  # the last spans several 24-bit SysTick wraps
-    result = QemuRunner(spec, timeout_s=30).run_batch(elf, counts.view(np.uint8).reshape(-1, 4), output_count=1,
-                                                      has_logits=False, count_instructions=True)
+    result = QemuRunner(spec, timeout_s=30).run_batch(elf, counts.view(np.uint8).reshape(-1, 4), layout=RecordLayout(4),
+                                                      count_instructions=True)
     measured = np.diff(result.instructions)
     expected = np.diff(2 * counts.astype(np.int64))
     print(f"\n{name} ({spec.emulator.machine}, x {spec.emulator.instructions_per_tick}): measured {measured.tolist()}, "
@@ -149,13 +149,7 @@ def test_stmnist_runs_identically_on_every_target(name: str, target_outputs: Cal
     assert 0 <= ram - expected_ram <= 64
 
 
-_LITERT_LOWERING = pytest.mark.xfail(
-    strict=True, reason="the int8 lowering on this branch still rounds like LiteRT's builtin kernels, which differ "
-    "from TFLM (the card's reference) by one logit step on a few golden inputs (2 of 17,028 elements); branch "
-    "compiler's TFLM arithmetic fixes it: remove this marker when it is merged")
-
-
-@pytest.mark.parametrize("name", [pytest.param(t, marks=_LITERT_LOWERING) for t in TARGETS])
+@pytest.mark.parametrize("name", TARGETS)
 def test_stmnist_bit_exact_with_the_reference(name: str, target_outputs: Callable[[str], np.ndarray],
                                               reference_outputs: np.ndarray) -> None:
     """stmnist_v1 on every target: outputs identical with the card's reference (TFLM) on the golden inputs."""

@@ -32,6 +32,7 @@ pytest.importorskip("tflite")
 
 from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend  # noqa: E402
 from zoo.backends.tvm_cortexm7.library import ModelLibrary  # noqa: E402
+from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner  # noqa: E402
 from zoo.backends.tvm_cortexm7.runner import CortexM7Runner  # noqa: E402
 from zoo.backends.tvm_cortexm7.targets import load_target  # noqa: E402
@@ -93,9 +94,9 @@ def _tvm_llvm_host(card: Card, images: np.ndarray) -> np.ndarray:
 def test_library_builds_alone_with_gcc(compiled: Path, tmp_path: Path) -> None:
     lib = ModelLibrary.load(compiled / "library")
     header = lib.header.read_text()
-    for name in ("INPUT_BYTES 784u", "OUTPUT_COUNT 36u", "ARENA_BYTES", "HAS_LOGITS 0"):
+    for name in ("INPUT_BYTES 784u", "OUTPUT0_COUNT 36u", "OUTPUT_BYTES 144u", "ARENA_BYTES", "HAS_LOGITS 0"):
         assert f"#define STMNIST_V1_{name}" in header
-    assert "int32_t stmnist_v1_run(const uint8_t *input, float *output);" in header
+    assert "int32_t stmnist_v1_run(const uint8_t *in0, float *out0);" in header
     assert not any('include "tvm/' in s.read_text() for s in lib.sources), "the library must not need TVM headers"
     for src in lib.sources:  # exactly: every .c, the Cortex-M7 flags, the library folder only
         cmd = ["arm-none-eabi-gcc", *M7.cflags, "-O2", f"-I{lib.dir}", "-c", str(src), "-o",
@@ -129,8 +130,7 @@ def test_hanging_firmware_is_a_toolchain_error(tmp_path: Path) -> None:
     elf = tiny_firmware(M7, main, tmp_path)
     start = time.monotonic()
     with pytest.raises(ToolchainError, match="did not finish within 2 s"):
-        QemuRunner(M7, timeout_s=2, per_image_s=0).run_batch(elf, np.zeros((1, 4), np.uint8), output_count=1,
-                                                          has_logits=False)
+        QemuRunner(M7, timeout_s=2, per_image_s=0).run_batch(elf, np.zeros((1, 4), np.uint8), layout=RecordLayout(4))
     assert time.monotonic() - start < 10
 
 
@@ -139,7 +139,7 @@ def test_faulting_firmware_is_a_toolchain_error(tmp_path: Path) -> None:
     main.write_text("int main(void) { return *(volatile int *)0xF0000000u; }\n")  # unmapped: BusFault
     elf = tiny_firmware(M7, main, tmp_path)
     with pytest.raises(ToolchainError, match="faulted"):
-        QemuRunner(M7, timeout_s=10).run_batch(elf, np.zeros((1, 4), np.uint8), output_count=1, has_logits=False)
+        QemuRunner(M7, timeout_s=10).run_batch(elf, np.zeros((1, 4), np.uint8), layout=RecordLayout(4))
 
 
 def test_footprint_is_consistent(runner: CortexM7Runner) -> None:

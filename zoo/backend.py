@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from zoo.card import Artifact, Card
+from zoo.errors import BackendError
 
 __all__ = ["Availability", "Backend", "Footprint", "Runner", "LOGITS"]
 
@@ -87,6 +88,30 @@ class Runner(ABC):
         leaves them out of :meth:`run`.
         """
         return self.run(inputs)
+
+    def intermediates(self) -> Availability:
+        """Whether :meth:`run_intermediates` works for this runner, and if not, why.
+
+        The default is "no": a backend that can read its intermediate tensors overrides both.
+        """
+        return Availability(False, "its runner does not implement Runner.run_intermediates",
+                            "implement Runner.intermediates and Runner.run_intermediates in the backend")
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Run a batch and return every operator output tensor of the TFLite model it runs.
+
+        Args:
+            inputs: as for :meth:`run`.
+
+        Returns:
+            Tensor index in the model's subgraph 0 -> array of shape ``(N, *tensor shape[1:])``
+            and the tensor's own dtype (raw int8 values for int8 tensors). A tensor the backend
+            cannot map back to the model is left out.
+
+        Raises:
+            BackendError: this runner exposes no intermediates (see :meth:`intermediates`), or it failed.
+        """
+        raise BackendError(f"{type(self).__name__} exposes no intermediate tensors: {self.intermediates().message()}")
 
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model, where the backend targets a device."""

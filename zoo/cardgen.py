@@ -158,6 +158,11 @@ def _fit(validation: dict[str, Any], core: str | None) -> str:
     if r is None:
         return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"
     fp = r.get("footprint")
+    unfit = r.get("fit")
+    if not fp and unfit:
+        over = ", ".join(f"{g['region']} by {g['overflow_bytes']:,} B of {g['bytes']:,}" for g in unfit.get("regions", [])
+                         if g.get("overflow_bytes"))
+        return f"no: {name} overflows {_table_text(unfit.get('part') or 'the part')}'s {over}"
     if not fp:
         return f"{name}: {r.get('status')}" + (f" ({_table_text(r.get('reason', ''))[:200]})" if r.get("reason") else "")
     part = fp.get("part")

@@ -87,6 +87,15 @@ class Model:
                                    f"expected {spec.dtype}{list(want)}")
         return outputs
 
+    def run_intermediates(self, inputs: Any) -> dict[int, np.ndarray]:
+        """Every operator output tensor of the TFLite model, keyed by tensor index (see :meth:`Runner.run_intermediates`).
+
+        Raises:
+            InputError: the inputs do not match the artifact's input specs.
+            BackendError: the backend exposes no intermediates (``model.runner.intermediates()`` says why) or failed.
+        """
+        return self.runner.run_intermediates(self._feeds(inputs))
+
     def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
         return self.run(images, logits)
 

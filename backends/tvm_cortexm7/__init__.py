@@ -39,8 +39,9 @@ from zoo.errors import BackendError, UnknownNameError, ZooError
 from .device import DeviceRunner
 from .firmware import Firmware, build_firmware, gcc_version
 from .footprint import FIT, fit_from_elf, footprint_from_map
-from .library import LoweringFn, LoweringRequest, ModelLibrary, c_identifier
+from .library import LoweringFn, LoweringRequest, ModelLibrary, c_identifier, card_tensor_specs
 from .qemu import QemuRunner
+from .records import RecordLayout
 from .runner import FOOTPRINT, MEASUREMENTS, CortexM7Runner
 from .targets import TargetSpec, load_target, target_names
 
@@ -133,16 +134,16 @@ class TVMCortexMBackend(Backend):
         self.runner = runner or QemuRunner(self.target, timeout_s=self.timeout_s)
 
     def supports(self, card: Card, artifact: Artifact) -> Availability:
-        """Only int8 tflite files with a uint8 input and a float32 output (the library's C contract)."""
+        """int8 tflite files; tensors int8, uint8 or float32 in and out (the C contract takes the model's own types)."""
         base = super().supports(card, artifact)
         if not base:
             return base
         if artifact.precision != "int8":
             return Availability(False, f"{self.name} compiles int8 tflite models, {artifact.file} is "
                                 f"{artifact.precision}", "choose the card's int8 tflite artifact")
-        if card.input.dtype != "uint8" or card.output.dtype != "float32":
-            return Availability(False, f"the C contract takes a uint8 input and gives float32 outputs; the card has "
-                                f"{card.input.dtype} -> {card.output.dtype}", "use a backend for host runtimes")
+        if self.lowering == "float" and (card.input.dtype != "uint8" or card.output.dtype != "float32"):
+            return Availability(False, f"the float lowering takes a uint8 input and gives float32 outputs; the card "
+                                f"has {card.input.dtype} -> {card.output.dtype}", "use lowering='int8'")
         return Availability(True)
 
     def cache_key(self) -> str:
@@ -173,7 +174,8 @@ class TVMCortexMBackend(Backend):
         lib_dir = out_dir / "library"
         lib_dir.mkdir(parents=True, exist_ok=True)
         request = LoweringRequest(Path(artifact_path), c_identifier(card.name), card.input.name,
-                                  tuple(card.input.shape), tuple(card.output.shape), lib_dir)
+                                  tuple(card.input.shape), tuple(card.output.shape), lib_dir,
+                                  card_tensors=card_tensor_specs(card))
         lib = _resolve(self.lowering)(request)
         fw = build_firmware(lib, out_dir / "build", self.target, timeout_s=self.timeout_s)
         shutil.copy2(fw.elf, out_dir / "fw.elf")
@@ -181,10 +183,9 @@ class TVMCortexMBackend(Backend):
         self._measure(card, lib, fw, out_dir)
 
     def _measure(self, card: Card, lib: ModelLibrary, fw: Firmware, out_dir: Path) -> None:
-        images = calibration_images(tuple(card.input.shape))
-        result = self.runner.run_batch(fw.elf, images.reshape(len(images), -1),
-                                       output_count=int(np.prod(card.output.shape[1:])), has_logits=lib.has_logits,
-                                       count_instructions=True)
+        images = calibration_images((1, lib.input_bytes))  # raw bytes of the packed inputs
+        layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
+        result = self.runner.run_batch(fw.elf, images, layout=layout, count_instructions=True)
         if np.any(result.status):
             raise BackendError(f"{lib.prefix}_run returned status {result.status.tolist()} on the calibration "
                                f"images on {self.runner.describe()}; the generated library is broken")

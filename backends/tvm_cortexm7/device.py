@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .records import RecordLayout
 from .targets import TargetSpec
 
 __all__ = ["DeviceRunner", "Result"]
@@ -23,8 +24,8 @@ class Result:
     """What the firmware reported for a batch, one row per image."""
 
     status: np.ndarray  # int32 (N,): 0 = the model ran
-    outputs: np.ndarray  # float32 (N, output_count)
-    logits: np.ndarray | None  # int8 (N, output_count) where the library exposes them
+    outputs: np.ndarray  # uint8 (N, output_bytes): the packed outputs (library.unpack splits them)
+    logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
     instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
     stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
 
@@ -40,12 +41,13 @@ class DeviceRunner(ABC):
         self.target = target
 
     @abstractmethod
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
-        """Run the firmware on every image (shape (N, input_bytes), uint8) and return its records.
+        """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records
+        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`).
 
         Raises:
-            ToolchainError: the device failed, hung or faulted.
+            ToolchainError: the device failed, hung or faulted, or a record is corrupt.
         """
 
     @abstractmethod

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from zoo.errors import ToolchainError
+from zoo.errors import DoesNotFitError, ToolchainError
 from zoo.proc import run as proc_run
 
 from .footprint import fit_record
@@ -38,7 +38,7 @@ GCC = "arm-none-eabi-gcc"
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 
 
-class ModelTooLargeError(ToolchainError):
+class ModelTooLargeError(ToolchainError, DoesNotFitError):
     """The image does not fit the target's part: ``overflow`` maps each region to the bytes it lacks."""
 
     def __init__(self, message: str, target: TargetSpec, overflow: dict[str, int]) -> None:
@@ -157,13 +157,13 @@ def _binding_c(lib: ModelLibrary) -> str:
 #include "fw_binding.h"
 
 const uint32_t fw_input_bytes = {up}_INPUT_BYTES;
-const uint32_t fw_output_count = {up}_OUTPUT_COUNT;
-const uint32_t fw_has_logits = {1 if lib.has_logits else 0}u;
+const uint32_t fw_output_bytes = {up}_OUTPUT_BYTES;
+const uint32_t fw_logits_bytes = {up}_LOGITS_COUNT;
 uint8_t fw_input_buf[{up}_INPUT_BYTES] __attribute__((aligned(16)));
-float fw_output_buf[{up}_OUTPUT_COUNT] __attribute__((aligned(16)));
-int8_t fw_logits_buf[({up}_OUTPUT_COUNT + 3u) & ~3u] __attribute__((aligned(16)));
+uint8_t fw_output_buf[{up}_OUTPUT_BYTES + 4u] __attribute__((aligned(16)));
+int8_t fw_logits_buf[({up}_LOGITS_COUNT + 7u) & ~3u] __attribute__((aligned(16)));
 
-int32_t fw_run(const uint8_t *input, float *output) {{ return {p}_run(input, output); }}
+int32_t fw_run(const uint8_t *input, uint8_t *output) {{ return {p}_run_buffers(input, output); }}
 int32_t fw_run_logits(const uint8_t *input, int8_t *logits) {{ {logits} }}
 """
 

@@ -12,7 +12,6 @@ on mps2-an500: 25 MHz SysTick, 64 ns per instruction). Each factor is checked by
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from zoo.errors import ToolchainError
 from zoo.proc import run as proc_run
 
 from .device import DeviceRunner, Result
+from .records import RecordLayout, parse_records
 from .targets import TargetSpec
 
 __all__ = ["QemuRunner", "ticks_to_instructions", "EXIT_CODES"]
@@ -32,7 +32,6 @@ QEMU = "qemu-system-arm"
 EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
               3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
               4: "an unexpected interrupt or exception fired"}
-_HEAD_WORDS = 4
 
 
 def ticks_to_instructions(ticks: np.ndarray | int, target: TargetSpec) -> np.ndarray:
@@ -68,15 +67,14 @@ class QemuRunner(DeviceRunner):
         return [QEMU, "-M", self.target.emulator.machine, "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
-        """Run the firmware once on the whole batch (see :class:`Target`).
+        """Run the firmware once on the whole batch (see :class:`~.device.DeviceRunner`).
 
         Args:
             elf: harness firmware built by :func:`~.firmware.build_firmware`.
-            images: uint8 array (N, input_bytes).
-            output_count: floats per output record.
-            has_logits: whether records carry int8 logits.
+            images: uint8 array (N, input_bytes): the packed inputs.
+            layout: the payload sizes of a result record (library outputs and logits).
             count_instructions: run under ``-icount`` and report instructions per image.
 
         Returns:
@@ -84,7 +82,7 @@ class QemuRunner(DeviceRunner):
 
         Raises:
             ToolchainError: QEMU is missing, hangs past the timeout, the firmware faults or
-                exits with an error, or the output file is short.
+                exits with an error, or the output file is short or has a corrupt record.
         """
         if shutil.which(QEMU) is None:
             raise ToolchainError(f"{QEMU} is not on PATH; install it: apt-get install -y qemu-system-arm")
@@ -95,9 +93,10 @@ class QemuRunner(DeviceRunner):
             (work / "input.bin").write_bytes(images.tobytes())
             self._start(self.command(elf, count_instructions), elf, work, limit)
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
-        result = _parse(raw, len(images), output_count, has_logits, elf)
-        counted = ticks_to_instructions(result.instructions, self.target) if count_instructions else None
-        return dataclasses.replace(result, instructions=counted)
+        rec = parse_records(raw, len(images), layout, elf)
+        return Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
+                      instructions=ticks_to_instructions(rec.ticks, self.target) if count_instructions else None,
+                      stack_bytes=rec.stack_bytes)
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
@@ -111,21 +110,3 @@ class QemuRunner(DeviceRunner):
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU: {why}.{(' QEMU said: ' + tail) if tail else ''}"
                                  f"\ncommand: {' '.join(cmd)}")
-
-
-def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Path) -> Result:
-    """The records of ``output.bin``; ``instructions`` holds the raw SysTick ticks."""
-    logit_words = (output_count + 3) // 4 if has_logits else 0
-    words = _HEAD_WORDS + output_count + logit_words
-    if len(raw) != count * words * 4:
-        raise ToolchainError(f"firmware {elf} wrote {len(raw)} bytes of results for {count} images, expected "
-                             f"{count * words * 4}; the library's sizes do not match the harness - rebuild it")
-    rec = np.frombuffer(raw, dtype="<u4").reshape(count, words)
-    ticks = rec[:, 1].astype(np.int64) | (rec[:, 2].astype(np.int64) << 32)
-    logits = None
-    if has_logits:
-        logits = rec[:, _HEAD_WORDS + output_count:].copy().view(np.int8)[:, :output_count]
-    return Result(status=rec[:, 0].view(np.int32).copy(),
-                  outputs=rec[:, _HEAD_WORDS:_HEAD_WORDS + output_count].copy().view("<f4").astype(np.float32),
-                  logits=logits, instructions=ticks,
-                  stack_bytes=rec[:, 3].astype(np.int64))

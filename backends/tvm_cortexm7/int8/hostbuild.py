@@ -2,7 +2,7 @@
 
 The host build compiles the same C sources with the portable (non-DSP) code paths into a
 shared object driven through ctypes, so the library can be compared bit for bit with
-LiteRT before it ever runs on a device.
+TensorFlow Lite Micro before it ever runs on a device.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import ToolchainError
+
+from ..library import ModelLibrary, pack, unpack
 from zoo.proc import run as proc_run
 
 from ..targets import load_target
@@ -37,10 +39,11 @@ def _run(cmd: list[str], timeout: float = 180) -> str:
     return done.stdout
 
 
-def build_host(lib_dir: Path, out: Path, cc: str = "gcc") -> Path:
-    """Compile every .c of a library folder into a host shared object."""
+def build_host(lib_dir: Path, out: Path, cc: str = "gcc", defines: tuple[str, ...] = ()) -> Path:
+    """Compile every .c of a library folder into a host shared object (``defines``: extra ``-D`` macros)."""
     sources = sorted(str(p) for p in Path(lib_dir).glob("*.c"))
-    _run([cc, *_COMMON, "-O2", "-fPIC", "-shared", f"-I{lib_dir}", *sources, "-o", str(out), "-lm"])
+    _run([cc, *_COMMON, *(f"-D{d}" for d in defines), "-O2", "-fPIC", "-shared", f"-I{lib_dir}", *sources,
+          "-o", str(out), "-lm"])
     return Path(out)
 
 
@@ -71,31 +74,33 @@ def arm_size(objects: list[Path], size_tool: str = "arm-none-eabi-size") -> dict
 
 
 class HostLibrary:
-    """A host build of a model library, run through ctypes.
+    """A host build of a model library, run through ctypes on packed buffers (``<prefix>_run_buffers``).
 
     Example:
-        >>> lib = HostLibrary(build_host(folder, tmp / "m.so"), "stmnist_v1", 784, 36)  # doctest: +SKIP
-        >>> probs, logits = lib.run(images)  # doctest: +SKIP
+        >>> host = HostLibrary(build_host(lib.dir, tmp / "m.so"), lib)  # doctest: +SKIP
+        >>> outputs, logits = host.run([images])  # doctest: +SKIP
     """
 
-    def __init__(self, so_path: Path, prefix: str, input_bytes: int, output_count: int) -> None:
+    def __init__(self, so_path: Path, lib: ModelLibrary) -> None:
         self._dll = ctypes.CDLL(str(so_path))
-        self._run = getattr(self._dll, f"{prefix}_run")
-        self._logits = getattr(self._dll, f"{prefix}_run_logits")
+        self.lib = lib
+        self._run = getattr(self._dll, f"{lib.prefix}_run_buffers")
+        self._logits = getattr(self._dll, f"{lib.prefix}_run_logits") if lib.logits else None
         for fn in (self._run, self._logits):
-            fn.restype = ctypes.c_int32
-            fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        self.input_bytes, self.output_count = input_bytes, output_count
+            if fn is not None:
+                fn.restype = ctypes.c_int32
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
-    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run a batch of uint8 images; returns (float32 outputs, int8 logits)."""
-        batch = np.ascontiguousarray(images, np.uint8).reshape(-1, self.input_bytes)
-        probs = np.zeros((len(batch), self.output_count), np.float32)
-        logits = np.zeros((len(batch), self.output_count), np.int8)
-        for i, img in enumerate(batch):
-            x = np.ascontiguousarray(img)
-            if self._run(x.ctypes.data, probs[i].ctypes.data) != 0:
-                raise ToolchainError(f"model run failed on image {i}")
-            if self._logits(x.ctypes.data, logits[i].ctypes.data) != 0:
-                raise ToolchainError(f"model run_logits failed on image {i}")
-        return probs, logits
+    def run(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Run a batch: each input ``(N, *shape[1:])`` in the model's dtype; returns (outputs, int8 logits or None)."""
+        packed = pack(self.lib.inputs, inputs)
+        out = np.zeros((len(packed), self.lib.output_bytes), np.uint8)
+        logits_spec = self.lib.logits
+        logits = np.zeros((len(packed), logits_spec.count), np.int8) if logits_spec else None
+        for i, row in enumerate(packed):
+            x = np.ascontiguousarray(row)
+            if self._run(x.ctypes.data, out[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run failed on input {i}")
+            if logits is not None and self._logits(x.ctypes.data, logits[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run_logits failed on input {i}")
+        return unpack(self.lib.outputs, out), logits
