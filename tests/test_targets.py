@@ -326,3 +326,13 @@ def test_every_card_platform_core_has_a_target() -> None:
     assert all(found.values()), found
     assert found["Cortex-M0+"].name == "cortexm0" and found["Cortex-M4"].name == "cortexm4"
     assert target_for_core("Cortex-A7") is None
+
+
+def test_mlperf_kws01_does_not_fit_the_cortexm0() -> None:
+    """A registered model too large for a part: the link fails cleanly, naming the region and the overflow."""
+    with pytest.raises(ModelTooLargeError, match=r"does not fit the nRF51822.*RAM \(16,384 B, holds data, stack\) "
+                                                 r"overflowed by [\d,]+ bytes") as info:
+        zoo.load("mlperf_kws01", backend="tvm-cortexm0")
+    fit = info.value.fit()
+    assert not fit["fits"] and fit["part"] == "nRF51822" and info.value.overflow["RAM"] > 0
+    assert {r["region"]: r["overflow_bytes"] for r in fit["regions"]} == {"FLASH": 0, "RAM": info.value.overflow["RAM"]}
