@@ -19,7 +19,6 @@ pytest.importorskip("tflite_micro")
 from helpers import litert_direct  # noqa: E402
 from ops.opmodels import differences, host_library, qemu_run  # noqa: E402
 from structured_inputs import images, mfcc_like, spectrogram_like  # noqa: E402
-
 from zoo.backends.tvm_cortexm7.int8 import generate_int8_library  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs host gcc")
