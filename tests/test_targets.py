@@ -31,8 +31,8 @@ pytest.importorskip("tvm")
 from zoo.backends.tvm_cortexm7 import backend_for, source_files  # noqa: E402
 from zoo.backends.tvm_cortexm7.firmware import ModelTooLargeError  # noqa: E402
 from zoo.backends.tvm_cortexm7.linker import linker_script  # noqa: E402
-from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner  # noqa: E402
+from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.targets import ENV_PATH, load_target, target_names  # noqa: E402
 
 TARGETS = ["cortexm0", "cortexm4", "cortexm7", "cortexm33", "cortexm55"]

@@ -41,7 +41,7 @@ class FullyConnected(Layer):
         """``zoo_fc_s8``: weights and the folded bias in flash."""
         data = layout.fc_data(self)
         w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
-        per_channel = int(len(set(zip(self.multipliers, self.shifts))) > 1)
+        per_channel = int(len(set(zip(self.multipliers, self.shifts, strict=True))) > 1)
         n = len(self.multipliers) if per_channel else 1
         m, s = em.array(f"l{i}_mult", data.mult[:n]), em.array(f"l{i}_shift", data.shift[:n])
         return (f"zoo_fc_s8({em.ptr(self.inputs[0])}, {w}, {b}, {em.ptr(self.outputs[0])}, {self.rows}, "
