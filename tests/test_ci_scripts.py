@@ -1,4 +1,4 @@
-"""The conformance CI scripts, run as CI runs them: one backend's job, then the merged matrix."""
+"""The conformance CI scripts, run as CI runs them: one backend's job each, then the merged matrix."""
 
 from __future__ import annotations
 
@@ -11,20 +11,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_conformance_job_and_matrix(tmp_path: Path) -> None:
+def test_conformance_jobs_and_merged_matrix(tmp_path: Path) -> None:
+    """Two per-backend jobs (ci/conformance.sh, `zoo matrix -b B`), merged by `zoo matrix --merge` as the workflow does."""
     env = os.environ | {"ZOO_SKIP_SETUP": "1", "ZOO_VENV": str(Path(sys.executable).parents[1])}
-    job = subprocess.run(["bash", "ci/conformance.sh", "tflite", str(tmp_path)], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
-    folder = tmp_path / "tflite"
-    assert (folder / "junit.xml").is_file() and (folder / "summary.md").is_file()
-    record = json.loads((folder / "stmnist_v1__tflite.json").read_text())
+    for backend, options in (("tflite", []), ("tflite-ref", ["--limit", "500"])):  # options reach zoo matrix
+        job = subprocess.run(["bash", "ci/conformance.sh", backend, str(tmp_path), *options], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+        assert f"# Conformance: {backend}" in job.stdout  # the job prints its summary
+    record = json.loads((tmp_path / "tflite" / "matrix.json").read_text())["models"]["stmnist_v1"]["tflite"]
     assert record["status"] == "pass" and record["max_abs_lsb"] == 0
-    merged = subprocess.run([sys.executable, "ci/matrix.py", str(folder), "--markdown", str(tmp_path / "matrix.md"),
+    zoo = str(Path(sys.executable).with_name("zoo"))
+    merged = subprocess.run([zoo, "matrix", "--merge", str(tmp_path / "tflite" / "matrix.json"), "--merge",
+                             str(tmp_path / "tflite-ref" / "matrix.json"), "--markdown", str(tmp_path / "matrix.md"),
                              "--json", str(tmp_path / "matrix.json")], cwd=REPO, capture_output=True, text=True,
                             timeout=60)
     assert merged.returncode == 0, merged.stderr
     matrix = json.loads((tmp_path / "matrix.json").read_text())
-    assert matrix["models"]["stmnist_v1"]["tflite"]["status"] == "pass"
-    assert matrix["jobs"]["tflite"]["failures"] == 0 and matrix["jobs"]["tflite"]["tests"] >= 10
-    assert "| tflite | pass | 88.14 % | 0 | 100.00 % |" in (tmp_path / "matrix.md").read_text()
+    assert {e: r["status"] for e, r in matrix["models"]["stmnist_v1"].items()} == {"tflite": "pass", "tflite-ref": "pass"}
+    assert set(matrix["jobs"]) == {"stmnist_v1/tflite", "stmnist_v1/tflite-ref"}
+    markdown = (tmp_path / "matrix.md").read_text()
+    assert "| tflite | pass | 88.14 % | 0 | 100.00 % |" in markdown
+    assert "| stmnist_v1/tflite-ref | done | 1 |" in markdown
+    assert matrix["jobs"]["stmnist_v1/tflite-ref"]["limit"] == 500 and matrix["jobs"]["stmnist_v1/tflite"]["limit"] is None
+

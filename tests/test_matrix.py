@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from ray_cluster import RayCluster, start_cluster
 
-from zoo.matrix import Job, JobOutcome, LocalExecutor, plan, run_matrix
+from zoo.matrix import Job, JobOutcome, LocalExecutor, passed, plan, run_matrix
 
 pytestmark = pytest.mark.xdist_group("matrix")  # one xdist worker: the user model, the local run and the cluster once
 
 REPO = Path(__file__).resolve().parents[1]
+PLUGINS = Path(__file__).parent / "plugins"
 ZOO = str(Path(sys.executable).with_name("zoo"))
 BACKENDS = ("tflite", "tflite-ref", "onnxruntime")
 LIMIT = 200  # the budgets hold on this subset of the stand-in data (at 40 one flip already fails onnxruntime)
@@ -228,3 +229,23 @@ def test_merge(local_matrix: dict[str, Any], tmp_path: Path) -> None:
     assert data["models"] == local_matrix["models"] and data["jobs"] == local_matrix["jobs"]
     twice = zoo_cli("matrix", "--merge", str(parts[0]), "--merge", str(parts[0]))
     assert twice.returncode == 2 and "is in two of the files" in twice.stderr
+
+
+def test_failed_and_unavailable_backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Third-party backends reach the pool's processes too: a broken one fails its checks, one that
+    cannot be imported is skipped with the reason; a failure fails the matrix, a skip only when required."""
+    dist = tmp_path / "zoo_matrix_doubles-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-matrix-doubles\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[zoo.backends]\ntest-shift2 = zoo_test_doubles:ShiftBackend\n"
+                                           "test-missing = zoo_no_such_module:Backend\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    data = run_matrix(plan(["stmnist_v1"], ["test-shift2", "test-missing"], limit=20), LocalExecutor(2))
+    shifted, missing = (data["models"]["stmnist_v1"][b] for b in ("test-shift2", "test-missing"))
+    assert shifted["status"] == "fail" and "golden.mismatch_fraction = 1 (FAILED" in shifted["reason"]
+    assert shifted["max_abs_lsb"] == 2
+    assert missing["status"] == "skipped" and "zoo_no_such_module" in missing["reason"]
+    assert not passed(data)
+    del data["models"]["stmnist_v1"]["test-shift2"]
+    assert passed(data) and not passed(data, require_available=True)
