@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from zoo.errors import BackendUnavailableError, InputError
+from zoo.errors import BackendUnavailableError, InputError, ZooError
 from zoo.matrix.executors import DEFAULT_JOB_TIMEOUT_S, Book, Events
 from zoo.matrix.jobs import Job, JobOutcome, run_job
 
@@ -98,31 +98,35 @@ class RayExecutor:
                 ray.init(num_cpus=self.workers, resources={EMULATOR_RESOURCE: self.workers},
                          object_store_memory=self.object_store_mb * 2**20, include_dashboard=False, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
-            raise InputError(f"cannot connect to {where}: {exc}; start one with `ray start --head` "
-                             "and pass its address, or omit --address to start a local one") from None
+            if not self.address:
+                raise ZooError(f"cannot start a local Ray cluster: {exc}") from None
+            raise InputError(f"cannot connect to the Ray cluster at {self.address}: {exc}; start one with "
+                             "`ray start --head` and pass its address, or omit --address to start a local one") from None
 
     def run(self, jobs: Sequence[Job], events: Events | None = None) -> list[JobOutcome]:
         """Run every job as a Ray task; returns their outcomes in the jobs' order.
 
         Raises:
             BackendUnavailableError: Ray is not installed.
-            InputError: the cluster cannot be reached.
+            InputError: the cluster at `address` cannot be reached.
+            ZooError: a local cluster cannot be started.
         """
-        ray = _ray()
         book = Book(jobs, events)
         added = {}
         if not self.address and "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
             # Token authentication with a token of this run only, in the environment the local cluster
-            # inherits: Ray would otherwise write one to ~/.ray/auth_token, which every later `ray start`
-            # on the machine then picks up.
+            # inherits (set before Ray is imported: Ray reads its configuration then). Ray would otherwise
+            # write one to ~/.ray/auth_token, which every later `ray start` on the machine then picks up.
             added = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
             os.environ.update(added)
+        ray = None
         try:
+            ray = _ray()
             self._connect(ray)
             _Run(ray, book, self.job_timeout_s).run(jobs)
         finally:
-            ray.shutdown()
+            if ray is not None:
+                ray.shutdown()
             for key in added:
                 os.environ.pop(key, None)
         return book.results()
