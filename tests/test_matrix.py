@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -147,6 +148,40 @@ def test_ray_worker_killed_mid_job_is_retried(ray_cluster: RayCluster, user_card
     assert "WorkerCrashedError" in job["errors"][0] or "died" in job["errors"][0], job["errors"]
     assert f"retry {key}" in stderr
     assert data["models"] == local_matrix["models"]
+
+
+def ray_processes_of(driver_pid: int) -> dict[int, str]:
+    """Processes of the local Ray cluster a driver started (Ray names its session ``session_<date>_<driver pid>``)."""
+    named = re.compile(rf"session_[0-9_-]+_{driver_pid}\b")
+    everyone = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                everyone[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+    return {pid: cmd for pid, cmd in everyone.items() if named.search(cmd)}
+
+
+def test_ray_local_cluster_with_a_device_job(tmp_path: Path) -> None:
+    """Without --address a local cluster is started (an emulator unit per CPU, so the device job runs),
+    and stopped: no process is left and no token file is written to the home folder."""
+    out = tmp_path / "matrix.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")} | {"HOME": str(tmp_path)}
+    driver = subprocess.Popen([ZOO, "matrix", "stmnist_v1", "-b", "tflite", "-b", "tvm-cortexm7", "--limit", "20",
+                               "--executor", "ray", "--workers", "2", "--json", str(out)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = driver.communicate(timeout=TIMEOUT_S)
+    assert driver.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["executor"] == "local Ray cluster, 2 CPU(s)"
+    device = data["models"]["stmnist_v1"]["tvm-cortexm7"]
+    assert device["status"] == "pass" and device["max_abs_lsb"] == 0 and device["instructions_per_inference"] > 0
+    deadline = time.monotonic() + 30
+    while ray_processes_of(driver.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ray_processes_of(driver.pid)
+    assert not (tmp_path / ".ray").exists()
 
 
 class KillFirstTry:

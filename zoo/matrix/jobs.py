@@ -100,7 +100,7 @@ def plan(models: list[str] | None = None, backends: list[str] | None = None,
     """
     names = [registry.get_card(m).name for m in (models or registry.list_models())]
     known = registry.backend_names()
-    chosen = backends or known
+    chosen = list(dict.fromkeys(backends or known))
     for name in [b for b in chosen if b not in known]:
         registry.backend_class(name)  # raises UnknownNameError, with suggestions
     env = tuple((k, os.environ[k]) for k in PASSED_ENV if k in os.environ)
