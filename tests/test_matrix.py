@@ -100,7 +100,9 @@ def test_local_matrix(local_matrix: dict[str, Any]) -> None:
     assert sum(stmnist["tflite"]["confusion"][i][i] for i in range(36)) == round(stmnist["tflite"]["accuracy"] * LIMIT)
     assert local_matrix["models"]["my_model"]["tflite"]["accuracy"] is None  # the user's card has no dataset
     assert "| tflite | pass | " in local_matrix["markdown"] and "| my_model/onnxruntime | done | 1 |" in local_matrix["markdown"]
-    assert "6 job(s) on local process pool, 2 worker(s)" in local_matrix["stderr"]
+    log = local_matrix["stderr"]  # not a terminal: the display prints one line per event
+    assert "6 job(s) on local process pool, 2 worker(s)" in log
+    assert all(f"start {key} on " in log and f"done  {key}: pass" in log for key in local_matrix["jobs"])
 
 
 def test_ray_matches_local(ray_cluster: RayCluster, user_card: Path, local_matrix: dict[str, Any],
@@ -122,8 +124,9 @@ def test_ray_worker_killed_mid_job_is_retried(ray_cluster: RayCluster, user_card
                                               local_matrix: dict[str, Any], tmp_path: Path) -> None:
     """SIGKILL to a Ray worker while it runs a job: that job is tried again and the matrix is complete."""
     out = tmp_path / "matrix.json"
-    driver = subprocess.Popen([ZOO, *matrix_args(user_card, out, "--executor", "ray", "--address", ray_cluster.address)],
-                              cwd=REPO, env=os.environ | ray_cluster.driver_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = [ZOO, *matrix_args(user_card, out, "--executor", "ray", "--address", ray_cluster.address)]
+    driver = subprocess.Popen(argv, cwd=REPO, env=os.environ | ray_cluster.driver_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     try:
         victim = None
         deadline = time.monotonic() + 120
