@@ -244,6 +244,8 @@ def test_job_timeout_kills_and_reports() -> None:
     (["matrix", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1 is for --executor ray"),
     (["matrix", "stmnist_v1", "--merge", "x.json"], "--merge combines earlier results"),
     (["matrix", "--merge", "missing.json"], "missing.json is not a matrix written by `zoo matrix --json`"),
+    (["matrix", "stmnist_v1", "--json", str(REPO / "README.md" / "matrix.json")], "cannot create the folder of"),
+    (["matrix", "stmnist_v1", "--markdown", "/"], "File '/' is a directory"),
 ])
 def test_usage_errors(args: list[str], message: str) -> None:
     """Bad options are exit 2 with a message naming what was wrong, before any job runs."""

@@ -200,8 +200,9 @@ def matrix(models: tuple[str, ...], backends: tuple[str, ...], limit: int | None
     from zoo.matrix.command import run_command
     from zoo.matrix.render import markdown, passed, table, write_atomic
 
+    outputs = [p for p in (json_path, md_path) if p]
     data = run_command(list(models), list(backends), limit, executor, workers, address, job_timeout,
-                       list(merge_paths), err)
+                       list(merge_paths), outputs, err)
     out.print(table(data))
     if json_path:
         write_atomic(json_path, json.dumps(data, indent=2) + "\n")

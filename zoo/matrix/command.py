@@ -10,7 +10,7 @@ from rich.console import Console
 from zoo.errors import InputError
 from zoo.matrix import DEFAULT_JOB_TIMEOUT_S, Executor, LocalExecutor, plan, ray_executor, run_matrix
 from zoo.matrix.progress import ProgressDisplay
-from zoo.matrix.render import merge
+from zoo.matrix.render import check_writable, merge
 
 __all__ = ["make_executor", "run_command"]
 
@@ -33,14 +33,17 @@ def make_executor(kind: str, workers: int | None = None, address: str | None = N
 
 
 def run_command(models: list[str], backends: list[str], limit: int | None, executor: str, workers: int | None,
-                address: str | None, job_timeout_s: float | None, merge_paths: list[Path],
+                address: str | None, job_timeout_s: float | None, merge_paths: list[Path], outputs: list[Path],
                 console: Console) -> dict[str, Any]:
     """Merge earlier matrices, or plan the jobs and run them with a live progress display on `console`.
 
     Raises:
-        InputError: options that contradict each other, or files to merge that are not matrices.
+        InputError: options that contradict each other, files to merge that are not matrices, or
+            `outputs` (the files to write afterwards) that cannot be written.
         UnknownNameError: an unknown model or backend.
     """
+    for path in outputs:
+        check_writable(path)
     if merge_paths:
         if models or backends:
             raise InputError("--merge combines earlier results; it takes no MODEL or --backend")

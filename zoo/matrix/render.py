@@ -8,6 +8,7 @@ missing one as "—", so new or dropped harness fields do not break it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from rich.table import Table
 from zoo.errors import InputError
 from zoo.matrix.jobs import JobOutcome
 
-__all__ = ["COLUMNS", "cells", "markdown", "matrix_data", "merge", "passed", "table", "write_atomic"]
+__all__ = ["COLUMNS", "cells", "check_writable", "markdown", "matrix_data", "merge", "passed", "table", "write_atomic"]
 
 COLUMNS = ("status", "accuracy", "max |Δ| LSB", "top-1 agreement", "flash / RAM (B)", "instructions / inference")
 
@@ -134,9 +135,33 @@ def table(data: dict[str, Any]) -> Table:
     return out
 
 
+def check_writable(path: Path) -> None:
+    """Fail now, not after the run, when `path` cannot be written (its folder is created if missing).
+
+    Raises:
+        InputError: `path` is a folder, or its folder cannot be created or written.
+    """
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name to write the matrix to")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder of {path}: {exc.strerror}; choose another path") from None
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"cannot write to {path.parent} (permission denied); choose another path")
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `text` to `path` through a temporary file beside it (never a half-written file).
+
+    Raises:
+        InputError: the file cannot be written.
+    """
+    check_writable(path)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {exc.strerror}; choose another path") from None
