@@ -100,11 +100,14 @@ def _add_logits_output(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _finalize(model: onnx.ModelProto, card: Card) -> None:
-    """Name the graph's input and first output after the card and make the batch dim symbolic."""
+def _finalize(model: onnx.ModelProto, card: Card, artifact: Artifact) -> None:
+    """Name the graph's inputs and outputs after the artifact's tensors in the card and make the batch dim symbolic."""
     graph = model.graph
-    _rename(graph, graph.input[0].name, card.input.name)
-    _rename(graph, graph.output[0].name, card.output.name)
+    ins, outs = card.tensors(artifact)
+    for value, spec in zip(list(graph.input), ins, strict=False):
+        _rename(graph, value.name, spec.name)
+    for value, spec in zip(list(graph.output), outs, strict=False):
+        _rename(graph, value.name, spec.name)
     for value in [*graph.input, *graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims:
@@ -156,8 +159,9 @@ def _convert_keras(card: Card, artifact_path: Path) -> onnx.ModelProto:
 
     pre = card.input.preprocessing
     if pre is None:
-        raise BackendError(f"card {card.name!r} has no input.preprocessing; a float artifact needs "
-                           "it to map the uint8 input to floats (add `preprocessing: {scale, offset}`)")
+        raise BackendError(f"card {card.name!r} has no preprocessing on input {card.input.name!r}; a Keras float "
+                           "artifact needs it to map the card's input to floats (add `preprocessing: {scale, offset}` "
+                           "to inputs[0])")
     net = _load_keras(artifact_path)
     scale, offset = np.float32(pre.scale), np.float32(pre.offset)
     spec = tf.TensorSpec((None, *card.input.shape[1:]), tf.as_dtype(card.input.dtype), name="input")
@@ -178,7 +182,8 @@ class OnnxRuntimeRunner(Runner):
         optimization: the graph optimization level option it was made with.
     """
 
-    def __init__(self, card: Card, model_path: Path, optimization: str, threads: int | None) -> None:
+    def __init__(self, card: Card, artifact: Artifact, model_path: Path, optimization: str,
+                 threads: int | None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -191,20 +196,21 @@ class OnnxRuntimeRunner(Runner):
             raise BackendError(f"ONNX Runtime cannot load {model_path}: {exc}; "
                                "delete the cache folder to recompile") from None
         self.optimization = optimization
-        self._card = card
-        self._input = self.session.get_inputs()[0].name
+        ins, outs = card.tensors(artifact)
+        self._inputs = [s.name for s in ins]
         names = [o.name for o in self.session.get_outputs()]
-        self._outputs = [n for n in (card.output.name, LOGITS) if n in names]
-        if card.output.name not in names:
-            raise BackendError(f"{model_path} has outputs {names}, not the card's {card.output.name!r}; "
+        self._outputs = [n for n in (*(s.name for s in outs), LOGITS) if n in names]
+        missing = [s.name for s in outs if s.name not in names]
+        if missing:
+            raise BackendError(f"{model_path} has outputs {names}, not the card's {missing}; "
                                "delete the cache folder to recompile")
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        batch = np.ascontiguousarray(inputs[self._card.input.name])
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self._inputs}
         try:
-            values = self.session.run(self._outputs, {self._input: batch})
+            values = self.session.run(self._outputs, feeds)
         except Exception as exc:
-            raise BackendError(f"ONNX Runtime failed on a batch of shape {batch.shape}: {exc}") from None
+            raise BackendError(f"ONNX Runtime failed on a batch of {len(next(iter(feeds.values())))}: {exc}") from None
         return dict(zip(self._outputs, values, strict=True))
 
 
@@ -258,7 +264,7 @@ class OnnxRuntimeBackend(Backend):
                 model = _convert_tflite(artifact_path)
             else:
                 model = _convert_keras(card, artifact_path)
-            _finalize(model, card)
+            _finalize(model, card, artifact)
             onnx.checker.check_model(model, full_check=True)
         except BackendError:
             raise
@@ -268,4 +274,4 @@ class OnnxRuntimeBackend(Backend):
         onnx.save(model, str(out_dir / MODEL_FILE))
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
-        return OnnxRuntimeRunner(card, compiled_dir / MODEL_FILE, self.optimization, self.threads)
+        return OnnxRuntimeRunner(card, artifact, compiled_dir / MODEL_FILE, self.optimization, self.threads)

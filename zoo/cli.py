@@ -15,10 +15,12 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import zoo
 from zoo import registry
+from zoo.card import TASKS
 from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -77,19 +79,23 @@ def info(model: str, as_json: bool) -> None:
     card = zoo.get_card(model)
     if as_json:
         return _emit_json(card.model_dump(mode="json"))
-    out.print(f"[bold]{card.name}[/] {card.version} — {card.task}, {card.num_classes} classes, by {card.publisher}")
+    classes = f", {card.num_classes} classes" if card.labels else ""
+    out.print(f"[bold]{escape(card.name)}[/] {escape(card.version)} — {card.task}{classes}, by {escape(card.publisher)}")
     out.print(card.description, highlight=False)
     out.print(f"license: {card.license}", highlight=False)
     table = Table("artifact", "file", "format", "bytes", "sha256")
     for k, a in card.artifacts.items():
         table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
     out.print(table)
-    for role, spec in (("input", card.input), ("output", card.output)):
-        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}", highlight=False)
-    if card.reported:
-        for acc in card.reported.accuracy:
-            out.print(f"reported top-1 ({acc.artifact}): {acc.top1_percent}% on {acc.dataset} {acc.split} "
-                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", highlight=False)
+    for role, specs in (("input", card.inputs), ("output", card.outputs)):
+        for spec in specs:
+            out.print(f"{role}: {escape(spec.name)} {list(spec.shape)} {spec.dtype} {spec.layout} — "
+                      f"{escape(spec.description)}", highlight=False)
+    out.print(f"reference: {card.conformance.reference_backend}", highlight=False)
+    for fig in card.reported:
+        where = ", ".join(str(x) for x in (fig.tool, fig.tool_version, fig.board, fig.dataset) if x)
+        out.print(f"reported {fig.metric} ({fig.artifact}): {'~' if fig.approx else ''}{fig.value:g} {fig.unit}"
+                  + (f" — {escape(where)}" if where else ""), highlight=False)
 
 
 @main.command()
@@ -248,19 +254,60 @@ def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
 
 
-@main.command()
+class _CardGroup(click.Group):
+    """`zoo card MODEL` renders (the default); `zoo card init MODEL.tflite` writes a new card."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["render", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_CardGroup)
+def card() -> None:
+    """Model cards: `zoo card MODEL [--check]` renders the Markdown; `zoo card init FILE.tflite` writes a card."""
+
+
+@card.command("render")
 @click.argument("model")
 @click.option("--check", is_flag=True, help="Exit 1 if the committed Markdown is stale instead of writing it.")
 @_errors_to_exit
-def card(model: str, check: bool) -> None:
+def card_render(model: str, check: bool) -> None:
     """Render MODEL's Markdown card from its YAML card and latest validation (`zoo validate --json`)."""
     from zoo.cardgen import write_card
 
     path, ok = write_card(zoo.get_card(model), check=check)
     if check and not ok:
-        err.print(f"{path} is stale: regenerate it with `zoo card {model}` and commit it", highlight=False)
+        err.print(f"{escape(str(path))} is stale: regenerate it with `zoo card {escape(model)}` and commit it",
+                  highlight=False)
         sys.exit(EXIT_FAILED)
     click.echo(f"{path} is up to date" if check else f"wrote {path}")
+
+
+@card.command("init")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Registry name of the new card (lower case, digits, _ . -).")
+@click.option("--labels", default=None, help="Class names in output order, comma-separated (classifiers).")
+@click.option("--task", type=click.Choice(list(TASKS)), default=None, help="Task (default: guessed from the model).")
+@click.option("--url", default=None, help="Where the file is published (default: its local path).")
+@click.option("--value-range", nargs=2, type=float, default=None, help="Real range of a float32 input.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for the card and its golden vectors.")
+@_errors_to_exit
+def card_init(model_file: Path, name: str, labels: str | None, task: str | None, url: str | None,
+              value_range: tuple[float, float] | None, out_dir: Path) -> None:
+    """Write a card for MODEL_FILE (.tflite): tensors and quantization read from it, file pinned by sha256,
+    golden vectors from the reference (tflm), budgets measured against LiteRT's kernel sets."""
+    from zoo.cardinit import init_card
+
+    names = [x.strip() for x in labels.split(",")] if labels else None
+    with err.status("measuring budgets"):
+        result = init_card(model_file, name, out_dir, task=task, labels=names, url=url,
+                           value_range=list(value_range) if value_range else None)
+    click.echo(f"wrote {result.card_path} and {result.golden_path}")
+    for item in result.todo:
+        click.echo(f"  fill in: {item}")
+    click.echo(f"then: zoo --card {result.card_path} validate {name}")
 
 
 if __name__ == "__main__":  # pragma: no cover
