@@ -33,6 +33,9 @@ def _timed(name: str, executor: Any, jobs: list, cache: Path) -> dict[str, Any]:
     tries = sum(j["attempts"] for j in data["jobs"].values())
     job_s = sum(j["seconds"] or 0 for j in data["jobs"].values())
     print(f"{name:<22} {wall:8.1f} s wall   {job_s:8.1f} s in jobs   {tries} tries", flush=True)
+    for key, job in data["jobs"].items():
+        for error in job["errors"]:
+            print(f"    {key}: {error[:300]}", flush=True)
     return {"name": name, "executor": data["executor"], "wall_s": wall, "job_s": job_s, "tries": tries,
             "models": data["models"]}
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,7 @@ class RayCluster:
     cache: Path
     log: Path
     driver_env: dict[str, str]
+    ray_dir: Path
 
     def processes(self) -> dict[int, str]:
         return session_processes(self.proc.pid)
@@ -84,17 +87,19 @@ class RayCluster:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
+        shutil.rmtree(self.ray_dir, ignore_errors=True)
         return left
 
 
 def start_cluster(folder: Path, env: dict[str, str]) -> RayCluster:
     """Start the head node with two worker CPUs, two "emulator" units and a small object store.
 
-    Its zoo cache (``ZOO_CACHE_DIR`` of its workers) is ``folder/cache``; Ray's files go to
-    ``folder/ray``. Raises RuntimeError with Ray's log if it does not come up.
+    Its zoo cache (``ZOO_CACHE_DIR`` of its workers) is ``folder/cache``; Ray's files go to a
+    short folder in /tmp, removed by :meth:`RayCluster.stop`. Raises RuntimeError with Ray's log
+    if it does not come up.
     """
-    ray_dir, cache, log = folder / "ray", folder / "cache", folder / "ray-start.log"
-    ray_dir.mkdir(parents=True)
+    # Ray's own files in a short folder: its socket paths must stay under 107 bytes (AF_UNIX)
+    ray_dir, cache, log = Path(tempfile.mkdtemp(prefix="zr-", dir="/tmp")), folder / "cache", folder / "ray-start.log"
     port = _free_port()
     ports = {flag: str(_free_port()) for flag in (
         "--ray-client-server-port", "--dashboard-port", "--dashboard-agent-listen-port",
@@ -108,7 +113,7 @@ def start_cluster(folder: Path, env: dict[str, str]) -> RayCluster:
     with log.open("wb") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env | auth | {"ZOO_CACHE_DIR": str(cache), "RAY_USAGE_STATS_ENABLED": "0"})
-    cluster = RayCluster(f"127.0.0.1:{port}", proc, cache, log, env | auth)
+    cluster = RayCluster(f"127.0.0.1:{port}", proc, cache, log, env | auth, ray_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while b"Ray runtime started" not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
