@@ -194,6 +194,21 @@ def test_ray_local_cluster_with_a_device_job(tmp_path: Path) -> None:
     assert not (tmp_path / ".ray").exists()
 
 
+def test_ray_job_timeout_cancels_and_reports(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """A Ray task past --job-timeout is cancelled (its worker killed), tried once more, then reported failed."""
+    out = tmp_path / "matrix.json"
+    run = zoo_cli("matrix", "stmnist_v1", "-b", "onnxruntime", "--limit", "5", "--job-timeout", "1", "--executor",
+                  "ray", "--address", ray_cluster.address, "--json", str(out), env=os.environ | ray_cluster.driver_env)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    job = json.loads(out.read_text())["jobs"]["stmnist_v1/onnxruntime"]
+    assert (job["status"], job["attempts"]) == ("failed", 2)
+    assert job["errors"] == ["try 1: timed out after 1 s (cancelled)", "try 2: timed out after 1 s (cancelled)"]
+    deadline = time.monotonic() + 30
+    while ray_cluster.task_workers("zoo_matrix_job") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ray_cluster.task_workers("zoo_matrix_job")  # the cancelled tries do not run on
+
+
 class KillFirstTry:
     """Events that SIGKILL the worker process of the first try they see start."""
 
