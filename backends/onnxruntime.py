@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.backend import LOGITS, Backend, Runner
+from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError
+from zoo.tflite_model import TFLiteInfo, read_tflite
 
 if TYPE_CHECKING:  # type hints only: onnx is imported inside the methods
     import onnx
@@ -174,6 +175,65 @@ def _convert_keras(card: Card, artifact_path: Path) -> onnx.ModelProto:
     return model
 
 
+#: ONNX operators whose outputs are NCHW by the operator's definition (the tflite tensors are NHWC).
+_NCHW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                       "QLinearConv", "BatchNormalization"})
+#: Operators whose output keeps the axis order of their inputs.
+_SAME_LAYOUT = frozenset({"QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "Add", "Sub", "Mul", "Div", "Max",
+                          "Min", "Sigmoid", "Tanh", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Identity",
+                          "Cast", "Pad", "Concat"})
+_TRANSPOSES = {("nhwc", (0, 3, 1, 2)): "nchw", ("nchw", (0, 2, 3, 1)): "nhwc"}
+
+
+def _layouts(graph: onnx.GraphProto) -> dict[str, str]:
+    """``"nhwc"`` or ``"nchw"`` for each value whose axis order follows from the graph (inputs are NHWC)."""
+    layout = {value.name: "nhwc" for value in graph.input}
+    for node in graph.node:
+        if node.op_type in _NCHW_OPS:
+            got = "nchw"
+        elif node.op_type == "Transpose":
+            perm = tuple(next((a.ints for a in node.attribute if a.name == "perm"), ()))
+            got = _TRANSPOSES.get((layout.get(node.input[0], ""), perm))
+        elif node.op_type in _SAME_LAYOUT:
+            got = next((layout[i] for i in node.input if i in layout), None)
+        else:
+            got = None
+        for name in node.output:
+            if got is not None:
+                layout[name] = got
+    return layout
+
+
+def _tflite_values(model: onnx.ModelProto, info: TFLiteInfo, renamed: Mapping[str, str]) -> dict[int, tuple[str, str]]:
+    """tflite operator output tensor index -> (ONNX value name, layout) where tf2onnx kept the tensor.
+
+    tf2onnx names a QuantizeLinear output after the tflite tensor it stands for; where it moved the
+    int8 value through a layout change it still names the float copy ``<name>_dequant``, whose
+    DequantizeLinear input is the int8 value. `renamed`: tflite name -> graph output name.
+    """
+    graph = model.graph
+    values = {name for node in graph.node for name in node.output} | {v.name for v in graph.input}
+    dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    layout = _layouts(graph)
+    found = {}
+    for t in info.operator_outputs():
+        name = renamed.get(info.tensors[t].name, info.tensors[t].name)
+        onnx_name = name if name in values else dequantized.get(name + "_dequant")
+        if onnx_name is not None:
+            found[t] = (onnx_name, layout.get(onnx_name, ""))
+    return found
+
+
+def _to_tflite_layout(value: np.ndarray, layout: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """An ONNX value in the tflite tensor's shape ``(N, *shape[1:])``, or None if it cannot be mapped."""
+    if value.ndim == 4 and layout == "nchw":
+        value = value.transpose(0, 2, 3, 1)
+    want = (value.shape[0], *shape[1:])
+    if value.shape == want:
+        return value
+    return value.reshape(want) if value.size == int(np.prod(want)) and (value.ndim < 4 or len(want) < 4) else None
+
+
 class OnnxRuntimeRunner(Runner):
     """One ``InferenceSession``; a whole batch per ``run`` call.
 
@@ -183,10 +243,12 @@ class OnnxRuntimeRunner(Runner):
     """
 
     def __init__(self, card: Card, artifact: Artifact, model_path: Path, optimization: str,
-                 threads: int | None) -> None:
+                 threads: int | None, tflite_path: Path | None = None) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
+        self._model_path, self._tflite_path = model_path, tflite_path
+        self._inspect: Any = None  # (session, {tensor index: (ONNX name, layout)}), made on first use
+        options = self._options = ort.SessionOptions()
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATIONS[optimization])
         options.intra_op_num_threads = threads or 0  # 0: ORT's default (physical cores)
         options.log_severity_level = 3  # errors only
@@ -204,6 +266,57 @@ class OnnxRuntimeRunner(Runner):
         if missing:
             raise BackendError(f"{model_path} has outputs {names}, not the card's {missing}; "
                                "delete the cache folder to recompile")
+        self._out_specs = outs
+
+    def intermediates(self) -> Availability:
+        if self._tflite_path is None:
+            return Availability(False, "the ONNX graph was converted from Keras, so its tensors have no TFLite names",
+                                "diff the int8 tflite artifact")
+        return YES
+
+    def _inspector(self) -> tuple[Any, dict[int, tuple[str, str]]]:
+        """A session on the QDQ graph with every int8 tensor that tf2onnx kept added as a graph output."""
+        if self._inspect is None:
+            import onnx
+            import onnxruntime as ort
+            from onnx import helper
+
+            info = read_tflite(self._tflite_path)
+            model = onnx.load(str(self._model_path))
+            renamed = {t.name: s.name for t, s in zip(info.outputs, self._out_specs, strict=False)}
+            found = _tflite_values(model, info, renamed)
+            present = {o.name for o in model.graph.output}
+            for name, _ in dict.fromkeys(found.values()):
+                if name not in present:
+                    model.graph.output.append(helper.make_empty_tensor_value_info(name))
+            try:
+                session = ort.InferenceSession(model.SerializeToString(), self._options,
+                                               providers=["CPUExecutionProvider"])
+            except Exception as exc:  # ORT raises its own exception types
+                raise BackendError(f"ONNX Runtime cannot expose the intermediates of {self._model_path}: {exc}") from None
+            self._inspect = (session, found)
+        return self._inspect
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """The tflite tensors tf2onnx kept, from a second session whose graph outputs them all.
+
+        At the ``extended``/``all`` levels extra outputs can stop ORT fusing QDQ into integer
+        kernels, so that session may compute differently from :meth:`run`: ``zoo diff`` checks.
+        """
+        session, found = self._inspector()
+        info = read_tflite(self._tflite_path)
+        names = list(dict.fromkeys(name for name, _ in found.values()))
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self._inputs}
+        try:
+            values = dict(zip(names, session.run(names, feeds), strict=True))
+        except Exception as exc:
+            raise BackendError(f"ONNX Runtime failed exposing intermediates: {exc}") from None
+        out = {}
+        for t, (name, layout) in found.items():
+            value = _to_tflite_layout(values[name], layout, info.tensors[t].shape)
+            if value is not None and value.dtype == np.dtype(info.tensors[t].dtype):
+                out[t] = value
+        return out
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {name: np.ascontiguousarray(inputs[name]) for name in self._inputs}
@@ -274,4 +387,5 @@ class OnnxRuntimeBackend(Backend):
         onnx.save(model, str(out_dir / MODEL_FILE))
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
-        return OnnxRuntimeRunner(card, artifact, compiled_dir / MODEL_FILE, self.optimization, self.threads)
+        return OnnxRuntimeRunner(card, artifact, compiled_dir / MODEL_FILE, self.optimization, self.threads,
+                                 artifact_path if artifact.format == "tflite" else None)

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import LOGITS, Backend, Runner
+from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError
+from zoo.tflite_edit import with_outputs
 from zoo.tflite_model import read_tflite
 
 KERNELS = ("builtin", "reference", "xnnpack")
@@ -60,7 +61,9 @@ class TFLiteRunner(Runner):
 
     def __init__(self, card: Card, artifact: Artifact, model_path: Path, kernels: str) -> None:
         in_specs, out_specs = card.tensors(artifact)
-        logits = read_tflite(model_path).logits() if any(o.logits_quantization for o in out_specs) else None
+        self._path, self._kernels, self._info = model_path, kernels, read_tflite(model_path)
+        self._inspect: Any = None  # the interpreter that exposes intermediates, made on first use
+        logits = self._info.logits() if any(o.logits_quantization for o in out_specs) else None
         expose_logits = kernels != "xnnpack" and logits is not None
         self._interp = make_interpreter(model_path, kernels, preserve_all_tensors=expose_logits)
         details = {d["name"]: d for d in self._interp.get_input_details()}
@@ -94,6 +97,46 @@ class TFLiteRunner(Runner):
         if self._logits is not None:
             out[LOGITS] = self._interp.get_tensor(self._logits)
         return out
+
+
+    def intermediates(self) -> Availability:
+        return YES
+
+    def _inspector(self, n: int) -> Any:
+        """An interpreter sized for batch `n` whose operator outputs can be read after invoke.
+
+        builtin and reference kernels: ``experimental_preserve_all_tensors``. XNNPACK: that flag
+        would switch the delegate off (LiteRT then falls back to builtin kernels), so the model is
+        rewritten with every operator output as a graph output instead, and the delegate stays.
+        """
+        if self._inspect is None:
+            if self._kernels == "xnnpack":
+                from ai_edge_litert.interpreter import Interpreter
+
+                data = with_outputs(self._path.read_bytes(), self._info.operator_outputs())
+                self._inspect = Interpreter(model_content=data, experimental_op_resolver_type=_resolver("xnnpack"),
+                                            num_threads=1)
+            else:
+                self._inspect = make_interpreter(self._path, self._kernels, preserve_all_tensors=True)
+            self._inspect_batch = -1
+        if n != self._inspect_batch:
+            for _, index, shape in self._inputs:
+                self._inspect.resize_tensor_input(index, [n, *shape], strict=False)
+            self._inspect.allocate_tensors()
+            self._inspect_batch = n
+        return self._inspect
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        n = next(iter(inputs.values())).shape[0]
+        try:
+            interp = self._inspector(n)
+            for name, index, _ in self._inputs:
+                interp.set_tensor(index, inputs[name])
+            interp.invoke()
+            return {t: interp.get_tensor(t) for t in self._info.operator_outputs()}
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"LiteRT ({self._kernels} kernels) failed to expose intermediates on a batch of {n}: "
+                               f"{exc}") from None
 
 
 class TFLiteBackend(Backend):

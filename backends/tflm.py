@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.backend import LOGITS, Availability, Backend, Runner
+from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError
 from zoo.tflite_model import TFLiteInfo, read_tflite
@@ -104,6 +104,8 @@ class TFLMRunner(Runner):
         self._inputs = [spec.name for spec in card.inputs]
         self._outputs = [(spec.name, tuple(spec.shape[1:]), np.dtype(spec.dtype)) for spec in card.outputs]
         self._logits_shape = tuple(logits.shape[1:]) if logits is not None else ()
+        self._path, self._info = model_path, info
+        self._preserving = self._interp if self._logits_index is not None else None
 
     def _invoke_all(self, inputs: Mapping[str, np.ndarray], logits: bool) -> dict[str, np.ndarray]:
         batches = [inputs[name] for name in self._inputs]
@@ -128,6 +130,29 @@ class TFLMRunner(Runner):
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._invoke_all(inputs, logits=False)
+
+    def intermediates(self) -> Availability:
+        return YES
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Every operator output, read from an interpreter made with ``kPreserveAllTensors`` (one per runner)."""
+        if self._preserving is None:
+            self._preserving = make_interpreter(self._path, preserve_all_tensors=True)
+        it, tensors = self._preserving, self._info.tensors
+        batches = [inputs[name] for name in self._inputs]
+        n = batches[0].shape[0]
+        wanted = [t for t in self._info.operator_outputs() if not tensors[t].dtype.startswith("type")]
+        out = {t: np.empty((n, *tensors[t].shape[1:]), np.dtype(tensors[t].dtype)) for t in wanted}
+        try:
+            for i in range(n):
+                for k, batch in enumerate(batches):
+                    it.set_input(batch[i:i + 1], k)
+                it.invoke()
+                for t in wanted:
+                    out[t][i] = np.asarray(it.GetTensor(t, 0)["tensor_data"]).reshape(out[t].shape[1:])
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"TensorFlow Lite Micro failed on example {i} of {n}: {exc}") from None
+        return out
 
     def run_with_logits(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._invoke_all(inputs, logits=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
-from zoo.errors import UnknownNameError
+from zoo.errors import CardError, UnknownNameError
 from zoo.strict import Strict, read_yaml, validate_document
 
 __all__ = [
@@ -117,7 +117,7 @@ class TensorSpec(_Frozen):
         if self.value_range is not None and self.value_range[0] > self.value_range[1]:
             raise ValueError(f"value_range {list(self.value_range)} has low > high")
         if self.dtype != "float32" and self.quantization is None:
-            raise ValueError(f"an {self.dtype} tensor needs its quantization {{scale, zero_point}} (read it from the "
+            raise ValueError(f"a {self.dtype} tensor needs its quantization {{scale, zero_point}} (read it from the "
                              "model, e.g. with `zoo card init`)")
         if self.dtype != "float32" and self.value_range is not None:
             info = np.iinfo(self.dtype)
@@ -401,6 +401,10 @@ class Card(_Frozen):
 
 def parse_card(data: Any, path: Path) -> Card:
     """Validate already-parsed YAML data as a card; `path` is used in messages."""
+    if isinstance(data, dict) and data.get("schema_version") == 1:
+        raise CardError(f"model card {path} is schema version 1; this zoo reads version {SCHEMA_VERSION}: rename "
+                        "input/output to inputs/outputs lists, move reported figures into flat `reported:` records "
+                        "with `sources:`, name the reference (tflm), or regenerate the card with `zoo card init`")
     return validate_document(Card, data, path, "model card")
 
 

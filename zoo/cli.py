@@ -20,7 +20,7 @@ from rich.table import Table
 
 import zoo
 from zoo import registry
-from zoo.card import TASKS
+from zoo.card import TASKS, TensorSpec
 from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -65,8 +65,8 @@ def list_cmd(as_json: bool) -> None:
     table = Table("model", "task", "classes", "artifacts", "publisher")
     for n in names:
         c = zoo.get_card(n)
-        table.add_row(n, c.task, str(c.num_classes), ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
-                      c.publisher)
+        files = ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items())
+        table.add_row(n, c.task, str(c.num_classes) if c.labels else "—", files, escape(c.publisher))
     out.print(table)
 
 
@@ -117,6 +117,26 @@ def _summary(name: str) -> str:
     return registry.backend_class(name).summary
 
 
+def _read_arrays(paths: list[Path], spec: TensorSpec) -> tuple[np.ndarray, list[str]]:
+    """Examples of a non-image input from .npy files: one example of the input's shape, or a batch of them."""
+    per = tuple(spec.shape[1:])
+    parts, sources = [], []
+    for path in paths:
+        if path.suffix.lower() != ".npy":
+            raise InputError(f"{path}: the model's input {spec.name!r} is not an image ({spec.layout} {list(per)}); "
+                             "give .npy files of that shape (one example, or a batch (N, ...))")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {path} as a .npy array: {exc}") from None
+        arr = arr[None] if arr.shape == per else arr
+        if arr.shape[1:] != per:
+            raise InputError(f"{path} holds shape {list(arr.shape)}; expected {list(per)} or (N, {', '.join(map(str, per))})")
+        parts.append(arr)
+        sources += [f"{path}[{i}]" for i in range(len(arr))] if len(arr) > 1 else [str(path)]
+    return np.concatenate(parts), sources
+
+
 @main.command()
 @click.argument("model")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -125,23 +145,36 @@ def _summary(name: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_errors_to_exit
 def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_json: bool) -> None:
-    """Classify IMAGES (PNG or .npy; uint8 grey, white on black) with MODEL."""
+    """Run MODEL on IMAGES (PNG or .npy; for non-image models .npy of the input's shape): the top classes of a
+    classifier, the anomaly score of an autoencoder, the output values of a regression model."""
+    from zoo.conformance.metrics import anomaly_scores, dequantize
     from zoo.images import read_images
 
-    batch, sources = read_images(list(images))
     m = zoo.load(model, backend=backend)
-    probs = m.predict(batch)
-    labels = m.card.labels
-    k = min(top_k, len(labels))
-    rows = []
-    for source, p in zip(sources, probs, strict=True):
-        order = np.argsort(-p, kind="stable")[:k]
-        rows.append({"image": source, "top": [{"label": labels[j], "index": int(j), "score": float(p[j])} for j in order]})
+    spec = m.input_specs[0]
+    batch, sources = read_images(list(images)) if spec.layout == "NHWC" else _read_arrays(list(images), spec)
+    outputs = m.predict(batch)
+    card = m.card
+    if card.kind == "classifier":
+        k = min(top_k, len(card.labels))
+        scores = dequantize(outputs, m.output_specs[0]).reshape(len(outputs), -1)  # int8 outputs as real values
+        rows = [{"image": source, "top": [{"label": card.labels[j], "index": int(j), "score": float(p[j])}
+                                          for j in np.argsort(-p, kind="stable")[:k]]}
+                for source, p in zip(sources, scores, strict=True)]
+        cells = [[f"{t['label']} ({t['score']:.3f})" for t in r["top"]] for r in rows]
+        head = [f"#{i + 1}" for i in range(k)]
+    elif card.kind == "autoencoder":
+        score = anomaly_scores(outputs, m.output_specs[0], batch, m.input_specs[0])
+        rows = [{"image": source, "anomaly_score": float(v)} for source, v in zip(sources, score, strict=True)]
+        cells, head = [[f"{r['anomaly_score']:.6g}"] for r in rows], ["anomaly score (reconstruction MSE)"]
+    else:
+        rows = [{"image": source, "output": o.tolist()} for source, o in zip(sources, outputs, strict=True)]
+        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in outputs], ["output"]
     if as_json:
-        return _emit_json({"model": m.card.name, "backend": backend, "predictions": rows})
-    table = Table("image", *[f"#{i + 1}" for i in range(k)])
-    for r in rows:
-        table.add_row(r["image"], *[f"{t['label']} ({t['score']:.3f})" for t in r["top"]])
+        return _emit_json({"model": card.name, "backend": backend, "predictions": rows})
+    table = Table("input", *head)
+    for r, row_cells in zip(rows, cells, strict=True):
+        table.add_row(escape(str(r["image"])), *row_cells)
     out.print(table)
 
 
@@ -232,26 +265,83 @@ def golden(model: str, out_path: Path | None) -> None:
     path = out_path or golden_path(card)
     made = make_golden(card)
     digest = write_golden(made, path)
-    kinds = dict(zip(*np.unique(made.kinds, return_counts=True)))
+    kinds = dict(zip(*np.unique(made.kinds, return_counts=True), strict=True))
     counts = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
     click.echo(f"wrote {path} ({counts}; sha256 {digest})")
+
+
+def _device_backends() -> list[str]:
+    """Registered backends that build a C model library (``exports_library``), in name order."""
+    names = []
+    for name in registry.backend_names():
+        try:
+            if getattr(registry.backend_class(name), "exports_library", False):
+                names.append(name)
+        except BackendUnavailableError:
+            continue
+    return names
 
 
 @main.command("export")
 @click.argument("model")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-b", "--backend", default="tvm-cortexm7", show_default=True,
+              help="A device backend (tvm-cortexm0, tvm-cortexm4, tvm-cortexm7, tvm-cortexm33, tvm-cortexm55, ...).")
 @click.option("--lowering", type=click.Choice(["int8", "float"]), default="int8", show_default=True)
 @_errors_to_exit
-def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
-    """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
+def export_cmd(model: str, out_dir: Path, backend: str, lowering: str) -> None:
+    """Copy MODEL's C model library as device BACKEND builds it (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
-    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
+    if not getattr(registry.backend_class(backend), "exports_library", False):
+        raise InputError(f"backend {backend!r} builds no C model library; choose a device backend: "
+                         f"{', '.join(_device_backends())}")
+    m = zoo.load(model, backend=backend, lowering=lowering)
     library = m.runner.dir / "library"
     shutil.copytree(library, out_dir, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
+    click.echo(f"build it for the {m.backend.target.core} with: arm-none-eabi-gcc {' '.join(m.backend.target.cflags)} -O2")
+
+
+@main.command("diff")
+@click.argument("model")
+@click.option("--backend", "-b", "backends", multiple=True, required=True,
+              help="Backend to compare (give exactly two: -b A -b B; Δ is A - B).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Inputs: a .npy batch (single-input models) or a .npz keyed by input name.")
+@click.option("--golden", is_flag=True, help="Use the card's golden inputs (the default).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N examples.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison as JSON to this file.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write diff.json, diff.md and figures (Δ per layer, where the first differing tensor differs).")
+@_errors_to_exit
+def diff_cmd(model: str, backends: tuple[str, ...], input_path: Path | None, golden: bool, limit: int | None,
+             json_path: Path | None, report_dir: Path | None) -> None:
+    """Compare two backends on MODEL layer by layer and name the first layer where they part.
+
+    Exit 0 when every compared tensor is identical, 1 when they differ, 2 on a usage error."""
+    from zoo.diff import diff, load_inputs
+    from zoo.diff.table import diff_table, summary_lines
+
+    if input_path is not None and golden:
+        raise InputError("give either --input FILE or --golden, not both")
+    inputs = load_inputs(input_path, zoo.get_card(model)) if input_path is not None else None
+    with err.status("running both backends"):
+        report = diff(model, list(backends), inputs, limit, input_source=str(input_path) if input_path else None)
+    out.print(diff_table(report))
+    for line in summary_lines(report):
+        out.print(line, highlight=False)
+    if json_path:
+        report.write_json(json_path)
+        out.print(f"wrote {escape(str(json_path))}", highlight=False)
+    if report_dir:
+        from zoo.diff.report import write_report
+
+        out.print(f"wrote {escape(str(write_report(report, report_dir)))}", highlight=False)
+    sys.exit(EXIT_OK if report.identical else EXIT_FAILED)
 
 
 class _CardGroup(click.Group):

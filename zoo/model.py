@@ -87,6 +87,15 @@ class Model:
                                    f"expected {spec.dtype}{list(want)}")
         return outputs
 
+    def run_intermediates(self, inputs: Any) -> dict[int, np.ndarray]:
+        """Every operator output tensor of the TFLite model, keyed by tensor index (see :meth:`Runner.run_intermediates`).
+
+        Raises:
+            InputError: the inputs do not match the artifact's input specs.
+            BackendError: the backend exposes no intermediates (``model.runner.intermediates()`` says why) or failed.
+        """
+        return self.runner.run_intermediates(self._feeds(inputs))
+
     def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
         return self.run(images, logits)
 
@@ -175,9 +184,8 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
         raise InputError(f"invalid options {options} for backend {backend!r}: {exc}") from None
     artifact_id = artifact or instance.pick_artifact(card)
     if artifact_id is None:
-        raise BackendUnavailableError(f"backend {backend!r} runs none of {card.name!r}'s artifacts "
-                                      f"({', '.join(f'{k}: {a.format}' for k, a in card.artifacts.items())}); "
-                                      f"it runs {', '.join(cls.formats)}")
+        raise BackendUnavailableError(f"backend {backend!r} cannot run any of {card.name!r}'s artifacts: "
+                                      f"{instance.refusals(card)}")
     entry = card.artifact(artifact_id)
     support = instance.supports(card, entry)
     if not support:

@@ -61,6 +61,10 @@ class TFLiteInfo:
         t = self.tensors[soft[-1].inputs[0]]
         return t if t.dtype in ("int8", "uint8") else None
 
+    def operator_outputs(self) -> list[int]:
+        """Indices of every operator's output tensors, in execution order (each once)."""
+        return list(dict.fromkeys(t for op in self.operators for t in op.outputs))
+
     def producer(self, tensor_index: int) -> OperatorInfo | None:
         return next((op for op in self.operators if tensor_index in op.outputs), None)
 

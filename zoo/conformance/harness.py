@@ -246,7 +246,9 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
     result = BackendResult(entry, backend, artifact)
     avail = zoo.backend_availability(backend)
     if not avail or artifact is None:
-        result.reason = avail.message() if not avail else f"{backend} runs none of {card.name}'s artifacts"
+        result.reason = (avail.message() if not avail else
+                         f"{backend} cannot run any of {card.name}'s artifacts: "
+                         f"{zoo.registry.backend_class(backend)().refusals(card)}")
         return result
     try:
         say(f"{entry}: compiling")
@@ -260,8 +262,10 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
         result.status = "xfail" if gap else "fail"
         return result
     failed = result.failures()
-    result.status = "fail" if failed else "pass"
-    result.reason = "; ".join(c.message for c in failed)
+    gaps = [c for c in result.checks if c.status == "xfail"]
+    result.status = "fail" if failed else ("xfail" if gaps else "pass")
+    result.reason = "; ".join(c.message for c in failed) if failed else "; ".join(
+        f"{c.message} [known gap: {c.known_gap}]" for c in gaps)
     return result
 
 
