@@ -170,6 +170,8 @@ def ray_processes_of(driver_pid: int) -> dict[int, str]:
     return {pid: cmd for pid, cmd in everyone.items() if named.search(cmd)}
 
 
+@pytest.mark.slow  # ~40 s on an idle machine (cluster start, a Cortex-M7 compile): the --address tests cover Ray by default
+@pytest.mark.emulator
 def test_ray_local_cluster_with_a_device_job(tmp_path: Path) -> None:
     """Without --address a local cluster is started (an emulator unit per CPU, so the device job runs),
     and stopped: no process is left and no token file is written to the home folder."""
