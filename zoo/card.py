@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BeforeValidator, Field, model_validator
 
 from zoo.errors import UnknownNameError
+from zoo.paths import PlainName, SafeRelativePath
 from zoo.strict import Strict, read_yaml, validate_document
 
 __all__ = [
@@ -57,7 +58,7 @@ class Upstream(_Frozen):
 class Artifact(_Frozen):
     """One file of the model in one format, pinned by hash."""
 
-    file: str  # file name (also the name in a mirror: <model>/<file>)
+    file: PlainName  # file name (also the name in a mirror: <model>/<file>)
     format: Literal["tflite", "keras_h5", "onnx"]
     precision: Literal["int8", "float32"]
     url: str  # upstream download URL at a pinned commit
@@ -187,7 +188,7 @@ class KnownGap(_Frozen):
 
 class Conformance(_Frozen):
     reference_backend: str  # whose outputs the golden vectors hold
-    golden: str | None = None  # golden-vector file (.npz, with .npz.sha256), beside the card
+    golden: SafeRelativePath | None = None  # golden-vector file (.npz, with .npz.sha256), beside the card
     evaluation_dataset: str | None = None  # real images for accuracy when the card's own dataset is absent
     tolerances: dict[str, Tolerance]  # artifact id -> default budget
     backend_tolerances: dict[str, dict[str, Tolerance]] = {}  # backend -> artifact id -> budget
