@@ -19,10 +19,13 @@ from rich.table import Table
 
 import zoo
 from zoo import registry
-from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
+from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, OutputError, UnknownNameError,
+                        ZooError)
+from zoo.escape import rich_escape as esc
+from zoo.proc import exit_on_signals
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError)
+USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError, OutputError)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -33,9 +36,20 @@ def _errors_to_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ZooError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _error(str(exc))
             sys.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED)
+        except OSError as exc:  # a safety net: zoo turns the OSErrors it expects into ZooErrors naming the fix
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or exc}")
+            sys.exit(EXIT_FAILED)
+        except MemoryError:
+            _error("out of memory; pass fewer or smaller images at a time")
+            sys.exit(EXIT_FAILED)
     return wrapper
+
+
+def _error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {esc(message)}", markup=True, highlight=False)
 
 
 def _emit_json(data: Any) -> None:
@@ -48,6 +62,7 @@ def _emit_json(data: Any) -> None:
 @click.version_option(zoo.__version__, prog_name="zoo")
 def main(cards: tuple[Path, ...]) -> None:
     """A model zoo for microcontroller models."""
+    exit_on_signals()  # SIGTERM/SIGHUP clean up (tools, temporary files) as Ctrl-C does
     if cards:
         _errors_to_exit(registry.add_cards)(list(cards))
 
@@ -64,7 +79,7 @@ def list_cmd(as_json: bool) -> None:
     for n in names:
         c = zoo.get_card(n)
         table.add_row(n, c.task, str(c.num_classes), ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
-                      c.publisher)
+                      esc(c.publisher))
     out.print(table)
 
 
@@ -77,19 +92,22 @@ def info(model: str, as_json: bool) -> None:
     card = zoo.get_card(model)
     if as_json:
         return _emit_json(card.model_dump(mode="json"))
-    out.print(f"[bold]{card.name}[/] {card.version} — {card.task}, {card.num_classes} classes, by {card.publisher}")
-    out.print(card.description, highlight=False)
-    out.print(f"license: {card.license}", highlight=False)
+    out.print(f"[bold]{card.name}[/] {esc(card.version)} — {card.task}, {card.num_classes} classes, "
+              f"by {esc(card.publisher)}")
+    out.print(card.description, markup=False, highlight=False)
+    out.print(f"license: {card.license}", markup=False, highlight=False)
     table = Table("artifact", "file", "format", "bytes", "sha256")
     for k, a in card.artifacts.items():
         table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
     out.print(table)
     for role, spec in (("input", card.input), ("output", card.output)):
-        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}", highlight=False)
+        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}",
+                  markup=False, highlight=False)
     if card.reported:
         for acc in card.reported.accuracy:
             out.print(f"reported top-1 ({acc.artifact}): {acc.top1_percent}% on {acc.dataset} {acc.split} "
-                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", highlight=False)
+                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", markup=False,
+                      highlight=False)
 
 
 @main.command()
@@ -103,7 +121,7 @@ def backends(as_json: bool) -> None:
     table = Table("backend", "available", "details")
     for name, avail in found.items():
         detail = _summary(name) if avail else avail.message()
-        table.add_row(name, "[green]yes[/]" if avail else "[red]no[/]", detail)
+        table.add_row(esc(name), "[green]yes[/]" if avail else "[red]no[/]", esc(detail))
     out.print(table)
 
 
@@ -135,7 +153,7 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
         return _emit_json({"model": m.card.name, "backend": backend, "predictions": rows})
     table = Table("image", *[f"#{i + 1}" for i in range(k)])
     for r in rows:
-        table.add_row(r["image"], *[f"{t['label']} ({t['score']:.3f})" for t in r["top"]])
+        table.add_row(esc(r["image"]), *[esc(f"{t['label']} ({t['score']:.3f})") for t in r["top"]])
     out.print(table)
 
 
@@ -158,18 +176,18 @@ def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: 
 
     with err.status("validating") as status:
         report = run_validate(model, list(backends) or None, dataset, limit, timing=not no_timing,
-                              progress=lambda msg: status.update(msg))
+                              progress=lambda msg: status.update(esc(msg)))
     out.print(report_table(report))
     for name, r in report.results.items():
         if r.status != "pass":
-            out.print(f"[bold]{name}[/] {r.status}: {r.reason}", highlight=False)
+            out.print(f"[bold]{esc(name)}[/] {r.status}: {esc(r.reason)}", highlight=False)
     if json_path:
         report.write_json(json_path)
-        out.print(f"wrote {json_path}", highlight=False)
+        out.print(f"wrote {json_path}", markup=False, highlight=False)
     if report_dir:
         from zoo.conformance.report import write_report
 
-        out.print(f"wrote {write_report(report, report_dir)}", highlight=False)
+        out.print(f"wrote {write_report(report, report_dir)}", markup=False, highlight=False)
     sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
 
 
@@ -200,11 +218,13 @@ def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
     """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
+    from zoo.atomic import atomic_dir
+
+    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
+        raise InputError(f"{out_dir} exists and is not empty (or not a folder); give a new or empty folder")
     m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
-    library = m.runner.dir / "library"
-    shutil.copytree(library, out_dir, dirs_exist_ok=True)
+    with atomic_dir(out_dir, "model library") as tmp:  # all of it or nothing
+        shutil.copytree(m.runner.dir / "library", tmp, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
 
 
@@ -218,7 +238,7 @@ def card(model: str, check: bool) -> None:
 
     path, ok = write_card(zoo.get_card(model), check=check)
     if check and not ok:
-        err.print(f"{path} is stale: regenerate it with `zoo card {model}` and commit it", highlight=False)
+        err.print(f"{path} is stale: regenerate it with `zoo card {model}` and commit it", markup=False, highlight=False)
         sys.exit(EXIT_FAILED)
     click.echo(f"{path} is up to date" if check else f"wrote {path}")
 

@@ -35,6 +35,12 @@ class Model:
     runner: Runner
 
     def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
+        step = self.runner.max_batch
+        if step is None or not isinstance(images, np.ndarray) or images.ndim < 1 or len(images) <= step:
+            return self._run_batch(images, logits)  # the common case: one call
+        return self._run_chunks(images, step, logits)
+
+    def _run_batch(self, images: Any, logits: bool) -> dict[str, np.ndarray]:
         batch = check_images(images, self.card.input)
         run = self.runner.run_with_logits if logits else self.runner.run
         outputs = run({self.card.input.name: batch})
@@ -44,6 +50,22 @@ class Model:
             got = None if out is None else out.shape
             raise BackendError(f"backend {self.backend.name!r} returned output {self.card.output.name!r} "
                                f"of shape {got}; expected {want}")
+        return outputs
+
+    def _run_chunks(self, images: np.ndarray, step: int, logits: bool) -> dict[str, np.ndarray]:
+        """A batch larger than the runner takes, `step` images at a time, into outputs allocated once."""
+        n, spec = len(images), self.card.output
+        try:
+            outputs = {spec.name: np.empty((n, *spec.shape[1:]), spec.dtype)}  # before any work: does it fit?
+            first = self._run_batch(images[:step], logits)
+            outputs |= {k: np.empty((n, *v.shape[1:]), v.dtype) for k, v in first.items() if k != spec.name}
+        except MemoryError:
+            raise InputError(f"the outputs of {n:,} images do not fit in memory; pass smaller batches") from None
+        for k, v in first.items():
+            outputs[k][:step] = v
+        for i in range(step, n, step):
+            for k, v in self._run_batch(images[i:i + step], logits).items():
+                outputs[k][i:i + len(v)] = v
         return outputs
 
     def predict(self, images: Any) -> np.ndarray:
