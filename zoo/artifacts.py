@@ -111,10 +111,13 @@ def _copy_verified(source: Path, target: Path, artifact: Fetchable) -> None:
         raise cache_error(target.parent, exc) from None
     try:
         try:
-            shutil.copyfile(source, tmp)
+            src = open(source, "rb")  # noqa: SIM115 - closed below; a read error is the source's, not the cache's
         except OSError as exc:
-            if exc.filename is not None and Path(exc.filename) == source:
-                raise ArtifactError(f"cannot read {source}: {exc.strerror or exc}") from None
+            raise ArtifactError(f"cannot read {source}: {exc.strerror or exc}") from None
+        try:
+            with src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except OSError as exc:
             raise cache_error(target.parent, exc) from None
         actual = sha256_of(Path(tmp))
         if actual != artifact.sha256:

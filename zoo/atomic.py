@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from zoo.errors import OutputError
 
-__all__ = ["atomic_dir", "atomic_file", "atomic_write", "output_error"]
+__all__ = ["atomic_dir", "atomic_file", "atomic_write", "check_target", "output_error"]
 
 
 def output_error(path: Path | str, exc: OSError, what: str = "output") -> OutputError:
@@ -52,6 +52,15 @@ def _target(path: Path | str, what: str) -> Path:
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
         raise OutputError(f"cannot write {what} {path}: it is {kind}; give the path of a regular file")
     return real
+
+
+def check_target(path: Path | str, what: str = "output") -> None:
+    """Refuse, before any long work, an output path that exists and is not a regular file.
+
+    Raises:
+        OutputError: `path` is a folder, a device, a FIFO or a socket.
+    """
+    _target(path, what)
 
 
 def _new_mode(real: Path) -> int:

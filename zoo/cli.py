@@ -171,8 +171,12 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
 def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: int | None, json_path: Path | None,
              report_dir: Path | None, no_timing: bool) -> None:
     """Run every (or the given) backend through the conformance checks; exit 1 if any fails."""
+    from zoo.atomic import check_target
     from zoo.conformance.table import report_table
     from zoo.conformance.validate import validate as run_validate
+
+    if json_path:
+        check_target(json_path, "validation results")  # now, not after a long validation
 
     with err.status("validating") as status:
         report = run_validate(model, list(backends) or None, dataset, limit, timing=not no_timing,
