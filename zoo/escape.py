@@ -18,8 +18,9 @@ from rich.markup import escape as rich_escape
 
 __all__ = ["md", "md_code", "md_link", "rich_escape"]
 
-# Code spans (`...`), '_' and '~' can only format text (no HTML, no link inside a code span): left alone.
-_MD_SPECIAL = re.compile(r"([\\*\[\]|#])")
+# Backticks too: a code span opened by card text could pair with a backtick of the template and leave the
+# template's own code span text outside. '_' and '~' only ever make emphasis: left alone, names keep them.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|#])")
 _URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, less '(' ')': they end a link
 LINK_SCHEMES = ("http", "https")
 
@@ -40,8 +41,9 @@ def md(value: object) -> str:
 
 
 def md_code(value: object) -> str:
-    """Text for inside a Markdown code span (`` `...` ``): one line, no backtick, pipes escaped for tables."""
-    return _one_line(value).replace("`", "'").replace("|", "\\|")
+    """Text for inside a Markdown code span (`` `...` ``): one line, no backtick, pipes escaped for tables, and
+    HTML escaped too (a backtick in other card text could pair with the span's own and leave this text outside)."""
+    return html.escape(_one_line(value).replace("`", "'"), quote=False).replace("|", "\\|")
 
 
 def md_link(text: object, url: object) -> str:
