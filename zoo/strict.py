@@ -65,8 +65,14 @@ def validate_document(model: type[M], data: Any, path: Path, what: str) -> M:
         raise CardError(f"invalid {what} {path}: {str(exc)[:300]}") from None
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing deep nesting, alias bombs, duplicate keys and non-finite numbers."""
+_LIBYAML = getattr(yaml, "__with_libyaml__", False)
+_Base: type = yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader
+
+
+class _BoundedLoader(_Base):
+    """PyYAML's safe loader (libyaml's parser where installed), refusing deep nesting, alias bombs, duplicate
+    keys and non-finite numbers. With libyaml, nesting and aliases are counted by :func:`_prescan`; the
+    pure-Python composer counts them itself in :meth:`compose_node`."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -137,7 +143,38 @@ def _expanded_size(node: Any, memo: dict[int, int]) -> int:
     return size
 
 
+def _prescan(text: str) -> None:
+    """Count nesting and aliases on the event stream before anything is built.
+
+    PyYAML's pure-Python scanner is quadratic in flow nesting (``[[[[...``: every level stays a possible
+    simple key), so nesting is bounded before it runs: on libyaml's linear event stream where installed,
+    else by counting flow openers.
+    """
+    if not _LIBYAML:
+        if text.count("[") + text.count("{") > 64 * MAX_DEPTH:
+            raise _Refused(f"more than {64 * MAX_DEPTH} flow collections ([ or {{)")
+        return
+    depth = aliases = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise _Refused(f"more than {MAX_ALIASES} aliases (*name)")
+    except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels") from None
+        raise
+
+
 def _parse(text: str) -> Any:
+    _prescan(text)
     loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
