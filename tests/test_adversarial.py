@@ -13,6 +13,8 @@ import hashlib
 import io
 import os
 import stat
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,7 +173,27 @@ def _array(shape: tuple[int, ...], dtype: str, seed: int) -> bytes:
     return buf.getvalue()
 
 
+def _crafted(kind: str, size: int) -> bytes:
+    """Files that claim more than they hold: a PNG header of size x size pixels, an .npy header of size**3 images,
+    an .npz archive, an .npy whose header is padded past numpy's bound."""
+    if kind == "png":
+        def chunk(tag: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    if kind == "npz":
+        buf = io.BytesIO()
+        np.savez(buf, images=np.zeros((2, 28, 28), np.uint8))
+        return buf.getvalue()
+    shape = (size**3, 28, 28) if kind == "npy-shape" else (1, 28, 28)
+    header = repr({"descr": "|u1", "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (size * 20 if kind == "npy-header" else 0)
+    header += b" " * (63 - (len(header) + 12) % 64) + b"\n"
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header + b"\0" * 784
+
+
 IMAGES = st.one_of(
+    st.builds(_crafted, st.sampled_from(["png", "npz", "npy-shape", "npy-header"]), st.integers(1000, 30000)),
     st.builds(_picture, st.sampled_from(["L", "RGB", "RGBA", "LA", "1", "I;16", "P"]), st.integers(1, 40),
               st.integers(1, 40), st.integers(0, 9)),
     st.builds(_array, st.lists(st.integers(0, 30), min_size=0, max_size=5).map(tuple),
