@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.backend import LOGITS, Backend, Runner
+from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError
+from zoo.tflite_model import TFLiteInfo, read_tflite
 
 if TYPE_CHECKING:  # type hints only: onnx is imported inside the methods
     import onnx
@@ -100,11 +101,14 @@ def _add_logits_output(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _finalize(model: onnx.ModelProto, card: Card) -> None:
-    """Name the graph's input and first output after the card and make the batch dim symbolic."""
+def _finalize(model: onnx.ModelProto, card: Card, artifact: Artifact) -> None:
+    """Name the graph's inputs and outputs after the artifact's tensors in the card and make the batch dim symbolic."""
     graph = model.graph
-    _rename(graph, graph.input[0].name, card.input.name)
-    _rename(graph, graph.output[0].name, card.output.name)
+    ins, outs = card.tensors(artifact)
+    for value, spec in zip(list(graph.input), ins, strict=False):
+        _rename(graph, value.name, spec.name)
+    for value, spec in zip(list(graph.output), outs, strict=False):
+        _rename(graph, value.name, spec.name)
     for value in [*graph.input, *graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims:
@@ -156,8 +160,9 @@ def _convert_keras(card: Card, artifact_path: Path) -> onnx.ModelProto:
 
     pre = card.input.preprocessing
     if pre is None:
-        raise BackendError(f"card {card.name!r} has no input.preprocessing; a float artifact needs "
-                           "it to map the uint8 input to floats (add `preprocessing: {scale, offset}`)")
+        raise BackendError(f"card {card.name!r} has no preprocessing on input {card.input.name!r}; a Keras float "
+                           "artifact needs it to map the card's input to floats (add `preprocessing: {scale, offset}` "
+                           "to inputs[0])")
     net = _load_keras(artifact_path)
     scale, offset = np.float32(pre.scale), np.float32(pre.offset)
     spec = tf.TensorSpec((None, *card.input.shape[1:]), tf.as_dtype(card.input.dtype), name="input")
@@ -170,6 +175,65 @@ def _convert_keras(card: Card, artifact_path: Path) -> onnx.ModelProto:
     return model
 
 
+#: ONNX operators whose outputs are NCHW by the operator's definition (the tflite tensors are NHWC).
+_NCHW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                       "QLinearConv", "BatchNormalization"})
+#: Operators whose output keeps the axis order of their inputs.
+_SAME_LAYOUT = frozenset({"QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "Add", "Sub", "Mul", "Div", "Max",
+                          "Min", "Sigmoid", "Tanh", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Identity",
+                          "Cast", "Pad", "Concat"})
+_TRANSPOSES = {("nhwc", (0, 3, 1, 2)): "nchw", ("nchw", (0, 2, 3, 1)): "nhwc"}
+
+
+def _layouts(graph: onnx.GraphProto) -> dict[str, str]:
+    """``"nhwc"`` or ``"nchw"`` for each value whose axis order follows from the graph (inputs are NHWC)."""
+    layout = {value.name: "nhwc" for value in graph.input}
+    for node in graph.node:
+        if node.op_type in _NCHW_OPS:
+            got = "nchw"
+        elif node.op_type == "Transpose":
+            perm = tuple(next((a.ints for a in node.attribute if a.name == "perm"), ()))
+            got = _TRANSPOSES.get((layout.get(node.input[0], ""), perm))
+        elif node.op_type in _SAME_LAYOUT:
+            got = next((layout[i] for i in node.input if i in layout), None)
+        else:
+            got = None
+        for name in node.output:
+            if got is not None:
+                layout[name] = got
+    return layout
+
+
+def _tflite_values(model: onnx.ModelProto, info: TFLiteInfo, renamed: Mapping[str, str]) -> dict[int, tuple[str, str]]:
+    """tflite operator output tensor index -> (ONNX value name, layout) where tf2onnx kept the tensor.
+
+    tf2onnx names a QuantizeLinear output after the tflite tensor it stands for; where it moved the
+    int8 value through a layout change it still names the float copy ``<name>_dequant``, whose
+    DequantizeLinear input is the int8 value. `renamed`: tflite name -> graph output name.
+    """
+    graph = model.graph
+    values = {name for node in graph.node for name in node.output} | {v.name for v in graph.input}
+    dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    layout = _layouts(graph)
+    found = {}
+    for t in info.operator_outputs():
+        name = renamed.get(info.tensors[t].name, info.tensors[t].name)
+        onnx_name = name if name in values else dequantized.get(name + "_dequant")
+        if onnx_name is not None:
+            found[t] = (onnx_name, layout.get(onnx_name, ""))
+    return found
+
+
+def _to_tflite_layout(value: np.ndarray, layout: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """An ONNX value in the tflite tensor's shape ``(N, *shape[1:])``, or None if it cannot be mapped."""
+    if value.ndim == 4 and layout == "nchw":
+        value = value.transpose(0, 2, 3, 1)
+    want = (value.shape[0], *shape[1:])
+    if value.shape == want:
+        return value
+    return value.reshape(want) if value.size == int(np.prod(want)) and (value.ndim < 4 or len(want) < 4) else None
+
+
 class OnnxRuntimeRunner(Runner):
     """One ``InferenceSession``; a whole batch per ``run`` call.
 
@@ -178,10 +242,13 @@ class OnnxRuntimeRunner(Runner):
         optimization: the graph optimization level option it was made with.
     """
 
-    def __init__(self, card: Card, model_path: Path, optimization: str, threads: int | None) -> None:
+    def __init__(self, card: Card, artifact: Artifact, model_path: Path, optimization: str,
+                 threads: int | None, tflite_path: Path | None = None) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
+        self._model_path, self._tflite_path = model_path, tflite_path
+        self._inspect: Any = None  # (session, {tensor index: (ONNX name, layout)}), made on first use
+        options = self._options = ort.SessionOptions()
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATIONS[optimization])
         options.intra_op_num_threads = threads or 0  # 0: ORT's default (physical cores)
         options.log_severity_level = 3  # errors only
@@ -191,20 +258,72 @@ class OnnxRuntimeRunner(Runner):
             raise BackendError(f"ONNX Runtime cannot load {model_path}: {exc}; "
                                "delete the cache folder to recompile") from None
         self.optimization = optimization
-        self._card = card
-        self._input = self.session.get_inputs()[0].name
+        ins, outs = card.tensors(artifact)
+        self._inputs = [s.name for s in ins]
         names = [o.name for o in self.session.get_outputs()]
-        self._outputs = [n for n in (card.output.name, LOGITS) if n in names]
-        if card.output.name not in names:
-            raise BackendError(f"{model_path} has outputs {names}, not the card's {card.output.name!r}; "
+        self._outputs = [n for n in (*(s.name for s in outs), LOGITS) if n in names]
+        missing = [s.name for s in outs if s.name not in names]
+        if missing:
+            raise BackendError(f"{model_path} has outputs {names}, not the card's {missing}; "
                                "delete the cache folder to recompile")
+        self._out_specs = outs
+
+    def intermediates(self) -> Availability:
+        if self._tflite_path is None:
+            return Availability(False, "the ONNX graph was converted from Keras, so its tensors have no TFLite names",
+                                "diff the int8 tflite artifact")
+        return YES
+
+    def _inspector(self) -> tuple[Any, dict[int, tuple[str, str]]]:
+        """A session on the QDQ graph with every int8 tensor that tf2onnx kept added as a graph output."""
+        if self._inspect is None:
+            import onnx
+            import onnxruntime as ort
+            from onnx import helper
+
+            info = read_tflite(self._tflite_path)
+            model = onnx.load(str(self._model_path))
+            renamed = {t.name: s.name for t, s in zip(info.outputs, self._out_specs, strict=False)}
+            found = _tflite_values(model, info, renamed)
+            present = {o.name for o in model.graph.output}
+            for name, _ in dict.fromkeys(found.values()):
+                if name not in present:
+                    model.graph.output.append(helper.make_empty_tensor_value_info(name))
+            try:
+                session = ort.InferenceSession(model.SerializeToString(), self._options,
+                                               providers=["CPUExecutionProvider"])
+            except Exception as exc:  # ORT raises its own exception types
+                raise BackendError(f"ONNX Runtime cannot expose the intermediates of {self._model_path}: {exc}") from None
+            self._inspect = (session, found)
+        return self._inspect
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """The tflite tensors tf2onnx kept, from a second session whose graph outputs them all.
+
+        At the ``extended``/``all`` levels extra outputs can stop ORT fusing QDQ into integer
+        kernels, so that session may compute differently from :meth:`run`: ``zoo diff`` checks.
+        """
+        session, found = self._inspector()
+        info = read_tflite(self._tflite_path)
+        names = list(dict.fromkeys(name for name, _ in found.values()))
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self._inputs}
+        try:
+            values = dict(zip(names, session.run(names, feeds), strict=True))
+        except Exception as exc:
+            raise BackendError(f"ONNX Runtime failed exposing intermediates: {exc}") from None
+        out = {}
+        for t, (name, layout) in found.items():
+            value = _to_tflite_layout(values[name], layout, info.tensors[t].shape)
+            if value is not None and value.dtype == np.dtype(info.tensors[t].dtype):
+                out[t] = value
+        return out
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        batch = np.ascontiguousarray(inputs[self._card.input.name])
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self._inputs}
         try:
-            values = self.session.run(self._outputs, {self._input: batch})
+            values = self.session.run(self._outputs, feeds)
         except Exception as exc:
-            raise BackendError(f"ONNX Runtime failed on a batch of shape {batch.shape}: {exc}") from None
+            raise BackendError(f"ONNX Runtime failed on a batch of {len(next(iter(feeds.values())))}: {exc}") from None
         return dict(zip(self._outputs, values, strict=True))
 
 
@@ -258,7 +377,7 @@ class OnnxRuntimeBackend(Backend):
                 model = _convert_tflite(artifact_path)
             else:
                 model = _convert_keras(card, artifact_path)
-            _finalize(model, card)
+            _finalize(model, card, artifact)
             onnx.checker.check_model(model, full_check=True)
         except BackendError:
             raise
@@ -268,4 +387,5 @@ class OnnxRuntimeBackend(Backend):
         onnx.save(model, str(out_dir / MODEL_FILE))
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
-        return OnnxRuntimeRunner(card, compiled_dir / MODEL_FILE, self.optimization, self.threads)
+        return OnnxRuntimeRunner(card, artifact, compiled_dir / MODEL_FILE, self.optimization, self.threads,
+                                 artifact_path if artifact.format == "tflite" else None)

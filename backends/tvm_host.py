@@ -75,12 +75,13 @@ def _link(output: str, objects: Sequence[str] | str, options: Sequence[str] | No
         raise ToolchainError(f"linking the TVM library failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
 
 
-def _import_tflite(card: Card, artifact_path: Path) -> tvm.IRModule:
+def _import_tflite(card: Card, artifact: Artifact, artifact_path: Path) -> tvm.IRModule:
     """Relax module of the tflite flatbuffer, with a symbolic batch dimension ``n``."""
     import tvm
 
+    spec = card.tensors(artifact)[0][0]
     batch = tvm.tirx.Var("n", "int64")
-    return import_tflite(artifact_path, card.input.name, (batch, *card.input.shape[1:]), card.input.dtype)
+    return import_tflite(artifact_path, spec.name, (batch, *spec.shape[1:]), spec.dtype)
 
 
 def _call_name(expr: object) -> str:
@@ -117,7 +118,7 @@ def _expose_logits(mod: tvm.IRModule) -> tuple[tvm.IRModule, bool]:
 class TVMHostRunner(Runner):
     """The compiled library in a Relax VM; a whole batch per ``run`` call."""
 
-    def __init__(self, card: Card, compiled_dir: Path) -> None:
+    def __init__(self, card: Card, artifact: Artifact, compiled_dir: Path) -> None:
         import tvm
         from tvm import relax
 
@@ -129,10 +130,10 @@ class TVMHostRunner(Runner):
             raise BackendError(f"TVM cannot load the compiled model in {compiled_dir}: {exc}; "
                                "delete that folder to recompile") from None
         self._tensor = tvm.runtime.tensor
-        self._card = card
+        self._input = card.tensors(artifact)[0][0].name
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        batch = np.ascontiguousarray(inputs[self._card.input.name])
+        batch = np.ascontiguousarray(inputs[self._input])
         try:
             result = self._vm["main"](self._tensor(batch))
         except Exception as exc:
@@ -176,9 +177,10 @@ class TVMHostBackend(Backend):
         from tvm import relax
 
         try:
-            mod = _import_tflite(card, artifact_path)
+            mod = _import_tflite(card, artifact, artifact_path)
+            out_spec = card.tensors(artifact)[1][0]
             exposed = False
-            if card.output.logits_quantization is not None:
+            if out_spec.logits_quantization is not None:
                 mod, exposed = _expose_logits(mod)
             executable = relax.build(mod, target=tvm.target.Target(TARGET))
             executable.export_library(str(out_dir / LIB_FILE), fcompile=_link)
@@ -186,8 +188,8 @@ class TVMHostBackend(Backend):
             raise
         except Exception as exc:  # TVM raises TVMError/InternalError/ValueError from deep inside
             raise BackendError(f"TVM cannot compile {artifact.file}: {type(exc).__name__}: {exc}") from exc
-        outputs = [card.output.name, *([LOGITS] if exposed else [])]
+        outputs = [out_spec.name, *([LOGITS] if exposed else [])]
         (out_dir / META_FILE).write_text(json.dumps({"outputs": outputs}))
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
-        return TVMHostRunner(card, compiled_dir)
+        return TVMHostRunner(card, artifact, compiled_dir)

@@ -1,5 +1,12 @@
-"""Importing a .tflite into TVM Relax: the one place the TVM backends (host, Cortex-M7 float and
-int8 lowerings) read a flatbuffer through ``tvm.relax.frontend.tflite``."""
+"""Importing a .tflite into TVM Relax: the one place the TVM backends (host ``tvm``, Cortex-M7 float
+lowering) read a flatbuffer through ``tvm.relax.frontend.tflite``.
+
+TVM 0.27's frontend refuses quantized PAD / PADV2 ("quantized TFLite operators are not supported:
+'PAD'") although its ``convert_pad`` already handles them exactly: the output keeps the input's
+quantization and the pad value is the zero point, so padding the int8 tensor directly is the
+TFLite semantics (tflite-micro 90b983c2, tensorflow/lite/micro/kernels/pad.cc). The converter
+below only adds them to the frontend's list of supported quantized operators.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,20 @@ from typing import Any
 
 from zoo.errors import BackendError
 
-__all__ = ["import_tflite"]
+__all__ = ["import_tflite", "QUANTIZED_DATA_MOVEMENT_OPS"]
+
+#: quantized operators whose int8 form TVM's ``convert_pad`` handles exactly but its frontend refuses
+QUANTIZED_DATA_MOVEMENT_OPS = frozenset({"PAD", "PADV2"})
+
+
+def _converter() -> type:
+    """TVM's TFLite ``OperatorConverter`` that also accepts quantized PAD / PADV2."""
+    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
+
+    class _Converter(OperatorConverter):
+        _SUPPORTED_QUANTIZED_OPS = OperatorConverter._SUPPORTED_QUANTIZED_OPS | QUANTIZED_DATA_MOVEMENT_OPS
+
+    return _Converter
 
 
 def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequence[Any] | None = None,
@@ -41,7 +61,7 @@ def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequen
     shapes = {input_name: tuple(input_shape)} if input_name and input_shape is not None else None
     dtypes = {input_name: input_dtype} if input_name and input_dtype else None
     try:
-        mod = from_tflite(model, shapes, dtypes)
+        mod = from_tflite(model, shapes, dtypes, op_converter=_converter())
     except Exception as exc:  # noqa: BLE001 - TVM raises TVMError, NotImplementedError, AssertionError, ...
         raise BackendError(f"TVM could not import {Path(path).name}: {type(exc).__name__}: {exc}") from exc
     return mod[0] if isinstance(mod, tuple) else mod

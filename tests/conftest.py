@@ -119,7 +119,8 @@ def image_sets(digits: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def reference(session_cache: Path, mirror: Path) -> zoo.Model:
-    """stmnist_v1 on the conformance reference: LiteRT builtin kernels."""
+    """stmnist_v1 on LiteRT's builtin kernels, what the backend tests compare with (the cards'
+    conformance reference is tflm, TensorFlow Lite Micro's interpreter)."""
     return zoo.load("stmnist_v1", "tflite")
 
 

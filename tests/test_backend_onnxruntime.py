@@ -147,7 +147,7 @@ def test_converter_errors_become_backend_errors(tmp_path: Path, mirror: Path) ->
     out.mkdir()
     with pytest.raises(BackendError, match=re.escape("tf2onnx cannot convert stmnist_v1_int8.tflite")):
         OnnxRuntimeBackend().compile(card, card.artifact("int8"), bad, out)
-    no_pre = card.model_copy(update={"input": card.input.model_copy(update={"preprocessing": None})})
-    with pytest.raises(BackendError, match=re.escape("no input.preprocessing")):
+    no_pre = card.model_copy(update={"inputs": (card.input.model_copy(update={"preprocessing": None}),)})
+    with pytest.raises(BackendError, match=re.escape("no preprocessing on input")):
         OnnxRuntimeBackend().compile(no_pre, card.artifact("float"), mirror / "stmnist_v1" / "stmnist_v1.h5", out)
     assert not list(out.iterdir())

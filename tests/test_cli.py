@@ -21,19 +21,42 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+PACKAGED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "model_cards").glob("*.yaml"))
+
+
 def test_list() -> None:
     code, text = run("list", "--json")
-    assert code == 0 and [m["name"] for m in json.loads(text)] == ["stmnist_v1"]
+    assert code == 0 and [m["name"] for m in json.loads(text)] == PACKAGED and "stmnist_v1" in PACKAGED
     code, text = run("list")
-    assert code == 0 and "stmnist_v1" in text
+    assert code == 0 and all(name in text for name in PACKAGED) and "image-classification" in text
 
 
 def test_info() -> None:
     code, text = run("info", "stmnist_v1", "--json")
     card = json.loads(text)
-    assert code == 0 and card["name"] == "stmnist_v1" and len(card["labels"]) == 36
+    assert code == 0 and card["name"] == "stmnist_v1" and len(card["labels"]) == 36 and card["schema_version"] == 2
+    assert [t["name"] for t in card["inputs"]] == ["serving_default_input_1:0"]
+    top1 = {f["artifact"]: f["value"] for f in card["reported"] if f["metric"] == "top1_accuracy"}
+    assert top1 == {"int8": 93.38, "float": 93.48}
     code, text = run("info", "stmnist_v1")
-    assert code == 0 and "93.38%" in text and "STM32Cube.AI 7.3.0" in text
+    assert code == 0 and "image-classification, 36 classes, by STMicroelectronics" in text
+    assert "reported top1_accuracy (int8): 93.38 % — emnist_byclass_digits_upper" in text
+    assert "reported latency (int8): 4.718 ms — STM32Cube.AI, 7.3.0, STM32H747I-DISCO" in text
+    assert "input: serving_default_input_1:0 [1, 28, 28, 1] uint8 NHWC" in text and "reference: tflm" in text
+
+
+def test_info_of_a_card_without_classes(tmp_path: Path) -> None:
+    """A regression card has no labels: `zoo info` says its task and shows no class count."""
+    import yaml
+    from helpers import regression_card_data
+
+    path = tmp_path / "regression_model.yaml"
+    path.write_text(yaml.safe_dump(regression_card_data()))
+    code, text = run("--card", str(path), "info", "regression_model")
+    assert code == 0, text
+    header = text.splitlines()[0]
+    assert header == "regression_model 1.0 — regression, by STMicroelectronics"
+    assert "output: StatefulPartitionedCall:0 [1, 36] float32 NC" in text
 
 
 def test_info_unknown_model_exit_2() -> None:
@@ -45,6 +68,7 @@ def test_backends() -> None:
     code, text = run("backends", "--json")
     found = json.loads(text)
     assert code == 0 and found["tflite"]["available"] is True
+    assert found["tflm"]["available"] is True  # the conformance reference of every card
     for name, info in found.items():
         assert info["available"] or info["reason"], name
 
@@ -97,7 +121,7 @@ def test_console_script_runs() -> None:
     proc = subprocess.run([str(exe), "list", "--json"], capture_output=True, text=True, timeout=120,
                           env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)[0]["name"] == "stmnist_v1"
+    assert [m["name"] for m in json.loads(proc.stdout)] == PACKAGED
 
 
 @pytest.mark.emulator

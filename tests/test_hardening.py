@@ -149,14 +149,14 @@ def test_broken_compiler_is_a_toolchain_error(cortexm7: None, tmp_path: Path, fr
 
 def test_hanging_emulator_is_stopped(cortexm7: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend
-    from zoo.backends.tvm_cortexm7.qemu import QemuTarget
+    from zoo.backends.tvm_cortexm7.qemu import QemuRunner
 
     from zoo.conformance.golden import load_golden
 
     model = zoo.load("stmnist_v1", backend="tvm-cortexm7")  # compiled and measured with the real QEMU
     _fake_tool(tmp_path / "bin", "qemu-system-arm", "sleep 600 & sleep 600")  # hangs, with a child holding the pipes
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    model.runner.target = QemuTarget(timeout_s=1.0, per_image_s=0.0)
+    model.runner.target = QemuRunner(model.backend.target, timeout_s=1.0, per_image_s=0.0)
     start = time.monotonic()
     with pytest.raises(ToolchainError, match="did not finish within"):
         model.predict(load_golden(model.card).inputs[:2])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import litert_direct
+from target_firmware import tiny_firmware
 
 from zoo.card import Card, load_card
 from zoo.errors import ToolchainError
@@ -30,10 +31,13 @@ pytest.importorskip("tvm")
 pytest.importorskip("tflite")
 
 from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend  # noqa: E402
-from zoo.backends.tvm_cortexm7.firmware import CPU_FLAGS, HARNESS_FLAGS, LINKER_SCRIPT, build_elf, compile_objects  # noqa: E402
 from zoo.backends.tvm_cortexm7.library import ModelLibrary  # noqa: E402
-from zoo.backends.tvm_cortexm7.qemu import QemuTarget  # noqa: E402
+from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
+from zoo.backends.tvm_cortexm7.qemu import QemuRunner  # noqa: E402
 from zoo.backends.tvm_cortexm7.runner import CortexM7Runner  # noqa: E402
+from zoo.backends.tvm_cortexm7.targets import load_target  # noqa: E402
+
+M7 = load_target("cortexm7")
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +94,12 @@ def _tvm_llvm_host(card: Card, images: np.ndarray) -> np.ndarray:
 def test_library_builds_alone_with_gcc(compiled: Path, tmp_path: Path) -> None:
     lib = ModelLibrary.load(compiled / "library")
     header = lib.header.read_text()
-    for name in ("INPUT_BYTES 784u", "OUTPUT_COUNT 36u", "ARENA_BYTES", "HAS_LOGITS 0"):
+    for name in ("INPUT_BYTES 784u", "OUTPUT0_COUNT 36u", "OUTPUT_BYTES 144u", "ARENA_BYTES", "HAS_LOGITS 0"):
         assert f"#define STMNIST_V1_{name}" in header
-    assert "int32_t stmnist_v1_run(const uint8_t *input, float *output);" in header
+    assert "int32_t stmnist_v1_run(const uint8_t *in0, float *out0);" in header
     assert not any('include "tvm/' in s.read_text() for s in lib.sources), "the library must not need TVM headers"
     for src in lib.sources:  # exactly: every .c, the Cortex-M7 flags, the library folder only
-        cmd = ["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", f"-I{lib.dir}", "-c", str(src), "-o",
+        cmd = ["arm-none-eabi-gcc", *M7.cflags, "-O2", f"-I{lib.dir}", "-c", str(src), "-o",
                str(tmp_path / (src.stem + ".o"))]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, proc.stderr
@@ -123,38 +127,19 @@ def test_outputs_match_litert_and_tvm_host(card: Card, runner: CortexM7Runner) -
 def test_hanging_firmware_is_a_toolchain_error(tmp_path: Path) -> None:
     main = tmp_path / "hang.c"
     main.write_text("int main(void) { for (;;) { __asm__ volatile(\"nop\"); } }\n")
-    elf = _tiny_firmware(main, tmp_path)
+    elf = tiny_firmware(M7, main, tmp_path)
     start = time.monotonic()
     with pytest.raises(ToolchainError, match="did not finish within 2 s"):
-        QemuTarget(timeout_s=2, per_image_s=0).run_batch(elf, np.zeros((1, 4), np.uint8), output_count=1,
-                                                          has_logits=False)
+        QemuRunner(M7, timeout_s=2, per_image_s=0).run_batch(elf, np.zeros((1, 4), np.uint8), layout=RecordLayout(4))
     assert time.monotonic() - start < 10
 
 
 def test_faulting_firmware_is_a_toolchain_error(tmp_path: Path) -> None:
     main = tmp_path / "fault.c"
     main.write_text("int main(void) { return *(volatile int *)0xF0000000u; }\n")  # unmapped: BusFault
-    elf = _tiny_firmware(main, tmp_path)
+    elf = tiny_firmware(M7, main, tmp_path)
     with pytest.raises(ToolchainError, match="faulted"):
-        QemuTarget(timeout_s=10).run_batch(elf, np.zeros((1, 4), np.uint8), output_count=1, has_logits=False)
-
-
-def test_model_too_large_fails_the_link(tmp_path: Path) -> None:
-    main = tmp_path / "big.c"
-    main.write_text("const unsigned char big[1100 * 1024] = {1};\n"
-                    "int main(void) { volatile unsigned i = 7u; return big[i]; }\n")
-    with pytest.raises(ToolchainError, match="does not fit the STM32H747 memory map.*FLASH"):
-        _tiny_firmware(main, tmp_path)
-
-
-def _tiny_firmware(main: Path, tmp: Path) -> Path:
-    """The harness start-up and semihosting, with a test's own main (no model)."""
-    pkg = Path(__import__("zoo.backends.tvm_cortexm7", fromlist=["x"]).__file__).parent
-    objs = compile_objects([pkg / "fw_startup.c", pkg / "fw_semihost.c", main], tmp / "obj", include_dirs=[pkg],
-                           extra_flags=HARNESS_FLAGS)
-    elf = tmp / "tiny.elf"
-    build_elf(objs, elf, linker_script=pkg / LINKER_SCRIPT)
-    return elf
+        QemuRunner(M7, timeout_s=10).run_batch(elf, np.zeros((1, 4), np.uint8), layout=RecordLayout(4))
 
 
 def test_footprint_is_consistent(runner: CortexM7Runner) -> None:

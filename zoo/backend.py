@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from zoo.card import Artifact, Card
+from zoo.errors import BackendError
 
 __all__ = ["Availability", "Backend", "Footprint", "Runner", "LOGITS"]
 
@@ -57,11 +58,16 @@ class Footprint:
     stack_bytes: int
     arena_bytes: int
     harness: dict[str, int] = field(default_factory=dict)  # test-harness bytes, reported apart
+    # Where the backend targets a real part: its name, whether the image fits it, and per memory region
+    # {region, bytes, uses, used_bytes, free_bytes, overflow_bytes} (the whole image, harness included).
+    part: str | None = None
+    fits: bool | None = None
+    regions: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
                 ("flash_bytes", "ram_bytes", "weights_bytes", "code_bytes", "stack_bytes", "arena_bytes")} | {
-            "harness": dict(self.harness)}
+            "harness": dict(self.harness), "part": self.part, "fits": self.fits, "regions": [dict(r) for r in self.regions]}
 
 
 class Runner(ABC):
@@ -85,6 +91,30 @@ class Runner(ABC):
         leaves them out of :meth:`run`.
         """
         return self.run(inputs)
+
+    def intermediates(self) -> Availability:
+        """Whether :meth:`run_intermediates` works for this runner, and if not, why.
+
+        The default is "no": a backend that can read its intermediate tensors overrides both.
+        """
+        return Availability(False, "its runner does not implement Runner.run_intermediates",
+                            "implement Runner.intermediates and Runner.run_intermediates in the backend")
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Run a batch and return every operator output tensor of the TFLite model it runs.
+
+        Args:
+            inputs: as for :meth:`run`.
+
+        Returns:
+            Tensor index in the model's subgraph 0 -> array of shape ``(N, *tensor shape[1:])``
+            and the tensor's own dtype (raw int8 values for int8 tensors). A tensor the backend
+            cannot map back to the model is left out.
+
+        Raises:
+            BackendError: this runner exposes no intermediates (see :meth:`intermediates`), or it failed.
+        """
+        raise BackendError(f"{type(self).__name__} exposes no intermediate tensors: {self.intermediates().message()}")
 
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model, where the backend targets a device."""
@@ -136,6 +166,10 @@ class Backend(ABC):
                                 f"not {artifact.format} ({artifact.file})",
                                 f"choose an artifact of format {' or '.join(self.formats)}")
         return YES
+
+    def refusals(self, card: Card) -> str:
+        """Why this backend runs none of the card's artifacts: each artifact's own reason from :meth:`supports`."""
+        return "; ".join(f"{k} ({a.file}): {self.supports(card, a).message()}" for k, a in card.artifacts.items())
 
     def pick_artifact(self, card: Card) -> str | None:
         """The id of the artifact this backend runs by default: the card's default if it can, else the first it can."""

@@ -7,16 +7,17 @@ those two files, so ``--check`` can tell whether the committed Markdown is stale
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from zoo import registry
-from zoo.card import Card, Figure
 from zoo.atomic import atomic_write
+from zoo.card import Card, ReportedFigure, TensorSpec, Tolerance
+from zoo.conformance.checks import CheckDef
 from zoo.conformance.results_file import read_results
-from zoo.escape import md, md_code, md_link
 
 __all__ = ["render_card", "validation_path", "write_card"]
 
@@ -38,58 +39,132 @@ def _pct(value: float | None) -> str:
     return MISSING if value is None else f"{value * 100:.2f} %"
 
 
-def _fig(f: Figure) -> str:
-    return f"{'~' if f.approx else ''}{f.value:g} {f.unit}"
+def _fig(f: ReportedFigure) -> str:
+    unit = "" if f.unit == "ratio" else (f.unit if f.unit == "%" else f" {f.unit}")
+    return f"{'~' if f.approx else ''}{f.value:g}{unit}"
 
 
 def _flips(r: dict[str, Any]) -> str:
     parts = [r.get(k) for k in ("golden", "data") if r.get(k)]
-    if not parts:
+    if not parts or all(p.get("top1_agreement") is None for p in parts):
         return MISSING
     return f"{sum(p['flips'] for p in parts)} ({sum(p['near_tie_flips'] for p in parts)})"
 
 
-def _table_text(text: str) -> str:
-    """Text for one Markdown table cell: one line, pipes and other Markdown/HTML syntax escaped."""
-    return md(text)
+def _worst(r: dict[str, Any], key: str) -> str:
+    values = [p[key] for p in (r.get("golden"), r.get("data")) if p and p.get(key) is not None]
+    return MISSING if not values else f"{max(values):.3g}"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def _text(value: Any) -> str:
+    """User text as a Markdown paragraph: one line, Markdown and HTML characters escaped, no script links."""
+    text = " ".join(str(value).split())
+    text = re.sub(r"(?i)javascript:", "javascript&#58;", text)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _table_text(text: Any) -> str:
+    """Text for one Markdown table cell: one line, escaped like :func:`_text` (pipes included)."""
+    return _text(text)
+
+
+def _link(title: Any, url: Any) -> str:
+    """A Markdown link, only for http(s) URLs; anything else is shown as escaped text."""
+    url = str(url)
+    if re.fullmatch(r"https?://[^\s()<>]+", url):
+        return f"[{_text(title)}]({url})"
+    return f"{_text(title)} ({_text(url)})"
+
+
+def _steps(spec: TensorSpec) -> str:
+    if spec.dtype != "float32":
+        q = spec.quantization
+        return f"raw {spec.dtype} steps (scale {q.scale:.6g}, zero point {q.zero_point})"
+    if spec.source_quantization is not None:
+        q = spec.source_quantization
+        return f"steps of its int8 source (scale {q.scale:.6g}, zero point {q.zero_point})"
+    if spec.step is not None:
+        return f"{spec.step:.6g} (rtol {spec.rtol:g} of its range)"
+    return "—"
+
+
+def _budget(tol: Tolerance, check: CheckDef) -> str:
+    value = getattr(tol, check.budget)
+    if value is None:
+        return "—"
+    return check.fmt.format(value) if "%" in check.fmt or isinstance(value, int) else f"{value:g}"
 
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, table=_table_text, md=md, code=md_code, link=md_link)
+    env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, table=_table_text, text=_text, link=_link,
+                       steps=_steps, budget=_budget, worst=_worst)
     return env
 
 
 def _io_bytes(card: Card) -> dict[str, int]:
-    """Bytes of one input and one output tensor (the buffers a caller of the device model provides)."""
+    """Bytes of the inputs and of the outputs (the buffers a caller of the device model provides)."""
     import numpy as np
 
-    return {role: int(np.prod(spec.shape[1:])) * np.dtype(spec.dtype).itemsize
-            for role, spec in (("input", card.input), ("output", card.output))}
+    return {role: sum(spec.elements * np.dtype(spec.dtype).itemsize for spec in specs)
+            for role, specs in (("input", card.inputs), ("output", card.outputs))}
+
+
+def _publisher_row(card: Card) -> dict[str, Any] | None:
+    """The publisher's device figures for the default artifact as one comparison row (KiB -> bytes;
+    cycles from time x clock, which are not emulated instructions)."""
+    art = card.default_artifact
+    fig = {m: next(iter(card.figures(m, art)), None) for m in ("total_ram", "total_flash", "latency")}
+    if fig["total_ram"] is None and fig["total_flash"] is None:
+        return None
+    t = fig["latency"]
+    cycles = round(t.value * 1e-3 * t.clock_mhz * 1e6) if t is not None and t.clock_mhz and t.unit == "ms" else None
+    any_fig = next(f for f in fig.values() if f is not None)
+    return {"name": " ".join(x for x in (any_fig.tool, any_fig.tool_version) if x) or card.publisher,
+            "target": t.board if t is not None and t.board else (any_fig.series or MISSING),
+            "ram_bytes": fig["total_ram"].bytes if fig["total_ram"] else None,
+            "flash_bytes": fig["total_flash"].bytes if fig["total_flash"] else None, "count": cycles,
+            "per_inference": f"{cycles:,} cycles ({t.value:g} ms at {t.clock_mhz:g} MHz)" if cycles else MISSING,
+            "source": f"{card.publisher}: {card.sources[any_fig.source].title} (approximate totals)"}
 
 
 def comparison_rows(card: Card) -> list[dict[str, Any]]:
-    """Device figures to compare with: the publisher's (KiB converted to bytes; cycles from time x clock,
-    which are not emulated instructions) and the card's cited comparisons."""
-    rows: list[dict[str, Any]] = []
-    rep = card.reported
-    fp = next((f for f in (rep.footprint if rep else ()) if f.artifact == card.default_artifact), None)
-    if rep and fp:
-        t = next((t for t in rep.inference_time if t.artifact == card.default_artifact), None)
-        cycles = round(t.inference_ms * 1e-3 * t.clock_mhz * 1e6) if t else None
-        rows.append({"name": f"{rep.tool} {rep.tool_version}", "target": t.board if t else fp.series,
-                     "ram_bytes": round(fp.total_ram.value * 1024), "flash_bytes": round(fp.total_flash.value * 1024),
-                     "weights_bytes": round(fp.weights_flash.value * 1024), "code_bytes": round(fp.code_flash.value * 1024),
-                     "arena_bytes": round(fp.activation_ram.value * 1024),
-                     "count": cycles, "per_inference": f"{cycles:,} cycles ({t.inference_ms} ms at {t.clock_mhz:g} MHz)"
-                     if t else MISSING, "source": f"{card.publisher}: {rep.source.title} (approximate totals)"})
+    """Device figures to compare with: the publisher's and the card's cited comparisons."""
+    rows = [r for r in [_publisher_row(card)] if r is not None]
     for c in card.comparisons:
         rows.append({"name": c.name, "target": c.target, "ram_bytes": c.ram_bytes, "flash_bytes": c.flash_bytes,
                      "count": c.instructions_per_inference, "source": c.source,
                      "per_inference": MISSING if c.instructions_per_inference is None
                      else f"{c.instructions_per_inference:,} instructions"})
     return rows
+
+
+LITERT = ("tflite", "tflite-ref", "tflite-xnnpack")
+
+
+def _core_backend(core: str | None) -> str | None:
+    """The device backend measuring a core: "Cortex-M0+" -> "tvm-cortexm0"."""
+    m = re.fullmatch(r"Cortex-M(\d+)\+?", core or "")
+    return f"tvm-cortexm{m.group(1)}" if m else None
+
+
+def _fit(validation: dict[str, Any], core: str | None) -> str:
+    name = _core_backend(core)
+    r = validation["backends"].get(name or "")
+    if r is None:
+        return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"
+    fp = r.get("footprint")
+    if not fp:
+        return f"{name}: {r.get('status')}" + (f" ({_table_text(r.get('reason', ''))[:200]})" if r.get("reason") else "")
+    part = fp.get("part")
+    fits = fp.get("fits")
+    verdict = "yes" if fits else ("no" if fits is False else "measured")
+    where = f" of {part}" if part else ""
+    return f"{verdict}: {name}, {fp['flash_bytes']:,} B flash, {fp['ram_bytes']:,} B RAM{where}"
 
 
 def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: str | None,
@@ -102,20 +177,28 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         confusion_png: relative path of the confusion-matrix image, or None.
         validation_file: the name of the validation file, for the header.
     """
+    from zoo.conformance.checks import checks_for
+
     validation = validation or {"dataset": None, "reference": None, "backends": {}, "provenance": None}
     backends = list(validation["backends"].items())
     tolerances = [(f"default, {a}", t) for a, t in card.conformance.tolerances.items()]
     tolerances += [(f"{b}, {a}", t) for b, per in card.conformance.backend_tolerances.items() for a, t in per.items()]
+    budget_columns = [c for c in checks_for(card.kind) if c.budget and hasattr(Tolerance, "model_fields")
+                      and c.budget in Tolerance.model_fields]
+    device_rows = [(n, r) for n, r in backends if r.get("footprint")]
     prov = validation.get("provenance") or {}
     context = {
         "card": card, "validation": validation, "missing": MISSING, "validation_file": validation_file,
-        "reported_tool": f"{card.reported.tool} {card.reported.tool_version}" if card.reported else MISSING,
+        "tensors": [("input", s) for s in card.inputs] + [("output", s) for s in card.outputs],
         "backends": [(n, r) for n, r in backends if r["status"] != "skipped"],
-        "device_rows": [(n, r) for n, r in backends if r.get("footprint")],
-        "host_rows": [(n, r) for n, r in backends if r.get("latency_ms") is not None and not r.get("footprint")],
-        "tolerances": tolerances, "confusion_png": confusion_png, "machine": prov.get("machine", MISSING),
-        "card_file": registry.card_path(card.name).name, "comparison_rows": comparison_rows(card),
-        "io_bytes": _io_bytes(card),
+        "device_rows": device_rows,
+        "primary_device": next((n for n, _ in device_rows if n == "tvm-cortexm7"), device_rows[0][0] if device_rows else None),
+        "litert_rows": [(n, validation["backends"][n]["golden"]) for n in LITERT
+                        if (validation["backends"].get(n) or {}).get("golden")],
+        "platforms": [(p, _fit(validation, p.core)) for p in card.platforms],
+        "tolerances": tolerances, "budget_columns": budget_columns, "confusion_png": confusion_png,
+        "machine": prov.get("machine", MISSING), "card_file": registry.card_path(card.name).name,
+        "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card),
     }
     return _environment().get_template("model_card.md.j2").render(**context)
 

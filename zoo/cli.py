@@ -15,13 +15,14 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import zoo
 from zoo import registry
+from zoo.card import TASKS, TensorSpec
 from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, OutputError, UnknownNameError,
                         ZooError)
-from zoo.escape import rich_escape as esc
 from zoo.proc import exit_on_signals
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -49,7 +50,7 @@ def _errors_to_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {esc(message)}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def _emit_json(data: Any) -> None:
@@ -78,8 +79,8 @@ def list_cmd(as_json: bool) -> None:
     table = Table("model", "task", "classes", "artifacts", "publisher")
     for n in names:
         c = zoo.get_card(n)
-        table.add_row(n, c.task, str(c.num_classes), ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items()),
-                      esc(c.publisher))
+        files = ", ".join(f"{k} ({a.format})" for k, a in c.artifacts.items())
+        table.add_row(n, c.task, str(c.num_classes) if c.labels else "—", files, escape(c.publisher))
     out.print(table)
 
 
@@ -92,22 +93,23 @@ def info(model: str, as_json: bool) -> None:
     card = zoo.get_card(model)
     if as_json:
         return _emit_json(card.model_dump(mode="json"))
-    out.print(f"[bold]{card.name}[/] {esc(card.version)} — {card.task}, {card.num_classes} classes, "
-              f"by {esc(card.publisher)}")
+    classes = f", {card.num_classes} classes" if card.labels else ""
+    out.print(f"[bold]{escape(card.name)}[/] {escape(card.version)} — {card.task}{classes}, by {escape(card.publisher)}")
     out.print(card.description, markup=False, highlight=False)
     out.print(f"license: {card.license}", markup=False, highlight=False)
     table = Table("artifact", "file", "format", "bytes", "sha256")
     for k, a in card.artifacts.items():
         table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
     out.print(table)
-    for role, spec in (("input", card.input), ("output", card.output)):
-        out.print(f"{role}: {spec.name} {list(spec.shape)} {spec.dtype} {spec.layout} — {spec.description}",
-                  markup=False, highlight=False)
-    if card.reported:
-        for acc in card.reported.accuracy:
-            out.print(f"reported top-1 ({acc.artifact}): {acc.top1_percent}% on {acc.dataset} {acc.split} "
-                      f"({acc.samples} images), {card.reported.tool} {card.reported.tool_version}", markup=False,
-                      highlight=False)
+    for role, specs in (("input", card.inputs), ("output", card.outputs)):
+        for spec in specs:
+            out.print(f"{role}: {escape(spec.name)} {list(spec.shape)} {spec.dtype} {spec.layout} — "
+                      f"{escape(spec.description)}", highlight=False)
+    out.print(f"reference: {card.conformance.reference_backend}", highlight=False)
+    for fig in card.reported:
+        where = ", ".join(str(x) for x in (fig.tool, fig.tool_version, fig.board, fig.dataset) if x)
+        out.print(f"reported {fig.metric} ({fig.artifact}): {'~' if fig.approx else ''}{fig.value:g} {fig.unit}"
+                  + (f" — {escape(where)}" if where else ""), highlight=False)
 
 
 @main.command()
@@ -121,12 +123,32 @@ def backends(as_json: bool) -> None:
     table = Table("backend", "available", "details")
     for name, avail in found.items():
         detail = _summary(name) if avail else avail.message()
-        table.add_row(esc(name), "[green]yes[/]" if avail else "[red]no[/]", esc(detail))
+        table.add_row(escape(name), "[green]yes[/]" if avail else "[red]no[/]", escape(detail))
     out.print(table)
 
 
 def _summary(name: str) -> str:
     return registry.backend_class(name).summary
+
+
+def _read_arrays(paths: list[Path], spec: TensorSpec) -> tuple[np.ndarray, list[str]]:
+    """Examples of a non-image input from .npy files: one example of the input's shape, or a batch of them."""
+    per = tuple(spec.shape[1:])
+    parts, sources = [], []
+    for path in paths:
+        if path.suffix.lower() != ".npy":
+            raise InputError(f"{path}: the model's input {spec.name!r} is not an image ({spec.layout} {list(per)}); "
+                             "give .npy files of that shape (one example, or a batch (N, ...))")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {path} as a .npy array: {exc}") from None
+        arr = arr[None] if arr.shape == per else arr
+        if arr.shape[1:] != per:
+            raise InputError(f"{path} holds shape {list(arr.shape)}; expected {list(per)} or (N, {', '.join(map(str, per))})")
+        parts.append(arr)
+        sources += [f"{path}[{i}]" for i in range(len(arr))] if len(arr) > 1 else [str(path)]
+    return np.concatenate(parts), sources
 
 
 @main.command()
@@ -137,23 +159,36 @@ def _summary(name: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_errors_to_exit
 def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_json: bool) -> None:
-    """Classify IMAGES (PNG or .npy; uint8 grey, white on black) with MODEL."""
+    """Run MODEL on IMAGES (PNG or .npy; for non-image models .npy of the input's shape): the top classes of a
+    classifier, the anomaly score of an autoencoder, the output values of a regression model."""
+    from zoo.conformance.metrics import anomaly_scores, dequantize
     from zoo.images import read_images
 
-    batch, sources = read_images(list(images))
     m = zoo.load(model, backend=backend)
-    probs = m.predict(batch)
-    labels = m.card.labels
-    k = min(top_k, len(labels))
-    rows = []
-    for source, p in zip(sources, probs, strict=True):
-        order = np.argsort(-p, kind="stable")[:k]
-        rows.append({"image": source, "top": [{"label": labels[j], "index": int(j), "score": float(p[j])} for j in order]})
+    spec = m.input_specs[0]
+    batch, sources = read_images(list(images)) if spec.layout == "NHWC" else _read_arrays(list(images), spec)
+    outputs = m.predict(batch)
+    card = m.card
+    if card.kind == "classifier":
+        k = min(top_k, len(card.labels))
+        scores = dequantize(outputs, m.output_specs[0]).reshape(len(outputs), -1)  # int8 outputs as real values
+        rows = [{"image": source, "top": [{"label": card.labels[j], "index": int(j), "score": float(p[j])}
+                                          for j in np.argsort(-p, kind="stable")[:k]]}
+                for source, p in zip(sources, scores, strict=True)]
+        cells = [[f"{t['label']} ({t['score']:.3f})" for t in r["top"]] for r in rows]
+        head = [f"#{i + 1}" for i in range(k)]
+    elif card.kind == "autoencoder":
+        score = anomaly_scores(outputs, m.output_specs[0], batch, m.input_specs[0])
+        rows = [{"image": source, "anomaly_score": float(v)} for source, v in zip(sources, score, strict=True)]
+        cells, head = [[f"{r['anomaly_score']:.6g}"] for r in rows], ["anomaly score (reconstruction MSE)"]
+    else:
+        rows = [{"image": source, "output": o.tolist()} for source, o in zip(sources, outputs, strict=True)]
+        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in outputs], ["output"]
     if as_json:
-        return _emit_json({"model": m.card.name, "backend": backend, "predictions": rows})
-    table = Table("image", *[f"#{i + 1}" for i in range(k)])
-    for r in rows:
-        table.add_row(esc(r["image"]), *[esc(f"{t['label']} ({t['score']:.3f})") for t in r["top"]])
+        return _emit_json({"model": card.name, "backend": backend, "predictions": rows})
+    table = Table("input", *head)
+    for r, row_cells in zip(rows, cells, strict=True):
+        table.add_row(escape(str(r["image"])), *row_cells)
     out.print(table)
 
 
@@ -180,11 +215,11 @@ def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: 
 
     with err.status("validating") as status:
         report = run_validate(model, list(backends) or None, dataset, limit, timing=not no_timing,
-                              progress=lambda msg: status.update(esc(msg)))
+                              progress=lambda msg: status.update(escape(msg)))
     out.print(report_table(report))
     for name, r in report.results.items():
         if r.status != "pass":
-            out.print(f"[bold]{esc(name)}[/] {r.status}: {esc(r.reason)}", highlight=False)
+            out.print(f"[bold]{escape(name)}[/] {r.status}: {escape(r.reason)}", highlight=False)
     if json_path:
         report.write_json(json_path)
         out.print(f"wrote {json_path}", markup=False, highlight=False)
@@ -208,43 +243,141 @@ def golden(model: str, out_path: Path | None) -> None:
     path = out_path or golden_path(card)
     made = make_golden(card)
     digest = write_golden(made, path)
-    kinds = dict(zip(*np.unique(made.kinds, return_counts=True)))
+    kinds = dict(zip(*np.unique(made.kinds, return_counts=True), strict=True))
     counts = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
     click.echo(f"wrote {path} ({counts}; sha256 {digest})")
+
+
+def _device_backends() -> list[str]:
+    """Registered backends that build a C model library (``exports_library``), in name order."""
+    names = []
+    for name in registry.backend_names():
+        try:
+            if getattr(registry.backend_class(name), "exports_library", False):
+                names.append(name)
+        except BackendUnavailableError:
+            continue
+    return names
 
 
 @main.command("export")
 @click.argument("model")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-b", "--backend", default="tvm-cortexm7", show_default=True,
+              help="A device backend (tvm-cortexm0, tvm-cortexm4, tvm-cortexm7, tvm-cortexm33, tvm-cortexm55, ...).")
 @click.option("--lowering", type=click.Choice(["int8", "float"]), default="int8", show_default=True)
 @_errors_to_exit
-def export_cmd(model: str, out_dir: Path, lowering: str) -> None:
-    """Copy MODEL's Cortex-M7 C model library (sources, header, metadata.json) to OUT_DIR."""
+def export_cmd(model: str, out_dir: Path, backend: str, lowering: str) -> None:
+    """Copy MODEL's C model library as device BACKEND builds it (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
     from zoo.atomic import atomic_dir
 
     if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
         raise InputError(f"{out_dir} exists and is not empty (or not a folder); give a new or empty folder")
-    m = zoo.load(model, backend="tvm-cortexm7", lowering=lowering)
+    if not getattr(registry.backend_class(backend), "exports_library", False):
+        raise InputError(f"backend {backend!r} builds no C model library; choose a device backend: "
+                         f"{', '.join(_device_backends())}")
+    m = zoo.load(model, backend=backend, lowering=lowering)
     with atomic_dir(out_dir, "model library") as tmp:  # all of it or nothing
         shutil.copytree(m.runner.dir / "library", tmp, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
+    click.echo(f"build it for the {m.backend.target.core} with: arm-none-eabi-gcc {' '.join(m.backend.target.cflags)} -O2")
 
 
-@main.command()
+@main.command("diff")
+@click.argument("model")
+@click.option("--backend", "-b", "backends", multiple=True, required=True,
+              help="Backend to compare (give exactly two: -b A -b B; Δ is A - B).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Inputs: a .npy batch (single-input models) or a .npz keyed by input name.")
+@click.option("--golden", is_flag=True, help="Use the card's golden inputs (the default).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N examples.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison as JSON to this file.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write diff.json, diff.md and figures (Δ per layer, where the first differing tensor differs).")
+@_errors_to_exit
+def diff_cmd(model: str, backends: tuple[str, ...], input_path: Path | None, golden: bool, limit: int | None,
+             json_path: Path | None, report_dir: Path | None) -> None:
+    """Compare two backends on MODEL layer by layer and name the first layer where they part.
+
+    Exit 0 when every compared tensor is identical, 1 when they differ, 2 on a usage error."""
+    from zoo.diff import diff, load_inputs
+    from zoo.diff.table import diff_table, summary_lines
+
+    if input_path is not None and golden:
+        raise InputError("give either --input FILE or --golden, not both")
+    inputs = load_inputs(input_path, zoo.get_card(model)) if input_path is not None else None
+    with err.status("running both backends"):
+        report = diff(model, list(backends), inputs, limit, input_source=str(input_path) if input_path else None)
+    out.print(diff_table(report))
+    for line in summary_lines(report):
+        out.print(line, highlight=False)
+    if json_path:
+        report.write_json(json_path)
+        out.print(f"wrote {escape(str(json_path))}", highlight=False)
+    if report_dir:
+        from zoo.diff.report import write_report
+
+        out.print(f"wrote {escape(str(write_report(report, report_dir)))}", highlight=False)
+    sys.exit(EXIT_OK if report.identical else EXIT_FAILED)
+
+
+class _CardGroup(click.Group):
+    """`zoo card MODEL` renders (the default); `zoo card init MODEL.tflite` writes a new card."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["render", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_CardGroup)
+def card() -> None:
+    """Model cards: `zoo card MODEL [--check]` renders the Markdown; `zoo card init FILE.tflite` writes a card."""
+
+
+@card.command("render")
 @click.argument("model")
 @click.option("--check", is_flag=True, help="Exit 1 if the committed Markdown is stale instead of writing it.")
 @_errors_to_exit
-def card(model: str, check: bool) -> None:
+def card_render(model: str, check: bool) -> None:
     """Render MODEL's Markdown card from its YAML card and latest validation (`zoo validate --json`)."""
     from zoo.cardgen import write_card
 
     path, ok = write_card(zoo.get_card(model), check=check)
     if check and not ok:
-        err.print(f"{path} is stale: regenerate it with `zoo card {model}` and commit it", markup=False, highlight=False)
+        err.print(f"{escape(str(path))} is stale: regenerate it with `zoo card {escape(model)}` and commit it",
+                  highlight=False)
         sys.exit(EXIT_FAILED)
     click.echo(f"{path} is up to date" if check else f"wrote {path}")
+
+
+@card.command("init")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Registry name of the new card (lower case, digits, _ . -).")
+@click.option("--labels", default=None, help="Class names in output order, comma-separated (classifiers).")
+@click.option("--task", type=click.Choice(list(TASKS)), default=None, help="Task (default: guessed from the model).")
+@click.option("--url", default=None, help="Where the file is published (default: its local path).")
+@click.option("--value-range", nargs=2, type=float, default=None, help="Real range of a float32 input.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for the card and its golden vectors.")
+@_errors_to_exit
+def card_init(model_file: Path, name: str, labels: str | None, task: str | None, url: str | None,
+              value_range: tuple[float, float] | None, out_dir: Path) -> None:
+    """Write a card for MODEL_FILE (.tflite): tensors and quantization read from it, file pinned by sha256,
+    golden vectors from the reference (tflm), budgets measured against LiteRT's kernel sets."""
+    from zoo.cardinit import init_card
+
+    names = [x.strip() for x in labels.split(",")] if labels else None
+    with err.status("measuring budgets"):
+        result = init_card(model_file, name, out_dir, task=task, labels=names, url=url,
+                           value_range=list(value_range) if value_range else None)
+    click.echo(f"wrote {result.card_path} and {result.golden_path}")
+    for item in result.todo:
+        click.echo(f"  fill in: {item}")
+    click.echo(f"then: zoo --card {result.card_path} validate {name}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ import numpy as np
 from zoo.card import TensorSpec
 from zoo.errors import InputError
 
-__all__ = ["check_images"]
+__all__ = ["check_images", "check_tensor"]
 
 
 def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
@@ -17,7 +17,7 @@ def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
     return float(info.min), float(info.max)
 
 
-def _check_shape(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def _check_image_shape(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
     h, w, c = spec.shape[1:]
     want = f"(N, {h}, {w}, {c})" + (f" or (N, {h}, {w})" if c == 1 else "")
     if arr.ndim == 3 and c == 1 and arr.shape[1:] == (h, w):
@@ -33,8 +33,19 @@ def _check_shape(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
         elif arr.ndim >= 3 and arr.shape[-2:] != (w, c) and arr.shape[1:3] != (h, w):
             hint = f" Resize the images to {h}x{w} first."
         raise InputError(f"images have shape {arr.shape}; expected {want}.{hint}")
+    return arr
+
+
+def _check_shape(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.layout == "NHWC":
+        arr = _check_image_shape(arr, spec)
+    elif arr.shape[1:] != tuple(spec.shape[1:]):
+        per = tuple(spec.shape[1:])
+        hint = " This looks like one example: add a batch axis, e.g. x[None]." if arr.shape == per else ""
+        raise InputError(f"input {spec.name!r} has shape {arr.shape}; expected (N, {', '.join(map(str, per))}) "
+                         f"({spec.layout}).{hint}")
     if arr.shape[0] == 0:
-        raise InputError("got an empty batch (0 images); pass at least one image")
+        raise InputError("got an empty batch (0 examples); pass at least one")
     return arr
 
 
@@ -49,7 +60,7 @@ def _plan(spec: TensorSpec) -> tuple[np.dtype, tuple[int, ...], bool]:
     hit = _PLANS.get(id(spec))
     if hit is None or hit[0] is not spec:
         want = np.dtype(spec.dtype)
-        narrow = spec.value_range is not None and tuple(spec.value_range) != _dtype_range(want)
+        narrow = spec.value_range is not None and (want.kind == "f" or tuple(spec.value_range) != _dtype_range(want))
         hit = _PLANS[id(spec)] = (spec, want, tuple(spec.shape[1:]), narrow)
     return hit[1:]
 
@@ -84,9 +95,19 @@ def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
         raise InputError(f"images have dtype {images.dtype}; expected numeric {spec.dtype} pixels")
     arr = _check_shape(images, spec)
     low, high = spec.value_range or _dtype_range(want)
-    if arr.dtype != want and not (np.issubdtype(arr.dtype, np.integer) and np.issubdtype(want, np.integer)):
-        if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
-            raise InputError(f"images contain NaN; expected {spec.dtype} pixels in [{low:g}, {high:g}]")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise InputError(f"input {spec.name!r} contains NaN or infinity; expected {spec.dtype} values in "
+                         f"[{low:g}, {high:g}]")
+    float_ok = want.kind == "f" and (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool)
+    if arr.dtype != want and not float_ok and not (np.issubdtype(arr.dtype, np.integer)
+                                                   and np.issubdtype(want, np.integer)):
+        if want.kind != "u" or spec.layout != "NHWC":
+            raise InputError(f"input {spec.name!r} has dtype {arr.dtype}; the model takes {spec.dtype} in "
+                             f"[{low:g}, {high:g}]"
+                             + (f" (quantized: real = (q - {spec.quantization.zero_point}) x {spec.quantization.scale:g}; "
+                                f"quantize with np.clip(np.rint(x / {spec.quantization.scale:g}) + "
+                                f"{spec.quantization.zero_point}, {low:g}, {high:g}).astype(np.{spec.dtype}))"
+                                if spec.quantization is not None and want.kind != "f" else ""))
         raise InputError(
             f"images have dtype {arr.dtype}; the model takes {spec.dtype} in [{low:g}, {high:g}]. "
             f"If your values are floats in [0, 1], convert with (x * 255).round().astype(np.{spec.dtype}); "
@@ -101,3 +122,6 @@ def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
     except MemoryError:
         raise InputError(f"a batch of {arr.shape[0]:,} images ({arr.shape[0] * int(np.prod(arr.shape[1:])):,} "
                          f"{spec.dtype} values) does not fit in memory; pass smaller batches") from None
+
+
+check_tensor = check_images  # any input tensor: images are the NHWC case with image-specific hints

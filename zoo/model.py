@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,12 +11,18 @@ import numpy as np
 
 from zoo import artifacts, registry
 from zoo.backend import LOGITS, Backend, Footprint, Runner
-from zoo.card import Card
+from zoo.card import Card, TensorSpec
 from zoo.errors import BackendError, BackendUnavailableError, InputError
 from zoo.formats import check_model_file
-from zoo.inputs import check_images
+from zoo.inputs import check_tensor
 
 __all__ = ["Model", "load"]
+
+
+def _batch_size(inputs: Any) -> int | None:
+    """N of a batch given as an array or a dict of arrays, before any check (None: not an array)."""
+    first = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) else inputs
+    return len(first) if isinstance(first, np.ndarray) and first.ndim >= 1 else None
 
 
 @dataclass
@@ -34,49 +41,102 @@ class Model:
     artifact_id: str
     runner: Runner
 
-    def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
-        step = self.runner.max_batch
-        if step is None or not isinstance(images, np.ndarray) or images.ndim < 1 or len(images) <= step:
-            return self._run_batch(images, logits)  # the common case: one call
-        return self._run_chunks(images, step, logits)
+    @property
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        """The tensors this artifact takes (the card's, or the artifact's own where it declares them)."""
+        return self.card.tensors(self.artifact_id)[0]
 
-    def _run_batch(self, images: Any, logits: bool) -> dict[str, np.ndarray]:
-        batch = check_images(images, self.card.input)
+    @property
+    def output_specs(self) -> tuple[TensorSpec, ...]:
+        return self.card.tensors(self.artifact_id)[1]
+
+    def _feeds(self, inputs: Any) -> dict[str, np.ndarray]:
+        specs = self.input_specs
+        if isinstance(inputs, Mapping):
+            unknown = sorted(set(inputs) - {s.name for s in specs})
+            missing = [s.name for s in specs if s.name not in inputs]
+            if unknown or missing:
+                raise InputError(f"inputs must be keyed by the model's input names {[s.name for s in specs]}; "
+                                 f"got {sorted(inputs)}" + (f" (missing {missing})" if missing else ""))
+            feeds = {s.name: check_tensor(inputs[s.name], s) for s in specs}
+        elif len(specs) == 1:
+            feeds = {specs[0].name: check_tensor(inputs, specs[0])}
+        else:
+            raise InputError(f"{self.card.name} takes {len(specs)} inputs: pass a dict keyed by "
+                             f"{[s.name for s in specs]}")
+        sizes = {a.shape[0] for a in feeds.values()}
+        if len(sizes) != 1:
+            raise InputError(f"inputs have different batch sizes {sorted(sizes)}; give each the same N")
+        return feeds
+
+    def run(self, inputs: Any, logits: bool = False) -> dict[str, np.ndarray]:
+        """Every output of a batch, keyed by the output tensors' names (and ``LOGITS`` when asked and exposed).
+
+        Args:
+            inputs: one array for a single-input model, else a dict keyed by input name.
+            logits: also return the int8 pre-softmax logits where the backend exposes them.
+
+        Raises:
+            InputError: the inputs do not match the artifact's input specs.
+            BackendError: the backend failed or returned outputs of the wrong shape or dtype.
+        """
+        n, step = _batch_size(inputs), self.runner.max_batch
+        if step is not None and n is not None and n > step:  # more than the runtime takes: in chunks
+            return self._run_chunks(inputs, n, step, logits)
+        return self._run_once(inputs, logits)
+
+    def _run_once(self, inputs: Any, logits: bool) -> dict[str, np.ndarray]:
+        feeds = self._feeds(inputs)
+        n = next(iter(feeds.values())).shape[0]
         run = self.runner.run_with_logits if logits else self.runner.run
-        outputs = run({self.card.input.name: batch})
-        out = outputs.get(self.card.output.name)
-        want = (batch.shape[0], *self.card.output.shape[1:])
-        if out is None or out.shape != want:
-            got = None if out is None else out.shape
-            raise BackendError(f"backend {self.backend.name!r} returned output {self.card.output.name!r} "
-                               f"of shape {got}; expected {want}")
+        outputs = run(feeds)
+        for spec in self.output_specs:
+            out = outputs.get(spec.name)
+            want = (n, *spec.shape[1:])
+            if out is None or out.shape != want or out.dtype != np.dtype(spec.dtype):
+                got = None if out is None else f"{out.dtype}{list(out.shape)}"
+                raise BackendError(f"backend {self.backend.name!r} returned output {spec.name!r} as {got}; "
+                                   f"expected {spec.dtype}{list(want)}")
         return outputs
 
-    def _run_chunks(self, images: np.ndarray, step: int, logits: bool) -> dict[str, np.ndarray]:
-        """A batch larger than the runner takes, `step` images at a time, into outputs allocated once."""
-        n, spec = len(images), self.card.output
-        try:
-            outputs = {spec.name: np.empty((n, *spec.shape[1:]), spec.dtype)}  # before any work: does it fit?
-            first = self._run_batch(images[:step], logits)
-            outputs |= {k: np.empty((n, *v.shape[1:]), v.dtype) for k, v in first.items() if k != spec.name}
+    def _run_chunks(self, inputs: Any, n: int, step: int, logits: bool) -> dict[str, np.ndarray]:
+        """A batch larger than the runner takes, `step` examples at a time, into outputs allocated once."""
+        def part(i: int) -> Any:
+            return {k: v[i:i + step] for k, v in inputs.items()} if isinstance(inputs, Mapping) else inputs[i:i + step]
+
+        try:  # before any work: do the outputs fit?
+            outputs = {s.name: np.empty((n, *s.shape[1:]), s.dtype) for s in self.output_specs}
+            first = self._run_once(part(0), logits)
+            outputs |= {k: np.empty((n, *v.shape[1:]), v.dtype) for k, v in first.items() if k not in outputs}
         except MemoryError:
-            raise InputError(f"the outputs of {n:,} images do not fit in memory; pass smaller batches") from None
-        for k, v in first.items():
-            outputs[k][:step] = v
-        for i in range(step, n, step):
-            for k, v in self._run_batch(images[i:i + step], logits).items():
+            raise InputError(f"the outputs of {n:,} examples do not fit in memory; pass smaller batches") from None
+        for i in range(0, n, step):
+            for k, v in (first if i == 0 else self._run_once(part(i), logits)).items():
                 outputs[k][i:i + len(v)] = v
         return outputs
 
+    def run_intermediates(self, inputs: Any) -> dict[int, np.ndarray]:
+        """Every operator output tensor of the TFLite model, keyed by tensor index (see :meth:`Runner.run_intermediates`).
+
+        Raises:
+            InputError: the inputs do not match the artifact's input specs.
+            BackendError: the backend exposes no intermediates (``model.runner.intermediates()`` says why) or failed.
+        """
+        return self.runner.run_intermediates(self._feeds(inputs))
+
+    def _run(self, images: Any, logits: bool = False) -> dict[str, np.ndarray]:
+        return self.run(images, logits)
+
     def predict(self, images: Any) -> np.ndarray:
-        """Per-class confidences for a batch of images.
+        """The first output for a batch: a classifier's per-class scores, an autoencoder's reconstruction.
 
         Args:
-            images: ``(N, H, W, C)`` or, for one-channel models, ``(N, H, W)`` pixels of the
-                card's input dtype (uint8 for stmnist_v1).
+            images: ``(N, ...)`` examples of the input's dtype and shape (images ``(N, H, W, C)`` or,
+                for one-channel models, ``(N, H, W)``); a dict keyed by input name for several inputs.
 
         Returns:
-            ``(N, classes)`` float32, in the order of ``card.labels``.
+            ``(N, ...)`` of the output's own dtype: float32 for stmnist_v1 (``(N, 36)``, in the order
+            of ``card.labels``), int8 for the MLPerf Tiny models. Use :meth:`run` for every output.
 
         Raises:
             InputError: the images do not match the card's input spec.
@@ -87,7 +147,7 @@ class Model:
             >>> m.predict(np.zeros((2, 28, 28), np.uint8)).shape
             (2, 36)
         """
-        return self._run(images)[self.card.output.name]
+        return self._run(images)[self.output_specs[0].name]
 
     def predict_logits(self, images: Any) -> np.ndarray | None:
         """The int8 pre-softmax logits ``(N, classes)``, or None where the backend does not expose them."""
@@ -96,7 +156,7 @@ class Model:
     def predict_with_logits(self, images: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Outputs and logits (or None) from one run: see :meth:`predict` and :meth:`predict_logits`."""
         outputs = self._run(images, logits=True)
-        return outputs[self.card.output.name], outputs.get(LOGITS)
+        return outputs[self.output_specs[0].name], outputs.get(LOGITS)
 
     def footprint(self) -> Footprint | None:
         """Device memory of the compiled model (device backends only)."""
@@ -152,16 +212,16 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
         raise InputError(f"invalid options {options} for backend {backend!r}: {exc}") from None
     artifact_id = artifact or instance.pick_artifact(card)
     if artifact_id is None:
-        raise BackendUnavailableError(f"backend {backend!r} runs none of {card.name!r}'s artifacts "
-                                      f"({', '.join(f'{k}: {a.format}' for k, a in card.artifacts.items())}); "
-                                      f"it runs {', '.join(cls.formats)}")
+        raise BackendUnavailableError(f"backend {backend!r} cannot run any of {card.name!r}'s artifacts: "
+                                      f"{instance.refusals(card)}")
     entry = card.artifact(artifact_id)
     support = instance.supports(card, entry)
     if not support:
         raise BackendUnavailableError(f"backend {backend!r} cannot run {card.name}/{artifact_id}: {support.message()}")
     path = artifacts.fetch(card.name, entry, base_dir=registry.card_path(card.name).parent)
     check_model_file(path, entry.format, entry.size)
-    tensors = hashlib.sha256((card.input.model_dump_json() + card.output.model_dump_json()).encode()).hexdigest()
+    ins, outs = card.tensors(artifact_id)
+    tensors = hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest()
     compiled = artifacts.cached_build(
         f"compiled/{backend}/{card.name}",
         [card.name, entry.sha256, f"tensors={tensors}", backend, instance.cache_key()],

@@ -268,6 +268,10 @@ int32_t {prefix}_run(const uint8_t *input, float *output) {{
 {chr(10).join(body)}{copy_out}
   return 0;
 }}
+
+int32_t {prefix}_run_buffers(const uint8_t *inputs, uint8_t *outputs) {{
+  return {prefix}_run(inputs, (float *)(void *)outputs);
+}}
 """
 
 

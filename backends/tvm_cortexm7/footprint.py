@@ -9,18 +9,30 @@ Every input section the linker placed is read from the GNU ld map file with its 
 
 Flash = .text + .rodata + .data (its load image); RAM = .data + .bss + the stack
 high-water mark the firmware measured during inference.
+
+:func:`fit_from_elf` says, per memory region of the target's part, what the whole image uses
+(harness and reserved stack included): the figures behind "fits the part" in reports.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo.backend import Footprint
 from zoo.errors import ToolchainError
+from zoo.proc import run as proc_run
 
-__all__ = ["SectionSizes", "read_map", "footprint_from_map"]
+from .targets import TargetSpec
+
+__all__ = ["FIT", "SectionSizes", "read_map", "footprint_from_map", "fit_from_elf", "fit_record"]
+
+FIT = "fit.json"
+OBJDUMP = "arm-none-eabi-objdump"
+_SECTION = re.compile(r"^\s*\d+\s+(?P<name>\S+)\s+(?P<size>[0-9a-f]{8})\s+(?P<vma>[0-9a-f]{8})\s+(?P<lma>[0-9a-f]{8})"
+                      r"\s+[0-9a-f]{8}\s+\S+\n\s+(?P<flags>.*)$", re.MULTILINE)
 
 _INPUT = re.compile(r"^ (?P<sec>\.\S+|COMMON)\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+) (?P<obj>\S.*)$",
                     re.MULTILINE)
@@ -130,3 +142,49 @@ def footprint_from_map(map_file: Path, model_objects: set[str], weights_objects:
     breakdown = {name: sizes.as_dict() for name, sizes in g.items()}
     breakdown["libs"]["members"] = sorted(o.split("(")[-1].rstrip(")") for o in libs.objects)
     return fp, breakdown
+
+
+def _region_use(elf: Path, target: TargetSpec, timeout_s: float = 60) -> dict[str, int]:
+    """Bytes of each region the linked image occupies: every allocated section at its run address, and a loaded
+    section whose load address differs (.data) at its load address too (``objdump -h``)."""
+    try:
+        proc = proc_run([OBJDUMP, "-h", str(elf)], timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolchainError(f"{OBJDUMP} -h {elf} failed ({exc}); install binutils-arm-none-eabi") from None
+    if proc.returncode != 0:
+        raise ToolchainError(f"{OBJDUMP} cannot read {elf}: {proc.stderr.strip()[-300:]}; relink the firmware")
+    used = {r.name: 0 for r in target.memory}
+    for m in _SECTION.finditer(proc.stdout):
+        size, vma, lma, flags = int(m["size"], 16), int(m["vma"], 16), int(m["lma"], 16), m["flags"]
+        if "ALLOC" not in flags or size == 0:
+            continue
+        for addr in {vma, lma} if "LOAD" in flags else {vma}:
+            region = next((r for r in target.memory if r.origin <= addr < r.end), None)
+            if region is not None:
+                used[region.name] += size
+    return used
+
+
+def fit_record(target: TargetSpec, used: dict[str, int], overflow: dict[str, int]) -> dict:
+    """Plain data: the part, and each region's size, use, bytes used, free and overflow, and whether it fits."""
+    regions = []
+    for r in target.memory:
+        over = overflow.get(r.name, 0)
+        taken = r.length + over if over else used.get(r.name, 0)
+        regions.append({"region": r.name, "bytes": r.length, "uses": list(r.uses), "used_bytes": taken,
+                        "free_bytes": max(r.length - taken, 0), "overflow_bytes": over})
+    return {"target": target.name, "core": target.core, "part": target.part, "machine": target.emulator.machine,
+            "fits": not overflow, "regions": regions,
+            "includes": f"the whole image: model, test harness and the reserved stack ({target.startup.stack_bytes:,} B)"}
+
+
+def fit_from_elf(elf: Path, target: TargetSpec, footprint: Footprint | None = None) -> dict:
+    """The fit of a linked image (it linked, so it fits): :func:`fit_record` plus the model's own footprint.
+
+    Raises:
+        ToolchainError: the ELF cannot be read.
+    """
+    record = fit_record(target, _region_use(elf, target), {})
+    if footprint is not None:
+        record["model"] = footprint.as_dict()
+    return record

@@ -1,16 +1,17 @@
 /* fw_binding.h - what the zoo test harness needs from a model library; fw_binding.c (generated
- * per library by firmware.py) implements it on top of <prefix>.h. */
+ * per library by firmware.py) implements it on top of <prefix>.h. Tensors travel packed, in the
+ * model's own element types (<prefix>_run_buffers); nothing is converted. */
 #ifndef FW_BINDING_H
 #define FW_BINDING_H
 #include <stdint.h>
 
-extern const uint32_t fw_input_bytes;
-extern const uint32_t fw_output_count;
-extern const uint32_t fw_has_logits;
+extern const uint32_t fw_input_bytes;  /* packed inputs of one inference */
+extern const uint32_t fw_output_bytes; /* packed outputs of one inference (a multiple of 4) */
+extern const uint32_t fw_logits_bytes; /* int8 logits, 0 when the library has none */
 extern uint8_t fw_input_buf[];
-extern float fw_output_buf[];
+extern uint8_t fw_output_buf[];
 extern int8_t fw_logits_buf[];
-int32_t fw_run(const uint8_t *input, float *output);
+int32_t fw_run(const uint8_t *input, uint8_t *output);
 int32_t fw_run_logits(const uint8_t *input, int8_t *logits);
 
 #endif

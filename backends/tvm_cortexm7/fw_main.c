@@ -1,7 +1,11 @@
-/* fw_main.c - the zoo test harness: reads every image of input.bin (semihosting), runs the
- * model on each, and writes one record per image to output.bin:
- *   int32 status, uint32 ticks_lo, uint32 ticks_hi, uint32 stack_bytes,
- *   float32 output[fw_output_count], int8 logits[fw_output_count] (when fw_has_logits), padded to 4.
+/* fw_main.c - the zoo test harness: reads every input of input.bin (semihosting, fw_input_bytes
+ * each), runs the model on each, and writes one framed record per input to output.bin, uint32
+ * words, little-endian (parsed and checked by records.py):
+ *   magic 0x5A4F4F52 ("ROOZ"), index, status, ticks_lo, ticks_hi, stack_bytes, payload_bytes,
+ *   payload: the packed outputs (fw_output_bytes) then the int8 logits padded to 4 (fw_logits_bytes),
+ *   checksum: FNV-1a (32 bit) over every byte of the record before it.
+ * A record that was zeroed, cut or shuffled on its way to the host fails the magic, index or
+ * checksum test there instead of passing as all-zero outputs.
  * Ticks are SysTick counts of the fw_run call alone (minus the empty-span overhead); under
  * QEMU -icount shift=6 they convert to instructions retired on the host side. */
 #include <stdint.h>
@@ -13,6 +17,9 @@
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYST_RELOAD 0x00FFFFFFu
 #define STACK_PAINT 0xA5A5A5A5u
+#define RECORD_MAGIC 0x5A4F4F52u
+#define FNV_OFFSET 2166136261u
+#define FNV_PRIME 16777619u
 
 extern volatile uint32_t fw_systick_wraps;
 extern uint32_t __stack_limit;
@@ -49,6 +56,20 @@ static uintptr_t stack_low_water(uintptr_t below) {
   return (uintptr_t)p;
 }
 
+static uint32_t fnv1a(uint32_t h, const void *data, uint32_t n) {
+  const uint8_t *p = (const uint8_t *)data;
+  for (uint32_t i = 0; i < n; ++i) {
+    h = (h ^ p[i]) * FNV_PRIME;
+  }
+  return h;
+}
+
+/* Write `n` bytes and fold them into the record's checksum; 0 on success. */
+static int32_t put(int32_t out, uint32_t *sum, const void *data, uint32_t n) {
+  *sum = fnv1a(*sum, data, n);
+  return n == 0u ? 0 : sh_write(out, data, n);
+}
+
 int main(void) {
   SYST_RVR = SYST_RELOAD;
   SYST_CVR = 0u;
@@ -62,7 +83,7 @@ int main(void) {
     return FW_EXIT_IO;
   }
   int32_t count = sh_flen(in) / (int32_t)fw_input_bytes;
-  uint32_t logits_words = fw_has_logits ? (fw_output_count + 3u) / 4u : 0u;
+  uint32_t logits_padded = (fw_logits_bytes + 3u) & ~3u;
   for (int32_t i = 0; i < count; ++i) {
     if (sh_read(in, fw_input_buf, fw_input_bytes) != 0) {
       return FW_EXIT_IO;
@@ -72,14 +93,14 @@ int main(void) {
     uint64_t start = ticks_now();
     int32_t status = fw_run(fw_input_buf, fw_output_buf);
     uint64_t ticks = ticks_now() - start - overhead;
-    uint32_t head[4] = {(uint32_t)status, (uint32_t)ticks, (uint32_t)(ticks >> 32),
-                        (uint32_t)(frame + 64u - stack_low_water(frame))};
-    if (fw_has_logits && status == 0) {
-      head[0] = (uint32_t)fw_run_logits(fw_input_buf, fw_logits_buf);
+    uint32_t head[7] = {RECORD_MAGIC, (uint32_t)i, (uint32_t)status, (uint32_t)ticks, (uint32_t)(ticks >> 32),
+                        (uint32_t)(frame + 64u - stack_low_water(frame)), fw_output_bytes + logits_padded};
+    if (fw_logits_bytes && status == 0) {
+      head[2] = (uint32_t)fw_run_logits(fw_input_buf, fw_logits_buf);
     }
-    if (sh_write(out, head, sizeof head) != 0 ||
-        sh_write(out, fw_output_buf, fw_output_count * 4u) != 0 ||
-        (logits_words && sh_write(out, fw_logits_buf, logits_words * 4u) != 0)) {
+    uint32_t sum = FNV_OFFSET;
+    if (put(out, &sum, head, sizeof head) != 0 || put(out, &sum, fw_output_buf, fw_output_bytes) != 0 ||
+        put(out, &sum, fw_logits_buf, logits_padded) != 0 || sh_write(out, &sum, 4u) != 0) {
       return FW_EXIT_IO;
     }
   }

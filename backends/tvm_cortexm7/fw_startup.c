@@ -1,8 +1,14 @@
-/* fw_startup.c - minimal Cortex-M7 start-up for the zoo test harness: vector table, reset
- * (FPU on, .data copy, .bss clear), SysTick wrap counter, fault handlers that exit QEMU
- * with a distinctive code instead of hanging. */
+/* fw_startup.c - minimal Cortex-M start-up for the zoo test harness: vector table, reset
+ * (FPU on when the target has one, .data copy, .bss clear), SysTick wrap counter, fault handlers
+ * that exit QEMU with a distinctive code instead of hanging. Options come from the target's data
+ * (targets/<name>.yaml, startup:) as -D flags: FW_ENABLE_FPU=1 sets CP10/CP11 full access.
+ * Only ARMv6-M instructions outside the FPU path, so one file serves Cortex-M0 to M55. */
 #include <stdint.h>
 #include "fw_semihost.h"
+
+#ifndef FW_ENABLE_FPU
+#error "build with -DFW_ENABLE_FPU=0 or 1 (firmware.py passes the target's startup.enable_fpu)"
+#endif
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
 int main(void);
@@ -16,7 +22,9 @@ void Default_Handler(void);
 void SysTick_Handler(void);
 
 void Reset_Handler(void) {
-  /* Enable CP10/CP11 (the FPU) before any C code can touch a floating-point register. */
+#if FW_ENABLE_FPU
+  /* Enable CP10/CP11 (the FPU, and MVE on a Cortex-M55) in CPACR before any C code can touch
+   * a floating-point or vector register. */
   __asm__ volatile(
       "ldr r0, =0xE000ED88\n"
       "ldr r1, [r0]\n"
@@ -25,6 +33,9 @@ void Reset_Handler(void) {
       "dsb\n"
       "isb\n"
       "b fw_reset_c\n");
+#else
+  __asm__ volatile("b fw_reset_c\n");
+#endif
 }
 
 void fw_reset_c(void) {

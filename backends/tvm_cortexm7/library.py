@@ -16,20 +16,28 @@ Folder layout::
 ``<prefix>`` is the card name made a C identifier (:func:`c_identifier`), e.g.
 ``stmnist_v1``; ``<PREFIX>`` is the same in upper case.
 
-The header declares, with C linkage:
+The header declares, with C linkage, for a model with inputs ``in0..`` and outputs ``out0..`` in
+the .tflite file's order, each in the model's own element type (``int8_t``, ``uint8_t`` or
+``float``; shapes, quantization and offsets in ``#define`` lines and comments of the header):
 
-``int32_t <prefix>_run(const uint8_t *input, float *output);``
-    One inference. ``input``: ``<PREFIX>_INPUT_BYTES`` bytes, the card's input tensor
-    (NHWC, uint8). ``output``: ``<PREFIX>_OUTPUT_COUNT`` floats, the card's output
-    tensor. Returns 0 on success, non-zero on failure. Not re-entrant (static arena).
+``int32_t <prefix>_run(const <t> *in0, ..., <t> *out0, ...);``
+    One inference. Returns 0 on success, non-zero on failure (a NULL pointer). Not re-entrant
+    (static arena).
 
-``int32_t <prefix>_run_logits(const uint8_t *input, int8_t *logits);`` (optional)
-    The int8 pre-softmax logits, ``<PREFIX>_OUTPUT_COUNT`` values. Present exactly when the
-    header defines ``<PREFIX>_HAS_LOGITS`` as 1 and ``metadata.json`` has
-    ``"has_logits": true``. The float lowering omits it.
+``int32_t <prefix>_run_buffers(const uint8_t *inputs, uint8_t *outputs);``
+    The same on packed buffers: every input (output) tensor one after another, each starting on a
+    multiple of 4 bytes (``<PREFIX>_INPUT<k>_OFFSET``), ``<PREFIX>_INPUT_BYTES`` /
+    ``<PREFIX>_OUTPUT_BYTES`` in all. The harness firmware uses this entry point.
 
-``#define``\\ s: ``<PREFIX>_INPUT_BYTES``, ``<PREFIX>_OUTPUT_COUNT``, ``<PREFIX>_ARENA_BYTES``
-(static activation arena + kernel workspace, bytes, all in .bss), ``<PREFIX>_HAS_LOGITS``.
+``int32_t <prefix>_run_logits(const uint8_t *inputs, int8_t *logits);`` (optional)
+    The int8 input of the model's last SOFTMAX, ``<PREFIX>_LOGITS_COUNT`` values. Present exactly
+    when ``<PREFIX>_HAS_LOGITS`` is 1 and ``metadata.json`` has ``"has_logits": true``.
+
+``#define`` lines: ``<PREFIX>_NUM_INPUTS``, ``<PREFIX>_NUM_OUTPUTS``, per tensor ``_COUNT``, ``_BYTES``,
+``_OFFSET``; ``<PREFIX>_INPUT_BYTES``, ``<PREFIX>_OUTPUT_BYTES``, ``<PREFIX>_LOGITS_COUNT``,
+``<PREFIX>_ARENA_BYTES`` (static activation arena + kernel workspace, bytes, all in .bss),
+``<PREFIX>_HAS_LOGITS``. ``metadata.json`` holds the same facts under ``"io"``
+(:class:`TensorSpec` fields).
 
 Sections: weights live in ``<prefix>_weights.c`` (``const``, so .rodata = flash); the
 arena is ``static`` in .bss. The footprint code counts every object of the library as
@@ -60,14 +68,91 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zoo.artifacts import sha256_of
-from zoo.errors import BackendError, ToolchainError
+from zoo.errors import BackendError, InputError, ToolchainError
 
-__all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "c_identifier", "render_header", "write_metadata", "tool_versions",
-           "WEIGHTS_SUFFIX"]
+__all__ = ["ModelLibrary", "LoweringRequest", "LoweringFn", "TensorSpec", "c_identifier", "render_header",
+           "write_metadata", "tool_versions", "packed_offsets", "pack", "unpack", "card_tensor_specs",
+           "check_against_card", "WEIGHTS_SUFFIX"]
 
 #: Sources whose name ends with this (before ``.c``) hold only weights: the footprint counts them as weights.
 WEIGHTS_SUFFIX = "_weights"
 METADATA = "metadata.json"
+
+
+_CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float"}
+_ITEMSIZE = {"int8": 1, "uint8": 1, "float32": 4}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output tensor of a library: the model's own name, shape, dtype and quantization."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # "int8", "uint8" or "float32"
+    scale: float = 0.0
+    zero_point: int = 0
+
+    @property
+    def count(self) -> int:
+        """Elements."""
+        return _prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes."""
+        return self.count * _ITEMSIZE[self.dtype]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form in ``metadata.json``."""
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "scale": self.scale,
+                "zero_point": self.zero_point}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TensorSpec:
+        """Read the JSON form."""
+        return cls(d["name"], tuple(d["shape"]), d["dtype"], float(d.get("scale", 0.0)), int(d.get("zero_point", 0)))
+
+
+def packed_offsets(specs: list[TensorSpec]) -> tuple[list[int], int]:
+    """Offsets of tensors packed one after another on 4-byte boundaries, and the total bytes."""
+    offsets, pos = [], 0
+    for t in specs:
+        offsets.append(pos)
+        pos += (t.nbytes + 3) // 4 * 4
+    return offsets, pos
+
+
+def pack(specs: list[TensorSpec], arrays: list[Any]) -> Any:
+    """Pack a batch of tensors (each ``(N, *spec.shape[1:])`` in the spec's dtype) into ``(N, bytes)`` uint8 rows.
+
+    Raises:
+        InputError: a tensor is missing, or has another dtype or shape (nothing is converted).
+    """
+    import numpy as np  # noqa: PLC0415
+
+    if len(arrays) != len(specs):
+        raise InputError(f"the model takes {len(specs)} input(s) ({', '.join(t.name for t in specs)}), got {len(arrays)}")
+    offsets, total = packed_offsets(specs)
+    n = len(arrays[0]) if arrays else 0
+    out = np.zeros((n, total), np.uint8)
+    for t, off, a in zip(specs, offsets, arrays):
+        a = np.asarray(a)
+        if a.dtype != np.dtype(t.dtype) or tuple(a.shape[1:]) != tuple(t.shape[1:]) or len(a) != n:
+            raise InputError(f"input {t.name!r} must be {t.dtype} of shape (N, {', '.join(map(str, t.shape[1:]))}) "
+                             f"with N={n}, got {a.dtype} {a.shape}; convert it yourself (the model's own dtype)")
+        out[:, off:off + t.nbytes] = np.ascontiguousarray(a).reshape(n, -1).view(np.uint8)
+    return out
+
+
+def unpack(specs: list[TensorSpec], raw: Any) -> list[Any]:
+    """The tensors of packed ``(N, bytes)`` uint8 rows, each ``(N, *spec.shape[1:])`` in its dtype."""
+    import numpy as np  # noqa: PLC0415
+
+    offsets, _ = packed_offsets(specs)
+    n = len(raw)
+    return [np.ascontiguousarray(raw[:, off:off + t.nbytes]).view(np.dtype(t.dtype).newbyteorder("<"))
+            .astype(np.dtype(t.dtype)).reshape(n, *t.shape[1:]) for t, off in zip(specs, offsets)]
 
 
 @dataclass(frozen=True)
@@ -84,6 +169,32 @@ class ModelLibrary:
     def has_logits(self) -> bool:
         """Whether the library exports ``<prefix>_run_logits``."""
         return bool(self.metadata.get("has_logits", False))
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        """The input tensors, in the model's order."""
+        return [TensorSpec.from_dict(d) for d in self.metadata["io"]["inputs"]]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        """The output tensors, in the model's order."""
+        return [TensorSpec.from_dict(d) for d in self.metadata["io"]["outputs"]]
+
+    @property
+    def logits(self) -> TensorSpec | None:
+        """The int8 logits tensor (input of the last SOFTMAX), when the library exposes it."""
+        d = self.metadata["io"].get("logits")
+        return TensorSpec.from_dict(d) if d else None
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of the packed inputs (``<prefix>_run_buffers``)."""
+        return packed_offsets(self.inputs)[1]
+
+    @property
+    def output_bytes(self) -> int:
+        """Bytes of the packed outputs (``<prefix>_run_buffers``)."""
+        return packed_offsets(self.outputs)[1]
 
     @property
     def weights_sources(self) -> tuple[Path, ...]:
@@ -107,7 +218,8 @@ class ModelLibrary:
         try:
             meta = json.loads((folder / METADATA).read_text(encoding="utf-8"))
             prefix = meta["prefix"]
-        except (OSError, ValueError, KeyError) as exc:
+            [TensorSpec.from_dict(d) for d in (*meta["io"]["inputs"], *meta["io"]["outputs"])]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BackendError(f"{folder} is not a model library ({METADATA} unreadable: {exc}); "
                                "delete the compiled folder so it is rebuilt") from None
         header = folder / f"{prefix}.h"
@@ -126,6 +238,8 @@ class LoweringRequest:
     input_shape: tuple[int, ...]  # card.input.shape, batch 1
     output_shape: tuple[int, ...]  # card.output.shape, batch 1
     out_dir: Path  # the library folder to write (exists, empty)
+    #: every input and output tensor the card states, in order: the lowering checks the model agrees
+    card_tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]] = ((), ())
 
     @property
     def input_bytes(self) -> int:
@@ -136,6 +250,46 @@ class LoweringRequest:
     def output_count(self) -> int:
         """Values of one output tensor."""
         return _prod(self.output_shape)
+
+
+def card_tensor_specs(card: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The card's inputs and outputs as library :class:`TensorSpec` (quantization where the card states it)."""
+    def spec(t: Any) -> TensorSpec:
+        q = getattr(t, "quantization", None)
+        return TensorSpec(t.name, tuple(t.shape), t.dtype, float(q.scale) if q else 0.0, int(q.zero_point) if q else 0)
+
+    return tuple(spec(t) for t in card.inputs), tuple(spec(t) for t in card.outputs)
+
+
+def check_against_card(lib: ModelLibrary, card_tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]],
+                       model: str) -> None:
+    """Require the card's tensors to be the model's own: count, shape, dtype, quantization (inputs by name too).
+
+    Raises:
+        BackendError: naming every disagreement and the card field to fix.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    problems = []
+    for kind, ours, theirs in (("input", lib.inputs, card_tensors[0]), ("output", lib.outputs, card_tensors[1])):
+        if not theirs:
+            continue
+        if len(ours) != len(theirs):
+            problems.append(f"{len(ours)} {kind}(s), the card lists {len(theirs)}")
+            continue
+        for k, (m, c) in enumerate(zip(ours, theirs)):
+            where = f"{kind} {k} ({m.name!r})"
+            if kind == "input" and m.name != c.name:
+                problems.append(f"{where}: the card names it {c.name!r}")
+            if tuple(m.shape[1:]) != tuple(c.shape[1:]) or m.dtype != c.dtype:
+                problems.append(f"{where} is {m.dtype}{list(m.shape)}, the card says {c.dtype}{list(c.shape)}")
+            elif m.dtype != "float32" and c.scale and (np.float32(m.scale) != np.float32(c.scale)
+                                                       or m.zero_point != c.zero_point):
+                problems.append(f"{where} is quantized scale {m.scale!r} zero point {m.zero_point}, the card says "
+                                f"{c.scale!r} / {c.zero_point}")
+    if problems:
+        raise BackendError(f"{model} disagrees with its card: " + "; ".join(problems) +
+                           "; fix the card's inputs/outputs (zoo card init writes them from the model)")
 
 
 def _prod(shape: tuple[int, ...]) -> int:
@@ -162,30 +316,47 @@ def c_identifier(name: str) -> str:
     return ident if ident and not ident[0].isdigit() else f"m_{ident}"
 
 
-def render_header(prefix: str, *, input_bytes: int, output_count: int, arena_bytes: int,
-                  has_logits: bool, description: str) -> str:
+def _tensor_defines(up: str, kind: str, specs: list[TensorSpec]) -> list[str]:
+    offsets, total = packed_offsets(specs)
+    lines = [f"#define {up}_NUM_{kind}S {len(specs)}u"]
+    for k, (t, off) in enumerate(zip(specs, offsets)):
+        quant = f", scale {t.scale!r}, zero point {t.zero_point}" if t.scale else ""
+        lines.append(f"/* {kind.lower()} {k}: {t.name!r}, {_CTYPES[t.dtype]}[{']['.join(map(str, t.shape))}]{quant} */")
+        lines.append(f"#define {up}_{kind}{k}_COUNT {t.count}u")
+        lines.append(f"#define {up}_{kind}{k}_BYTES {t.nbytes}u")
+        lines.append(f"#define {up}_{kind}{k}_OFFSET {off}u")
+    lines.append(f"#define {up}_{kind}_BYTES {total}u  /* all {kind.lower()}s packed (<prefix>_run_buffers) */")
+    return lines
+
+
+def render_header(prefix: str, *, inputs: list[TensorSpec], outputs: list[TensorSpec], arena_bytes: int,
+                  logits: TensorSpec | None, description: str) -> str:
     """The public header text every lowering writes as ``<prefix>.h``.
 
     Args:
         prefix: the C prefix.
-        input_bytes: bytes of one input tensor.
-        output_count: floats of one output tensor (= logits, when present).
+        inputs: the model's input tensors, in order.
+        outputs: the model's output tensors, in order.
         arena_bytes: static RAM the library reserves (arena + workspace).
-        has_logits: whether ``<prefix>_run_logits`` exists.
+        logits: the int8 logits tensor when ``<prefix>_run_logits`` exists, else None.
         description: one paragraph for the header comment (lowering, source model).
 
     Returns:
         The C header text.
     """
     up = prefix.upper()
-    logits_decl = (f"/* The int8 pre-softmax logits ({up}_OUTPUT_COUNT values). Returns 0 on success. */\n"
-                   f"int32_t {prefix}_run_logits(const uint8_t *input, int8_t *logits);\n") if has_logits else ""
+    params = [f"const {_CTYPES[t.dtype]} *in{k}" for k, t in enumerate(inputs)] + \
+             [f"{_CTYPES[t.dtype]} *out{k}" for k, t in enumerate(outputs)]
+    logits_decl = (f"/* The int8 pre-softmax logits ({up}_LOGITS_COUNT values) from packed inputs. 0 on success. */\n"
+                   f"int32_t {prefix}_run_logits(const uint8_t *inputs, int8_t *logits);\n") if logits else ""
+    defines = "\n".join([*_tensor_defines(up, "INPUT", inputs), *_tensor_defines(up, "OUTPUT", outputs)])
     return f"""/* {prefix}.h - generated by zoo (backend tvm-cortexm7). Do not edit.
  *
  * {description}
  *
  * Build: compile every .c of this folder (e.g. -mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard
  * -mthumb -O2), link with -lm. No heap, no runtime, no stdio. Not re-entrant: one static arena.
+ * Tensors are in the model's own element types; nothing is converted.
  */
 #ifndef {up}_H
 #define {up}_H
@@ -194,13 +365,15 @@ def render_header(prefix: str, *, input_bytes: int, output_count: int, arena_byt
 extern "C" {{
 #endif
 
-#define {up}_INPUT_BYTES {input_bytes}u  /* uint8 input tensor, NHWC */
-#define {up}_OUTPUT_COUNT {output_count}u  /* float32 outputs (class scores) */
+{defines}
+#define {up}_LOGITS_COUNT {logits.count if logits else 0}u
 #define {up}_ARENA_BYTES {arena_bytes}u  /* static RAM: activations + kernel workspace (.bss) */
-#define {up}_HAS_LOGITS {1 if has_logits else 0}
+#define {up}_HAS_LOGITS {1 if logits else 0}
 
-/* One inference: input[{up}_INPUT_BYTES] -> output[{up}_OUTPUT_COUNT]. Returns 0 on success. */
-int32_t {prefix}_run(const uint8_t *input, float *output);
+/* One inference. Returns 0 on success. */
+int32_t {prefix}_run({", ".join(params)});
+/* The same on packed buffers ({up}_INPUT_BYTES in, {up}_OUTPUT_BYTES out). Returns 0 on success. */
+int32_t {prefix}_run_buffers(const uint8_t *inputs, uint8_t *outputs);
 {logits_decl}
 #ifdef __cplusplus
 }}
@@ -227,7 +400,8 @@ def tool_versions() -> dict[str, str]:
 
 
 def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: Path, ops: list[str],
-                   buffers: dict[str, int], has_logits: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   buffers: dict[str, int], inputs: list[TensorSpec], outputs: list[TensorSpec],
+                   logits: TensorSpec | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``metadata.json`` into a library folder.
 
     Args:
@@ -236,8 +410,10 @@ def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: P
         lowering: the lowering's registry name ("float", "int8").
         artifact_path: the source model file (its sha256 is recorded).
         ops: the operators of the source model, in order.
-        buffers: byte sizes: at least ``input_bytes``, ``output_count``, ``arena_bytes``, ``weights_bytes``.
-        has_logits: whether ``<prefix>_run_logits`` exists.
+        buffers: byte sizes: at least ``arena_bytes`` and ``weights_bytes``.
+        inputs: the input tensors.
+        outputs: the output tensors.
+        logits: the logits tensor when ``<prefix>_run_logits`` exists.
         extra: further lowering-specific facts.
 
     Returns:
@@ -246,12 +422,15 @@ def write_metadata(folder: Path, *, prefix: str, lowering: str, artifact_path: P
     Raises:
         BackendError: a required buffer size is missing.
     """
-    required = {"input_bytes", "output_count", "arena_bytes", "weights_bytes"}
+    required = {"arena_bytes", "weights_bytes"}
     if missing := required - set(buffers):
         raise BackendError(f"library metadata lacks buffer sizes {sorted(missing)}; the lowering must provide them")
-    meta = {"prefix": prefix, "lowering": lowering, "has_logits": has_logits,
+    io = {"inputs": [t.as_dict() for t in inputs], "outputs": [t.as_dict() for t in outputs],
+          "logits": logits.as_dict() if logits else None}
+    buffers = {**buffers, "input_bytes": packed_offsets(inputs)[1], "output_bytes": packed_offsets(outputs)[1]}
+    meta = {"prefix": prefix, "lowering": lowering, "has_logits": logits is not None,
             "artifact": {"file": Path(artifact_path).name,
                          "sha256": sha256_of(Path(artifact_path))},
-            "ops": list(ops), "buffers": dict(buffers), "tools": tool_versions(), **(extra or {})}
+            "ops": list(ops), "buffers": dict(buffers), "io": io, "tools": tool_versions(), **(extra or {})}
     (Path(folder) / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

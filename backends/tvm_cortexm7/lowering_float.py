@@ -18,7 +18,7 @@ from zoo.backends.tvm_tflite import import_tflite
 from zoo.errors import BackendError
 
 from .cdriver import plan_from_relax, render_model_c, render_weights_c
-from .library import LoweringRequest, ModelLibrary, render_header, write_metadata
+from .library import LoweringRequest, ModelLibrary, TensorSpec, render_header, write_metadata
 
 __all__ = ["lower_float", "tflite_ops"]
 
@@ -182,22 +182,23 @@ def lower_float(req: LoweringRequest) -> ModelLibrary:
                            f"{list(req.output_shape)}; fix card.output.shape")
     p, d = req.prefix, req.out_dir
     workspace = _workspace_bytes(kernels_src)
+    in_spec = TensorSpec(req.input_name, tuple(req.input_shape), "uint8")
+    out_spec = TensorSpec("output", tuple(req.output_shape), "float32")
     files = {f"{p}_kernels.c": kernels_src, f"{p}_weights.c": render_weights_c(p, plan),
              f"{p}_model.c": render_model_c(p, plan, c_names),
              f"{p}_runtime.c": _template("tvm_shim_template.c", PREFIX=p, WORKSPACE_BYTES=workspace),
              f"{p}_tvm_abi.h": _template("tvm_abi_template.h", PREFIX=p),
-             f"{p}.h": render_header(p, input_bytes=req.input_bytes, output_count=req.output_count,
-                                     arena_bytes=plan.arena_bytes + workspace, has_logits=False,
+             f"{p}.h": render_header(p, inputs=[in_spec], outputs=[out_spec],
+                                     arena_bytes=plan.arena_bytes + workspace, logits=None,
                                      description=f"{req.artifact_path.name} compiled by TVM (Relax, float "
                                                  "lowering of the int8 QDQ graph) to C kernels + a static driver.")}
     for name, text in files.items():
         (d / name).write_text(text, encoding="utf-8")
     meta = write_metadata(d, prefix=p, lowering="float", artifact_path=req.artifact_path,
                           ops=tflite_ops(req.artifact_path.read_bytes()),
-                          buffers={"input_bytes": req.input_bytes, "output_count": req.output_count,
-                                   "arena_bytes": plan.arena_bytes + workspace, "activation_bytes": plan.arena_bytes,
+                          buffers={"arena_bytes": plan.arena_bytes + workspace, "activation_bytes": plan.arena_bytes,
                                    "workspace_bytes": workspace, "weights_bytes": plan.weights_bytes},
-                          has_logits=False,
+                          inputs=[in_spec], outputs=[out_spec], logits=None,
                           extra={"kernels": sorted(c_names.values()), "weights_dtype": "float32 (dequantized)"})
     del meta
     return ModelLibrary.load(d)

@@ -1,13 +1,13 @@
-"""Run harness firmware on a target and read the results back: QEMU's mps2-an500 (Cortex-M7) now.
+"""The emulator :class:`~.device.DeviceRunner`: harness firmware under ``qemu-system-arm`` on the
+machine the target's data names (``emulator.machine``), results read back.
 
-A :class:`Target` takes a firmware image and a batch of raw input tensors and returns one
-:class:`Result` per image. The emulator implementation passes the batch through semihosting
-host files (``input.bin`` in, ``output.bin`` out, record layout in ``fw_main.c``), one
-emulator start per batch. A board target (flash + serial) can implement the same interface.
+The batch passes through semihosting host files (``input.bin`` in, ``output.bin`` out, record
+layout in ``fw_main.c``), one emulator start per batch.
 
-Counting: with ``-icount shift=6`` each instruction takes 64 ns of virtual time and SysTick
-(clocked at 25 MHz, 40 ns) counts exactly, so instructions = ticks x 40 / 64. These are
-instructions retired under emulation, never cycles.
+Counting: with ``-icount shift=N`` each instruction takes 2**N ns of virtual time and SysTick counts
+at the machine's clock, so instructions = ticks x the target's ``instructions_per_tick`` (e.g. 40/64
+on mps2-an500: 25 MHz SysTick, 64 ns per instruction). Each factor is checked by a calibration test
+(tests/test_targets.py). These are instructions retired under emulation, never cycles.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,57 +22,40 @@ import numpy as np
 from zoo.errors import ToolchainError
 from zoo.proc import run as proc_run
 
-__all__ = ["QemuTarget", "Result", "Target", "ticks_to_instructions", "EXIT_CODES"]
+from .device import DeviceRunner, Result
+from .records import RecordLayout, parse_records
+from .targets import TargetSpec
+
+__all__ = ["QemuRunner", "ticks_to_instructions", "EXIT_CODES"]
 
 QEMU = "qemu-system-arm"
-ICOUNT_SHIFT = 6
-SYSTICK_NS = 40  # 25 MHz
 EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
               3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
               4: "an unexpected interrupt or exception fired"}
-_HEAD_WORDS = 4
 
 
-def ticks_to_instructions(ticks: np.ndarray | int) -> np.ndarray | int:
-    """SysTick ticks under ``-icount shift=6`` -> instructions retired (ticks x 40 / 64)."""
-    return (np.asarray(ticks, dtype=np.int64) * SYSTICK_NS) // (1 << ICOUNT_SHIFT)
+def ticks_to_instructions(ticks: np.ndarray | int, target: TargetSpec) -> np.ndarray:
+    """SysTick ticks under ``-icount`` -> instructions retired (ticks x the target's instructions per tick)."""
+    factor = target.emulator.factor
+    return (np.asarray(ticks, dtype=np.int64) * factor.numerator) // factor.denominator
 
 
-@dataclass(frozen=True)
-class Result:
-    """What the firmware reported for a batch, one row per image."""
-
-    status: np.ndarray  # int32 (N,): 0 = the model ran
-    outputs: np.ndarray  # float32 (N, output_count)
-    logits: np.ndarray | None  # int8 (N, output_count) where the library exposes them
-    instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
-    stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
-
-
-class Target(ABC):
-    """Somewhere harness firmware runs: an emulator now, a board later."""
-
-    @abstractmethod
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
-                  count_instructions: bool = False) -> Result:
-        """Run the firmware on every image (shape (N, input_bytes), uint8) and return its records.
-
-        Raises:
-            ToolchainError: the target failed, hung or faulted.
-        """
-
-
-class QemuTarget(Target):
-    """``qemu-system-arm -M mps2-an500`` with semihosting and instruction counting.
+class QemuRunner(DeviceRunner):
+    """``qemu-system-arm -M <the target's machine>`` with semihosting and instruction counting.
 
     Args:
+        target: the device target (its ``emulator`` section).
         timeout_s: limit for one emulator run; a hung firmware becomes a ToolchainError.
         per_image_s: added to the limit per image of the batch.
     """
 
-    def __init__(self, timeout_s: float = 60.0, per_image_s: float = 0.5) -> None:
+    def __init__(self, target: TargetSpec, timeout_s: float = 60.0, per_image_s: float = 0.5) -> None:
+        super().__init__(target)
         self.timeout_s = timeout_s
         self.per_image_s = per_image_s
+
+    def describe(self) -> str:
+        return f"QEMU {self.target.emulator.machine} ({self.target.core})"
 
     def command(self, elf: Path, count_instructions: bool = False) -> list[str]:
         """The emulator command line for an image.
@@ -82,19 +63,18 @@ class QemuTarget(Target):
         ``-icount`` (exact instruction counting) makes QEMU several times slower, so it is only
         used when counting; plain runs give the same outputs.
         """
-        icount = ["-icount", f"shift={ICOUNT_SHIFT}"] if count_instructions else []
-        return [QEMU, "-M", "mps2-an500", "-nographic", "-monitor", "none", "-serial", "none",
+        icount = ["-icount", f"shift={self.target.emulator.icount_shift}"] if count_instructions else []
+        return [QEMU, "-M", self.target.emulator.machine, "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
-    def run_batch(self, elf: Path, images: np.ndarray, *, output_count: int, has_logits: bool,
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False) -> Result:
-        """Run the firmware once on the whole batch (see :class:`Target`).
+        """Run the firmware once on the whole batch (see :class:`~.device.DeviceRunner`).
 
         Args:
             elf: harness firmware built by :func:`~.firmware.build_firmware`.
-            images: uint8 array (N, input_bytes).
-            output_count: floats per output record.
-            has_logits: whether records carry int8 logits.
+            images: uint8 array (N, input_bytes): the packed inputs.
+            layout: the payload sizes of a result record (library outputs and logits).
             count_instructions: run under ``-icount`` and report instructions per image.
 
         Returns:
@@ -102,7 +82,7 @@ class QemuTarget(Target):
 
         Raises:
             ToolchainError: QEMU is missing, hangs past the timeout, the firmware faults or
-                exits with an error, or the output file is short.
+                exits with an error, or the output file is short or has a corrupt record.
         """
         if shutil.which(QEMU) is None:
             raise ToolchainError(f"{QEMU} is not on PATH; install it: apt-get install -y qemu-system-arm")
@@ -113,7 +93,10 @@ class QemuTarget(Target):
             (work / "input.bin").write_bytes(images.tobytes())
             self._start(self.command(elf, count_instructions), elf, work, limit)
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
-        return _parse(raw, len(images), output_count, has_logits, elf, count_instructions)
+        rec = parse_records(raw, len(images), layout, elf)
+        return Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
+                      instructions=ticks_to_instructions(rec.ticks, self.target) if count_instructions else None,
+                      stack_bytes=rec.stack_bytes)
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
@@ -127,20 +110,3 @@ class QemuTarget(Target):
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU: {why}.{(' QEMU said: ' + tail) if tail else ''}"
                                  f"\ncommand: {' '.join(cmd)}")
-
-
-def _parse(raw: bytes, count: int, output_count: int, has_logits: bool, elf: Path, counted: bool) -> Result:
-    logit_words = (output_count + 3) // 4 if has_logits else 0
-    words = _HEAD_WORDS + output_count + logit_words
-    if len(raw) != count * words * 4:
-        raise ToolchainError(f"firmware {elf} wrote {len(raw)} bytes of results for {count} images, expected "
-                             f"{count * words * 4}; the library's sizes do not match the harness - rebuild it")
-    rec = np.frombuffer(raw, dtype="<u4").reshape(count, words)
-    ticks = rec[:, 1].astype(np.int64) | (rec[:, 2].astype(np.int64) << 32)
-    logits = None
-    if has_logits:
-        logits = rec[:, _HEAD_WORDS + output_count:].copy().view(np.int8)[:, :output_count]
-    return Result(status=rec[:, 0].view(np.int32).copy(),
-                  outputs=rec[:, _HEAD_WORDS:_HEAD_WORDS + output_count].copy().view("<f4").astype(np.float32),
-                  logits=logits, instructions=ticks_to_instructions(ticks) if counted else None,
-                  stack_bytes=rec[:, 3].astype(np.int64))

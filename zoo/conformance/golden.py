@@ -18,27 +18,39 @@ import numpy as np
 from zoo import registry
 from zoo.artifacts import sha256_of
 from zoo.atomic import atomic_write
-from zoo.card import Card
+from zoo.backend import LOGITS
+from zoo.card import Card, TensorSpec
 from zoo.errors import ArtifactError, CardError
 from zoo.paths import confined
 
 __all__ = ["Golden", "golden_path", "load_golden", "make_golden", "write_golden"]
 
-GOLDEN_VERSION = 1
+GOLDEN_VERSION = 2
 SEED = 20261123
 RANDOM_IMAGES = 32
+STRUCTURED = 64  # inputs shaped like the real kind of data (see `golden_inputs` in the card)
 REAL_PER_CLASS = 20
 
 
 @dataclass(frozen=True)
 class Golden:
-    """Inputs ``(N, H, W, C)``, what each is (``kinds``), and the reference's outputs (and logits)."""
+    """Inputs and the reference's outputs (and logits), keyed by tensor name; what each example is (``kinds``)."""
 
-    inputs: np.ndarray
+    inputs_by_name: dict[str, np.ndarray]
     kinds: np.ndarray
-    outputs: np.ndarray
+    outputs_by_name: dict[str, np.ndarray]
     logits: np.ndarray | None
     meta: dict[str, str]
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """The first input (for most models the only one)."""
+        return next(iter(self.inputs_by_name.values()))
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """The first output."""
+        return next(iter(self.outputs_by_name.values()))
 
 
 def golden_path(card: Card) -> Path:
@@ -48,33 +60,108 @@ def golden_path(card: Card) -> Path:
     return confined(registry.card_path(card.name).parent, card.conformance.golden)
 
 
-def _edge_cases(shape: tuple[int, ...], high: int) -> np.ndarray:
-    h, w, c = shape
+def _image_patterns(h: int, w: int) -> list[np.ndarray]:
+    """Edge-case images in [0, 1]: blank, full, ramps, stripes, checkerboards, bars, a disc, a frame."""
     yy, xx = np.mgrid[0:h, 0:w]
-    patterns = [
-        np.zeros((h, w)), np.full((h, w), high), (xx * high // max(w - 1, 1)), (yy * high // max(h - 1, 1)),
-        ((xx + yy) % 2) * high, ((xx // 4 + yy // 4) % 2) * high, np.where(xx < w // 2, high, 0),
-        np.where(yy < h // 2, 0, high), np.where(np.abs(xx - w // 2) <= 1, high, 0),
-        np.where(np.abs(yy - h // 2) <= 1, high, 0), np.where(np.abs(xx - yy) <= 1, high, 0),
-        np.where((xx - w / 2) ** 2 + (yy - h / 2) ** 2 <= (min(h, w) / 3) ** 2, high, 0),
-        np.where((yy >= 4) & (yy < h - 4) & (xx >= 4) & (xx < w - 4), high, 0), np.full((h, w), high // 2), np.full((h, w), 1),
-        np.eye(h, w)[::-1] * high,
+    return [
+        np.zeros((h, w)), np.ones((h, w)), xx / max(w - 1, 1), yy / max(h - 1, 1), (xx + yy) % 2,
+        (xx // 4 + yy // 4) % 2, (xx < w // 2) * 1.0, (yy >= h // 2) * 1.0, (np.abs(xx - w // 2) <= 1) * 1.0,
+        (np.abs(yy - h // 2) <= 1) * 1.0, (np.abs(xx - yy) <= 1) * 1.0,
+        ((xx - w / 2) ** 2 + (yy - h / 2) ** 2 <= (min(h, w) / 3) ** 2) * 1.0,
+        ((yy >= 4) & (yy < h - 4) & (xx >= 4) & (xx < w - 4)) * 1.0, np.full((h, w), 0.5), np.full((h, w), 1 / 255),
+        np.eye(h, w)[::-1],
     ]
-    return np.stack([np.repeat(p[..., None], c, axis=2) for p in patterns]).astype(np.int64)
+
+
+def _smooth(x: np.ndarray, axes: tuple[int, ...], passes: int = 3) -> np.ndarray:
+    """Box-blur along `axes` (wrap-around), a cheap way to make noise spatially correlated."""
+    for _ in range(passes):
+        for ax in axes:
+            x = (np.roll(x, 1, ax) + x + np.roll(x, -1, ax)) / 3
+    return x
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    lo = x.min(axis=tuple(range(1, x.ndim)), keepdims=True)
+    hi = x.max(axis=tuple(range(1, x.ndim)), keepdims=True)
+    return (x - lo) / np.maximum(hi - lo, 1e-9)
+
+
+def _structured(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Examples in [0, 1] (fractions of the input's range) shaped like real data of `kind`.
+
+    Uniform noise saturates classifiers (FACTS.md: stmnist's outputs took two distinct values on
+    it), so each kind adds data with the structure of its domain.
+    """
+    n = STRUCTURED
+    if kind == "image" and len(shape) == 3:
+        h, w, c = shape
+        natural = _unit(_smooth(rng.normal(size=(n, h, w, c)), (1, 2), passes=max(2, min(h, w) // 6)))
+        blocks = np.kron(rng.integers(0, 2, size=(n, 4, 4, c)), np.ones((1, -(-h // 4), -(-w // 4), 1)))[:, :h, :w]
+        return {"natural": natural, "saturated": blocks.astype(np.float64),
+                "blobs": _unit(_smooth(rng.random((n, h, w, c)) ** 8, (1, 2), passes=2))}
+    if kind == "audio_features" and len(shape) >= 2:
+        t, f = shape[0], int(np.prod(shape[1:]))
+        decay = 1.0 / (1 + np.arange(f))  # MFCC: energy in c0, smaller higher coefficients
+        x = _smooth(rng.normal(size=(n, t, f)), (1,), passes=2) * decay + np.linspace(0.3, -0.3, f) * (np.arange(f) == 0)
+        speech = _unit(x).reshape(n, *shape)
+        quiet = 0.5 + 0.05 * rng.normal(size=(n, *shape))
+        return {"mfcc": speech, "near_silence": np.clip(quiet, 0, 1)}
+    if kind == "spectrogram":
+        flat = int(np.prod(shape))
+        mel = 128 if flat % 128 == 0 else flat
+        frames = flat // mel
+        tilt = np.linspace(0.9, 0.2, mel)  # log-mel energy falls with frequency
+        base = tilt + 0.15 * _smooth(rng.normal(size=(n, 1, mel)), (2,), passes=4)
+        x = base + 0.03 * _smooth(rng.normal(size=(n, frames, mel)), (1, 2), passes=1)
+        return {"log_mel": np.clip(x, 0, 1).reshape(n, *shape),
+                "tone": np.clip(base + 0.5 * (np.abs(np.arange(mel) - rng.integers(10, mel - 10, (n, 1, 1))) < 2),
+                                0, 1).repeat(frames, 1).reshape(n, *shape)}
+    if kind == "timeseries" and len(shape) >= 1:
+        t = shape[0]
+        phase = rng.random((n, 1) + (1,) * (len(shape) - 1)) * 6.3
+        freq = rng.uniform(1, 8, (n, 1) + (1,) * (len(shape) - 1))
+        tt = np.linspace(0, 1, t).reshape((1, t) + (1,) * (len(shape) - 1))
+        return {"waves": np.clip(0.5 + 0.4 * np.sin(2 * np.pi * freq * tt + phase)
+                                 + 0.05 * rng.normal(size=(n, *shape)), 0, 1)}
+    return {"smooth": _unit(_smooth(rng.normal(size=(n, *shape)), tuple(range(1, len(shape) + 1))))}
+
+
+def _to_range(unit: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Values in [0, 1] mapped onto the spec's range and dtype (integers rounded)."""
+    low, high = spec.range or (-1.0, 1.0)
+    x = low + np.clip(unit, 0, 1) * (high - low)
+    return (np.rint(x) if spec.dtype != "float32" else x).astype(spec.dtype)
+
+
+def _edge_cases(spec: TensorSpec) -> np.ndarray:
+    shape = tuple(spec.shape[1:])
+    low, high = spec.range or (-1.0, 1.0)
+    if spec.layout == "NHWC" and len(shape) == 3:
+        h, w, c = shape
+        unit = np.stack([np.repeat(p[..., None], c, axis=2) for p in _image_patterns(h, w)])
+    else:
+        ramp = np.linspace(0, 1, int(np.prod(shape))).reshape(shape)
+        unit = np.stack([np.zeros(shape), np.ones(shape), ramp, 1 - ramp, np.indices(shape).sum(0) % 2 * 1.0])
+    edges = [_to_range(unit, spec)]
+    if spec.quantization is not None or spec.dtype == "float32":  # the real value 0 (the zero point)
+        zero = spec.quantization.zero_point if spec.quantization is not None else 0.0
+        edges.append(np.full((1, *shape), np.clip(zero, low, high), spec.dtype))
+    return np.concatenate(edges)
 
 
 def check_dataset_fits(card: Card, data: Any) -> None:
-    """Raise CardError unless a dataset's classes and image shape are the card's."""
+    """Raise CardError unless a dataset's classes and example shape are the card's."""
     if tuple(data.class_names) != tuple(card.labels) or data.images.shape[1:] != tuple(card.input.shape[1:]):
-        raise CardError(f"dataset {data.name!r} has {len(data.class_names)} classes of images "
+        raise CardError(f"dataset {data.name!r} has {len(data.class_names)} classes of examples "
                         f"{list(data.images.shape[1:])}, but card {card.name!r} has {card.num_classes} classes "
                         f"({', '.join(card.labels[:6])}, ...) and input {list(card.input.shape[1:])}; "
                         "name a dataset in the card's label space (dataset / conformance.evaluation_dataset)")
 
 
-def _real_images(card: Card) -> np.ndarray:
+def _real_examples(card: Card) -> np.ndarray:
     if not card.conformance.evaluation_dataset:
-        return np.zeros((0, *card.input.shape[1:]), np.uint8)
+        return np.zeros((0, *card.input.shape[1:]), card.input.dtype)
     from zoo.datasets import load_dataset
 
     data = load_dataset(card.conformance.evaluation_dataset, split="test")
@@ -83,19 +170,44 @@ def _real_images(card: Card) -> np.ndarray:
     return data.images[np.concatenate(picks)]
 
 
-def make_inputs(card: Card) -> tuple[np.ndarray, np.ndarray]:
-    """The golden inputs for a card, deterministically, and their kinds ("random", "edge", "real")."""
-    shape = card.input.shape[1:]
-    dtype = np.dtype(card.input.dtype)
-    low, high = (int(v) for v in (card.input.value_range or (np.iinfo(dtype).min, np.iinfo(dtype).max)))
+def _inputs_for(spec: TensorSpec, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    shape = tuple(spec.shape[1:])
+    uniform = rng.random((RANDOM_IMAGES, *shape))
+    parts = {"random": _to_range(uniform, spec)}
+    if spec.layout == "NHWC":  # mostly background, like characters on a blank page
+        low = spec.range[0] if spec.range else 0.0
+        sparse = np.where(rng.random((RANDOM_IMAGES, *shape)) < 0.2, parts["random"], low)
+        parts["sparse"] = sparse.astype(spec.dtype)
+    parts["edge"] = _edge_cases(spec)
+    parts |= {k: _to_range(v, spec) for k, v in _structured(kind, shape, rng).items()}
+    return parts
+
+
+def make_inputs(card: Card) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The golden inputs for a card, deterministically (by input name), and each example's kind.
+
+    Every value is valid for its tensor: integer inputs span their range (edge cases at the minimum,
+    the maximum and the zero point, not at 0), float inputs are drawn inside their ``value_range``.
+
+    Raises:
+        CardError: a float input has no value_range to draw from.
+    """
     rng = np.random.default_rng(SEED)
-    random = rng.integers(low, high + 1, size=(RANDOM_IMAGES, *shape))
-    sparse = random * (rng.random((RANDOM_IMAGES, *shape)) < 0.2)  # mostly black, like characters
-    edge = np.clip(_edge_cases(shape, high), low, high)
-    real = _real_images(card)
-    parts = {"random": random, "sparse": sparse, "edge": edge, "real": real}
-    inputs = np.concatenate([p.astype(dtype) for p in parts.values()])
-    kinds = np.concatenate([np.full(len(p), k) for k, p in parts.items()])
+    for spec in card.inputs:
+        if spec.range is None:
+            raise CardError(f"card {card.name!r}: input {spec.name!r} is float32 with no value_range, so golden "
+                            "inputs cannot be drawn; add value_range: [low, high] (the range real inputs span)")
+    per_input = [_inputs_for(spec, card.conformance.golden_inputs, rng) for spec in card.inputs]
+    kinds_order = list(per_input[0])
+    counts = {k: min(len(p[k]) for p in per_input if k in p) for k in kinds_order if all(k in p for p in per_input)}
+    inputs = {spec.name: np.concatenate([p[k][:c] for k, c in counts.items()])
+              for spec, p in zip(card.inputs, per_input, strict=True)}
+    kinds = np.concatenate([np.full(c, k) for k, c in counts.items()])
+    real = _real_examples(card)
+    if len(real) and len(card.inputs) == 1:
+        name = card.input.name
+        inputs[name] = np.concatenate([inputs[name], real.astype(card.input.dtype)])
+        kinds = np.concatenate([kinds, np.full(len(real), "real")])
     return inputs, kinds
 
 
@@ -105,16 +217,19 @@ def make_golden(card: Card) -> Golden:
 
     inputs, kinds = make_inputs(card)
     model = zoo.load(card.name, backend=card.conformance.reference_backend)
-    outputs, logits = model.predict_with_logits(inputs)
+    outputs = model.run(inputs, logits=True)
+    logits = outputs.pop(LOGITS, None)
     artifact = card.artifact(model.artifact_id)
     meta = {"version": str(GOLDEN_VERSION), "model": card.name, "reference_backend": model.backend.name,
             "reference_cache_key": model.backend.cache_key(), "artifact_sha256": artifact.sha256}
-    return Golden(inputs, kinds, outputs, logits, meta)
+    return Golden(inputs, kinds, {s.name: outputs[s.name] for s in card.outputs}, logits, meta)
 
 
 def write_golden(golden: Golden, path: Path) -> str:
     """Write the .npz and its .sha256; returns the hash."""
-    arrays = {"inputs": golden.inputs, "kinds": golden.kinds.astype("U8"), "outputs": golden.outputs}
+    arrays = {f"input:{k}": v for k, v in golden.inputs_by_name.items()}
+    arrays |= {f"output:{k}": v for k, v in golden.outputs_by_name.items()}
+    arrays["kinds"] = golden.kinds.astype("U16")
     if golden.logits is not None:
         arrays["logits"] = golden.logits
     arrays |= {f"meta_{k}": np.array(v) for k, v in golden.meta.items()}
@@ -132,7 +247,7 @@ def load_golden(card: Card) -> Golden:
     """Load and verify a card's golden vectors.
 
     Raises:
-        ArtifactError: the file is missing, or does not match its recorded sha256.
+        ArtifactError: the file is missing, does not match its recorded sha256, or is not for this card's tensors.
     """
     path = golden_path(card)
     stamp = path.with_name(path.name + ".sha256")
@@ -147,5 +262,13 @@ def load_golden(card: Card) -> Golden:
                             f"restore the file from git or regenerate with `zoo golden {card.name}`")
     with np.load(path, allow_pickle=False) as z:
         meta = {k[5:]: str(z[k]) for k in z.files if k.startswith("meta_")}
+        inputs = {k[6:]: z[k] for k in z.files if k.startswith("input:")}
+        outputs = {k[7:]: z[k] for k in z.files if k.startswith("output:")}
         logits = z["logits"] if "logits" in z.files else None
-        return Golden(z["inputs"], z["kinds"], z["outputs"], logits, meta)
+        kinds = z["kinds"]
+    want_in, want_out = {s.name for s in card.inputs}, {s.name for s in card.outputs}
+    if meta.get("version") != str(GOLDEN_VERSION) or set(inputs) != want_in or set(outputs) != want_out:
+        raise ArtifactError(f"golden vectors {path} (version {meta.get('version')}, tensors {sorted(inputs)} -> "
+                            f"{sorted(outputs)}) do not fit card {card.name!r} (version {GOLDEN_VERSION}, "
+                            f"{sorted(want_in)} -> {sorted(want_out)}); regenerate with `zoo golden {card.name}`")
+    return Golden(inputs, kinds, outputs, logits, meta)

@@ -14,6 +14,7 @@ from typing import Any
 import zoo
 from zoo.artifacts import no_download
 from zoo.atomic import atomic_write
+from zoo.backend import LOGITS
 from zoo.card import Card
 from zoo.conformance.golden import check_dataset_fits
 from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
@@ -21,7 +22,7 @@ from zoo.errors import ArtifactError, UnknownNameError
 
 __all__ = ["ValidationReport", "evaluation_data", "validate"]
 
-PACKAGES = ("zoo", "numpy", "ai-edge-litert", "onnxruntime", "onnx", "tf2onnx", "tensorflow-cpu", "apache-tvm",
+PACKAGES = ("zoo", "numpy", "tflite-micro", "ai-edge-litert", "onnxruntime", "onnx", "tf2onnx", "tensorflow-cpu", "apache-tvm",
             "tflite")
 
 
@@ -66,8 +67,9 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
             return None
     check_dataset_fits(card, data)
     reference = zoo.load(card.name, backend=card.conformance.reference_backend)
-    outputs, logits = reference.predict_with_logits(data.images)
-    return EvalData(data.name, data.images, data.labels, outputs, logits)
+    outputs = reference.run(data.images, logits=True)
+    logits = outputs.pop(LOGITS, None)
+    return EvalData(data.name, data.images, data.labels, {s.name: outputs[s.name] for s in card.outputs}, logits)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Emit the C model library of a lowered int8 graph.
 
-Files: ``<prefix>.h`` (the shared library contract), ``<prefix>_weights.c`` (const
-data only), ``<prefix>_model.c`` (layer parameters, static arena, the driver) and
-the kernel sources copied from ``kernels/``.
+Files: ``<prefix>.h`` (the library contract, :mod:`..library`), ``<prefix>_weights.c`` (const
+data only), ``<prefix>_model.c`` (layer parameters, static arena, the driver) and the kernel
+sources copied from ``kernels/``. Each layer prints its own call (:meth:`.operators.Layer.emit`);
+this module gives them pointers, flash arrays and declarations.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import BackendError
-
-from . import layout, ops
+from .graph import Graph
 from .planner import ArenaPlan
 
-__all__ = ["CSources", "emit_sources", "KERNEL_DIR"]
+__all__ = ["CSources", "Emitter", "emit_sources", "copy_kernels", "KERNEL_DIR", "CTYPES"]
 
 KERNEL_DIR = Path(__file__).parent / "kernels"
 _CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t",
           np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
+#: tensor dtype -> C element type
+CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float"}
 
 
 @dataclass
@@ -41,12 +42,18 @@ def _literal(v: object, dtype: np.dtype) -> str:
     return str(int(v))
 
 
-class _Emitter:
-    def __init__(self, prefix: str) -> None:
+class Emitter:
+    """What a layer's ``emit`` uses: flash arrays, declarations, tensor pointers, scratch."""
+
+    def __init__(self, prefix: str, graph: Graph, plan: ArenaPlan) -> None:
         self.prefix = prefix
+        self.graph = graph
+        self.plan = plan
+        self.total_macs = graph.macs() or 1
         self.src = CSources()
         self.weights: list[str] = []
         self.externs: list[str] = []
+        self.decls: list[str] = []
 
     def array(self, name: str, values: np.ndarray) -> str:
         """Add a const array to the weights file; returns its C name."""
@@ -63,132 +70,26 @@ class _Emitter:
         self.src.arrays.append(cname)
         return cname
 
+    def decl(self, text: str) -> None:
+        """Add a static declaration (layer parameters) to the model file."""
+        self.decls.append(text)
 
-def _ptr(graph: ops.Graph, plan: ArenaPlan, name: str, ctype: str = "int8_t") -> str:
-    if name == graph.input:  # the caller's buffer, declared const uint8_t *
-        return "input" if ctype == "uint8_t" else f"(const {ctype} *)input"
-    if name == graph.output:
-        return "output"
-    return f"({ctype} *)(s_arena.bytes + {plan.offsets[name]})"
+    def ptr(self, name: str, ctype: str | None = None) -> str:
+        """A C expression for the address of a tensor, as ``ctype *`` (default: its own element type)."""
+        ctype = ctype or CTYPES[self.graph.tensors[name].dtype]
+        root = self.plan.root.get(name, name)
+        if root in self.graph.inputs:
+            return f"((const {ctype} *)in[{self.graph.inputs.index(root)}])"
+        if root in self.graph.outputs:
+            return f"(({ctype} *)out[{self.graph.outputs.index(root)}])"
+        return f"(({ctype} *)(s_arena.bytes + {self.plan.offsets[root]}))"
 
-
-def _conv_call(em: _Emitter, i: int, layer: ops.Conv2D, graph: ops.Graph, plan: ArenaPlan,
-               wide: bool) -> tuple[str, str]:
-    if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
-        raise BackendError(f"{layer.op}: zero points and activation bounds must be int8 values")
-    rec = layout.c1_records(layer)
-    if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
-        r = em.array(f"l{i}_rec", rec)
-        (ih, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
-        decl = (f"static const zoo_conv_t s_l{i} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, "
-                f"{layer.kernel[0]}, {layer.kernel[1]}, {layer.stride[0]}, {layer.stride[1]}, "
-                f"{layer.pad[0]}, {layer.pad[1]}, 1, {layout.FLAG_C1 | layout.FLAG_FULL8}, {layer.in_zp}, "
-                f"{layer.out_zp}, -128, 127, 0, 0, 0, 0, 0, 0, {r}, {oc}}};")
-        x, y = _ptr(graph, plan, layer.inputs[0]), _ptr(graph, plan, layer.output)
-        return decl, f"zoo_conv2d_s8_c1(&s_l{i}, {x}, {y}, 0);"
-    data = layout.conv_data(layer, wide)
-    fast = data.rq is not None and bool(data.flags & layout.FLAG_FULL8)
-    if not layer.depthwise and fast and layer.out_hwc[2] % 2 == 0:
-        # zoo_conv2d_s8_fast_w16/_w8: bias, weights and requantization in one stream per channel pair
-        stream = layout.packed(data)
-        if data.flags & layout.FLAG_W16:
-            data.weights16 = stream
-        else:
-            data.weights = stream
-        data.flags |= layout.FLAG_PACKED
-        data.bias, data.rq = None, None
-    if layer.depthwise and fast and data.weights16 is not None and tuple(layer.kernel) == (3, 3):
-        data.weights16, data.flags = layout.packed_dw(data), data.flags | layout.FLAG_PACKED
-        data.bias, data.rq = None, None
-    w = em.array(f"l{i}_w", data.weights) if data.weights is not None else "0"
-    w16 = em.array(f"l{i}_w16", data.weights16) if data.weights16 is not None else "0"
-    b = em.array(f"l{i}_bias", data.bias) if data.bias is not None else "0"
-    if data.flags & layout.FLAG_PACKED:
-        m = s = rq = "0"
-    elif data.rq is not None:
-        m = s = "0"
-        rq = em.array(f"l{i}_rq", data.rq)
-    else:
-        m, s, rq = em.array(f"l{i}_mult", data.mult), em.array(f"l{i}_shift", data.shift), "0"
-    pad = "0"
-    if data.weights16 is not None and layer.depthwise:
-        pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
-    (ih, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
-    decl = (f"static const zoo_conv_t s_l{i} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, "
-            f"{layer.kernel[0]}, {layer.kernel[1]}, {layer.stride[0]}, {layer.stride[1]}, "
-            f"{layer.pad[0]}, {layer.pad[1]}, {layer.depth_multiplier}, {data.flags}, {layer.in_zp}, "
-            f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {w}, {w16}, {pad}, {b}, {m}, {s}, {rq}, "
-            f"{layout.up_channels(layer)}}};")
-    x, y = _ptr(graph, plan, layer.inputs[0]), _ptr(graph, plan, layer.output)
-    if layer.depthwise:
-        fn = "zoo_dwconv_s8_fast" if fast and data.weights16 is not None else "zoo_dwconv_s8"
-        if data.flags & layout.FLAG_PACKED:
-            fn = "zoo_dwconv_s8_3x3"
-        return decl, f"{fn}(&s_l{i}, {x}, {y});"
-    fn = "zoo_conv2d_s8"
-    if data.flags & layout.FLAG_PACKED:
-        fn += "_fast_w16" if data.flags & layout.FLAG_W16 else "_fast_w8"
-    scratch = plan.scratch(i)
-    return decl, f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)(s_arena.bytes + {scratch}));"
+    def scratch(self, layer_index: int) -> str:
+        """A C expression for a layer's scratch buffer."""
+        return f"s_arena.bytes + {self.plan.scratch(layer_index)}"
 
 
-def _macs(layer: ops.Layer) -> int:
-    if isinstance(layer, ops.Conv2D):
-        oh, ow, oc = layer.out_hwc
-        per = layer.kernel[0] * layer.kernel[1] * (1 if layer.depthwise else layer.in_hwc[2])
-        return oh * ow * oc * per
-    if isinstance(layer, ops.FullyConnected):
-        return layer.in_features * layer.out_features
-    return 0
-
-
-def wide_layers(graph: ops.Graph, share: float = 0.5, small: int = 256) -> set[int]:
-    """Regular convolutions worth int16 weights (2x flash, no sign extension in the loop):
-    those doing at least `share` of all MACs, and those with at most `small` weight bytes."""
-    total = sum(_macs(layer) for layer in graph.layers) or 1
-    return {i for i, layer in enumerate(graph.layers) if isinstance(layer, ops.Conv2D)
-            and not layer.depthwise and (_macs(layer) >= share * total or layer.weights.size <= small)}
-
-
-def _layer_call(em: _Emitter, i: int, layer: ops.Layer, graph: ops.Graph,
-                plan: ArenaPlan, wide: set[int]) -> tuple[str, str]:
-    """(static declaration, call statement) of one layer."""
-    x = _ptr(graph, plan, layer.inputs[0],
-             "uint8_t" if isinstance(layer, ops.Requantize) and layer.in_dtype == "uint8" else "int8_t")
-    if isinstance(layer, ops.Conv2D):
-        return _conv_call(em, i, layer, graph, plan, i in wide)
-    y = _ptr(graph, plan, layer.output, "float" if isinstance(layer, ops.Dequantize) else "int8_t")
-    if isinstance(layer, ops.Requantize):
-        if (layer.in_dtype == "uint8" and layer.multiplier == 1 << 30 and layer.shift == 1
-                and layer.in_zp - layer.out_zp == 128):  # equal scales: flip the sign bit
-            return "", f"zoo_flip_u8({x}, {y}, {layer.count});"
-        fn = "zoo_requantize_u8" if layer.in_dtype == "uint8" else "zoo_requantize_s8"
-        return "", (f"{fn}({x}, {y}, {layer.count}, {layer.in_zp}, {layer.out_zp}, "
-                    f"{layer.multiplier}, {layer.shift});")
-    if isinstance(layer, ops.Mean):
-        h, w, c = layer.in_hwc
-        return "", (f"zoo_mean_hw_s8({x}, {y}, {h * w}, {c}, {layer.in_zp}, {layer.out_zp}, "
-                    f"{layer.multiplier}, {layer.shift});")
-    if isinstance(layer, ops.FullyConnected):
-        data = layout.fc_data(layer)
-        w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
-        per_channel = int(len(set(zip(layer.multipliers, layer.shifts))) > 1)
-        n = len(layer.multipliers) if per_channel else 1
-        m = em.array(f"l{i}_mult", data.mult[:n])
-        s = em.array(f"l{i}_shift", data.shift[:n])
-        return "", (f"zoo_fc_s8({x}, {w}, {b}, {y}, {layer.in_features}, {layer.out_features}, "
-                    f"{layer.out_zp}, {m}, {s}, {per_channel}, {layer.act_min}, {layer.act_max});")
-    if isinstance(layer, ops.Softmax):
-        t = em.array(f"l{i}_exp", layer.table.astype(np.float32))
-        return "", (f"zoo_softmax_s8({x}, {y}, {layer.rows}, {layer.depth}, {t}, "
-                    f"{_literal(np.float32(layer.out_scale), np.dtype(np.float32))}, {layer.out_zp});")
-    if isinstance(layer, ops.Dequantize):
-        return "", (f"zoo_dequantize_s8({x}, {y}, {layer.count}, "
-                    f"{_literal(np.float32(layer.scale), np.dtype(np.float32))}, {layer.zp});")
-    raise BackendError(f"no C emitter for layer {type(layer).__name__}")
-
-
-_DRIVER = """/* {prefix}_model.c - generated by zoo (int8 lowering). Do not edit. */
+_DRIVER = """/* {prefix}_model.c - generated by zoo (int8 lowering of {model}). Do not edit. */
 #include <stdint.h>
 #include <string.h>
 #include "{prefix}.h"
@@ -199,52 +100,92 @@ _DRIVER = """/* {prefix}_model.c - generated by zoo (int8 lowering). Do not edit
 {decls}
 
 /* one activation arena, offsets planned by liveness at compile time */
-static union {{ uint64_t align; uint8_t bytes[{up}_ARENA_BYTES]; }} s_arena;
+static union {{ uint64_t align; uint8_t bytes[{arena}]; }} s_arena __attribute__((unused));
 
-static void forward_logits(const uint8_t *input)
+static void forward(const void *const *in, void *const *out)
 {{
+    (void)in;
+    (void)out;
 {body}
 }}
 
-int32_t {prefix}_run_logits(const uint8_t *input, int8_t *logits)
+int32_t {prefix}_run({params})
 {{
-    if (input == 0 || logits == 0) return 1;
-    forward_logits(input);
-    memcpy(logits, {logits_ptr}, {n_logits});
+    const void *const in[] = {{{in_list}}};
+    void *const out[] = {{{out_list}}};
+    if ({null_check}) return 1;
+    forward(in, out);
     return 0;
 }}
 
-int32_t {prefix}_run(const uint8_t *input, float *output)
+int32_t {prefix}_run_buffers(const uint8_t *inputs, uint8_t *outputs)
 {{
-    if (input == 0 || output == 0) return 1;
-    forward_logits(input);
-{head}
+    const void *const in[] = {{{in_offsets}}};
+    void *const out[] = {{{out_offsets}}};
+    if (inputs == 0 || outputs == 0) return 1;
+    forward(in, out);
+    return 0;
+}}
+{logits_fn}"""
+
+_LOGITS = """
+int32_t {prefix}_run_logits(const uint8_t *inputs, int8_t *logits)
+{{
+    static uint8_t scratch_out[{out_bytes}] __attribute__((aligned(8)));
+    if (logits == 0 || {prefix}_run_buffers(inputs, scratch_out) != 0) return 1;
+    memcpy(logits, {logits_ptr}, {n_logits});
     return 0;
 }}
 """
 
 
-def emit_sources(graph: ops.Graph, plan: ArenaPlan, prefix: str) -> CSources:
-    """Generate the weights file and the driver of a lowered graph.
+def buffer_offsets(sizes: list[int]) -> list[int]:
+    """Offsets of tensors packed one after another, each starting on a multiple of 4 bytes."""
+    offsets, pos = [], 0
+    for n in sizes:
+        offsets.append(pos)
+        pos += (n + 3) // 4 * 4
+    return offsets
 
-    The driver runs every layer up to the logits in ``forward_logits``; ``<prefix>_run``
-    continues with SOFTMAX and DEQUANTIZE, ``<prefix>_run_logits`` copies the logits out.
-    """
-    em = _Emitter(prefix)
-    decls, calls = [], []
-    wide = wide_layers(graph)
+
+def emit_sources(graph: Graph, plan: ArenaPlan, prefix: str) -> CSources:
+    """Generate the weights file and the driver of a lowered graph."""
+    em = Emitter(prefix, graph, plan)
+    calls = []
     for i, layer in enumerate(graph.layers):
-        decl, call = _layer_call(em, i, layer, graph, plan, wide)
-        decls.append(decl)
-        calls.append(f"    {call}  /* {layer.op} */")
-    split = next(i for i, layer in enumerate(graph.layers) if layer.output == graph.logits) + 1
+        call = layer.emit(em, i)
+        if layer.alias and layer.outputs[0] in graph.outputs:  # a model output that is a view: copy it
+            n = graph.tensors[layer.outputs[0]].nbytes
+            call = f"memcpy({em.ptr(layer.outputs[0], 'uint8_t')}, {em.ptr(layer.inputs[0], 'uint8_t')}, {n});"
+        if call:
+            calls.append(f"    {call}  /* #{layer.index} {layer.op} */")
+    ins = [graph.tensors[n] for n in graph.inputs]
+    outs = [graph.tensors[n] for n in graph.outputs]
+    in_off, out_off = buffer_offsets([t.nbytes for t in ins]), buffer_offsets([t.nbytes for t in outs])
+    params = [f"const {CTYPES[t.dtype]} *in{k}" for k, t in enumerate(ins)] + \
+             [f"{CTYPES[t.dtype]} *out{k}" for k, t in enumerate(outs)]
+    names = [f"in{k}" for k in range(len(ins))] + [f"out{k}" for k in range(len(outs))]
+    logits_fn = ""
+    if graph.logits is not None:
+        root = plan.root.get(graph.logits, graph.logits)
+        if root in graph.inputs:
+            src = f"inputs + {in_off[graph.inputs.index(root)]}"
+        elif root in graph.outputs:
+            src = f"scratch_out + {out_off[graph.outputs.index(root)]}"
+        else:
+            src = em.ptr(graph.logits)
+        logits_fn = _LOGITS.format(prefix=prefix, out_bytes=max(sum((t.nbytes + 3) // 4 * 4 for t in outs), 4),
+                                   logits_ptr=src, n_logits=graph.tensors[graph.logits].nbytes)
     em.src.weights_c = (f"/* {prefix}_weights.c - generated by zoo (int8 lowering). Constant data "
                         "only (flash). */\n#include <stdint.h>\n\n" + "\n".join(em.weights))
     em.src.model_c = _DRIVER.format(
-        prefix=prefix, up=prefix.upper(), externs="\n".join(em.externs),
-        decls="\n".join(d for d in decls if d), body="\n".join(calls[:split]),
-        head="\n".join(calls[split:]), logits_ptr=_ptr(graph, plan, graph.logits),
-        n_logits=graph.tensors[graph.logits].nbytes)
+        prefix=prefix, model=graph.name, externs="\n".join(em.externs), decls="\n".join(em.decls),
+        arena=max(plan.size, 8), body="\n".join(calls), params=", ".join(params),
+        in_list=", ".join(f"in{k}" for k in range(len(ins))),
+        out_list=", ".join(f"out{k}" for k in range(len(outs))),
+        null_check=" || ".join(f"{n} == 0" for n in names),
+        in_offsets=", ".join(f"inputs + {o}" for o in in_off),
+        out_offsets=", ".join(f"outputs + {o}" for o in out_off), logits_fn=logits_fn)
     return em.src
 
 

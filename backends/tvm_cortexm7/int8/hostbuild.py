@@ -1,8 +1,8 @@
-"""Build an int8 model library for the host (tests) or for the Cortex-M7 (size check).
+"""Build an int8 model library for the host (tests) or for a device target (size check).
 
 The host build compiles the same C sources with the portable (non-DSP) code paths into a
 shared object driven through ctypes, so the library can be compared bit for bit with
-LiteRT before it ever runs on a device.
+TensorFlow Lite Micro before it ever runs on a device.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import ToolchainError
+
+from ..library import ModelLibrary, pack, unpack
 from zoo.proc import run as proc_run
 
-__all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size", "CM7_FLAGS"]
+from ..targets import load_target
 
-CM7_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-O2"]
+__all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size"]
+
 _COMMON = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
 
 
@@ -36,21 +39,23 @@ def _run(cmd: list[str], timeout: float = 180) -> str:
     return done.stdout
 
 
-def build_host(lib_dir: Path, out: Path, cc: str = "gcc") -> Path:
-    """Compile every .c of a library folder into a host shared object."""
+def build_host(lib_dir: Path, out: Path, cc: str = "gcc", defines: tuple[str, ...] = ()) -> Path:
+    """Compile every .c of a library folder into a host shared object (``defines``: extra ``-D`` macros)."""
     sources = sorted(str(p) for p in Path(lib_dir).glob("*.c"))
-    _run([cc, *_COMMON, "-O2", "-fPIC", "-shared", f"-I{lib_dir}", *sources, "-o", str(out), "-lm"])
+    _run([cc, *_COMMON, *(f"-D{d}" for d in defines), "-O2", "-fPIC", "-shared", f"-I{lib_dir}", *sources,
+          "-o", str(out), "-lm"])
     return Path(out)
 
 
-def build_arm_objects(lib_dir: Path, obj_dir: Path, cc: str = "arm-none-eabi-gcc") -> list[Path]:
-    """Compile each .c of a library folder for the Cortex-M7 (``CM7_FLAGS``)."""
+def build_arm_objects(lib_dir: Path, obj_dir: Path, target: str = "cortexm7", cc: str = "arm-none-eabi-gcc") -> list[Path]:
+    """Compile each .c of a library folder for a device target (its CPU flags from ``targets/<target>.yaml``)."""
+    flags = [*load_target(target).cflags, "-O2"]
     obj_dir = Path(obj_dir)
     obj_dir.mkdir(parents=True, exist_ok=True)
     objs = []
     for src in sorted(Path(lib_dir).glob("*.c")):
         obj = obj_dir / (src.stem + ".o")
-        _run([cc, *CM7_FLAGS, *_COMMON, "-ffunction-sections", "-fdata-sections", f"-I{lib_dir}",
+        _run([cc, *flags, *_COMMON, "-ffunction-sections", "-fdata-sections", f"-I{lib_dir}",
               "-c", str(src), "-o", str(obj)])
         objs.append(obj)
     return objs
@@ -69,31 +74,33 @@ def arm_size(objects: list[Path], size_tool: str = "arm-none-eabi-size") -> dict
 
 
 class HostLibrary:
-    """A host build of a model library, run through ctypes.
+    """A host build of a model library, run through ctypes on packed buffers (``<prefix>_run_buffers``).
 
     Example:
-        >>> lib = HostLibrary(build_host(folder, tmp / "m.so"), "stmnist_v1", 784, 36)  # doctest: +SKIP
-        >>> probs, logits = lib.run(images)  # doctest: +SKIP
+        >>> host = HostLibrary(build_host(lib.dir, tmp / "m.so"), lib)  # doctest: +SKIP
+        >>> outputs, logits = host.run([images])  # doctest: +SKIP
     """
 
-    def __init__(self, so_path: Path, prefix: str, input_bytes: int, output_count: int) -> None:
+    def __init__(self, so_path: Path, lib: ModelLibrary) -> None:
         self._dll = ctypes.CDLL(str(so_path))
-        self._run = getattr(self._dll, f"{prefix}_run")
-        self._logits = getattr(self._dll, f"{prefix}_run_logits")
+        self.lib = lib
+        self._run = getattr(self._dll, f"{lib.prefix}_run_buffers")
+        self._logits = getattr(self._dll, f"{lib.prefix}_run_logits") if lib.logits else None
         for fn in (self._run, self._logits):
-            fn.restype = ctypes.c_int32
-            fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        self.input_bytes, self.output_count = input_bytes, output_count
+            if fn is not None:
+                fn.restype = ctypes.c_int32
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
-    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run a batch of uint8 images; returns (float32 outputs, int8 logits)."""
-        batch = np.ascontiguousarray(images, np.uint8).reshape(-1, self.input_bytes)
-        probs = np.zeros((len(batch), self.output_count), np.float32)
-        logits = np.zeros((len(batch), self.output_count), np.int8)
-        for i, img in enumerate(batch):
-            x = np.ascontiguousarray(img)
-            if self._run(x.ctypes.data, probs[i].ctypes.data) != 0:
-                raise ToolchainError(f"model run failed on image {i}")
-            if self._logits(x.ctypes.data, logits[i].ctypes.data) != 0:
-                raise ToolchainError(f"model run_logits failed on image {i}")
-        return probs, logits
+    def run(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Run a batch: each input ``(N, *shape[1:])`` in the model's dtype; returns (outputs, int8 logits or None)."""
+        packed = pack(self.lib.inputs, inputs)
+        out = np.zeros((len(packed), self.lib.output_bytes), np.uint8)
+        logits_spec = self.lib.logits
+        logits = np.zeros((len(packed), logits_spec.count), np.int8) if logits_spec else None
+        for i, row in enumerate(packed):
+            x = np.ascontiguousarray(row)
+            if self._run(x.ctypes.data, out[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run failed on input {i}")
+            if logits is not None and self._logits(x.ctypes.data, logits[i].ctypes.data) != 0:
+                raise ToolchainError(f"model run_logits failed on input {i}")
+        return unpack(self.lib.outputs, out), logits

@@ -12,18 +12,18 @@ import numpy as np
 
 from zoo.errors import BackendError
 
-from . import ops
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["KernelData", "conv_data", "fc_data", "single_step_requant", "up_channels", "MAX_DW_TAPS",
+if TYPE_CHECKING:
+    from .operators.conv2d import Conv2D
+
+__all__ = ["KernelData", "conv_data", "fc_data", "single_step_requant",
            "FLAG_W16", "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw"]
 
 FLAG_W16 = 1  # ZOO_CONV_W16
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1
 FLAG_PACKED = 8  # ZOO_CONV_PACKED
-
-#: the depthwise kernel's per-pixel tap table size (ZOO_MAX_TAPS in zoo_int8_conv.c)
-MAX_DW_TAPS = 64
 
 
 @dataclass
@@ -54,8 +54,9 @@ def single_step_requant(mults: np.ndarray, shifts: np.ndarray, out_zp: int) -> n
     """``{m, 2^(e-2) + zp * 2^(e-1), e - 1}`` per channel for ``zoo_rq_fast``, or None
     unless every e >= 2.
 
-    ``floor((x*m + 2^30 + 2^(30+e)) / 2^(31+e)) + zp`` with e = -shift is the ruy double
-    rounding (second step half up) plus the output zero point, in one 64-bit step.
+    ``floor((x*m + 2^30 + 2^(30+e)) / 2^(31+e)) + zp`` with e = -shift is the double rounding
+    with the second step half up (TFLM: half away from zero, equal except on negative ties) plus
+    the output zero point, in one 64-bit step.
     """
     if np.any(shifts > -2):
         return None
@@ -68,30 +69,19 @@ def single_step_requant(mults: np.ndarray, shifts: np.ndarray, out_zp: int) -> n
     return np.array(rows, np.int64).astype(np.int32)
 
 
-def up_channels(layer: ops.Conv2D) -> int:
-    """How many leading channels round the final shift half up rather than away from zero.
-
-    LiteRT's builtin CONV_2D goes through the ruy GEMM (half up, every channel). Its x86
-    DEPTHWISE_CONV_2D kernel rounds half up in its 8-channel SIMD blocks and half away from
-    zero in the scalar tail: measured against LiteRT 2.3 (see tests/test_int8_lowering.py).
-    """
-    if not layer.depthwise:
-        return layer.out_hwc[2]
-    return layer.out_hwc[2] // 8 * 8
-
-
-def _finish(data: KernelData, layer: ops.Conv2D) -> KernelData:
+def _finish(data: KernelData, layer: "Conv2D") -> KernelData:
     """Pick the requantization form and the clamp flag."""
-    # half-up and away-from-zero ties differ only for negative results, which an
-    # activation floor at or above the zero point clamps to the same value
-    if up_channels(layer) == layer.out_hwc[2] or layer.act_min >= layer.out_zp:
+    # the single step rounds the final shift half up; TFLM rounds half away from zero. They
+    # differ only on negative results, which an activation floor at or above the zero point
+    # clamps to the same value
+    if layer.act_min >= layer.out_zp:
         data.rq = single_step_requant(data.mult, data.shift, layer.out_zp)
     if layer.act_min == -128 and layer.act_max == 127:
         data.flags |= FLAG_FULL8
     return data
 
 
-def _regular_conv(layer: ops.Conv2D, wide: bool = False) -> KernelData:
+def _regular_conv(layer: "Conv2D", wide: bool = False) -> KernelData:
     oc = layer.out_hwc[2]
     w = layer.weights.reshape(oc, -1).astype(np.int8)  # (O, K) in ky, kx, c order
     k = w.shape[1]
@@ -109,12 +99,9 @@ def _regular_conv(layer: ops.Conv2D, wide: bool = False) -> KernelData:
                       _pad_even(np.array(layer.shifts, np.int32)), flags=flags)
 
 
-def _depthwise(layer: ops.Conv2D) -> KernelData:
+def _depthwise(layer: "Conv2D") -> KernelData:
     kh, kw = layer.kernel
     taps, oc = kh * kw, layer.out_hwc[2]
-    if taps > MAX_DW_TAPS:
-        raise BackendError(f"DEPTHWISE_CONV_2D with a {kh}x{kw} kernel exceeds the kernel's "
-                           f"{MAX_DW_TAPS}-tap limit")
     w = layer.weights.reshape(taps, oc).astype(np.int8)
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=0), layer.in_zp)
     mult, shift = np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32)
@@ -124,13 +111,13 @@ def _depthwise(layer: ops.Conv2D) -> KernelData:
     return KernelData(np.ascontiguousarray(w).reshape(-1), None, bias, mult, shift)
 
 
-def c1_records(layer: ops.Conv2D) -> np.ndarray | None:
+def c1_records(layer: "Conv2D") -> np.ndarray | None:
     """Per-channel records of ``zoo_conv2d_s8_c1`` (one input channel, at most 9 taps, single-step
     requantization into the full int8 range), int32 [C][8]:
     ``{w0|w1<<16, w2|w3<<16, w4|w5<<16, w6|w7<<16, (e-1)|w8<<16, bias, m, hi}``; None if it does not apply."""
     kh, kw = layer.kernel
     if layer.depthwise or layer.in_hwc[2] != 1 or kh * kw > 9 or not (
-            layer.act_min == -128 and layer.act_max == 127):
+            layer.act_min == -128 and layer.act_max == 127) or layer.act_min < layer.out_zp:
         return None
     oc = layer.out_hwc[2]
     w = layer.weights.reshape(oc, -1).astype(np.int64)
@@ -175,7 +162,7 @@ def packed_dw(data: KernelData) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
 
 
-def conv_data(layer: ops.Conv2D, wide: bool = False) -> KernelData:
+def conv_data(layer: "Conv2D", wide: bool = False) -> KernelData:
     """Weights, folded bias and requantization arrays of a convolution.
 
     Args:
@@ -185,7 +172,7 @@ def conv_data(layer: ops.Conv2D, wide: bool = False) -> KernelData:
     return _finish(_depthwise(layer) if layer.depthwise else _regular_conv(layer, wide), layer)
 
 
-def fc_data(layer: ops.FullyConnected) -> KernelData:
+def fc_data(layer: Any) -> KernelData:
     """Weights (out, in) and folded bias of a fully connected layer."""
     w = layer.weights.astype(np.int8)
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)

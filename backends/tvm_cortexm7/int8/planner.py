@@ -1,17 +1,19 @@
-"""Static activation-arena planning by liveness.
+"""Static activation-arena planning by liveness, for any DAG of layers.
 
-Every intermediate tensor and every kernel scratch buffer gets a fixed offset in one
-arena. Buffers whose lifetimes overlap never overlap in memory; elementwise layers that
-read each element before writing it run in place when their input dies with them.
+Every intermediate tensor and every kernel scratch buffer gets a fixed offset in one arena.
+Buffers whose lifetimes overlap never overlap in memory. A RESHAPE-like layer's output is its
+input (an alias); an elementwise layer that reads each element before writing it runs in place
+when its input dies with it. Model inputs and outputs are the caller's buffers; the logits stay
+alive to the end so they can be read after the SOFTMAX.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import ops
+from .graph import Graph
 
-__all__ = ["ArenaPlan", "plan_arena"]
+__all__ = ["ArenaPlan", "plan_arena", "ALIGN"]
 
 ALIGN = 8
 
@@ -26,9 +28,10 @@ class _Buffer:
 
 @dataclass
 class ArenaPlan:
-    """Offsets (bytes) into the arena for tensors and per-layer scratch."""
+    """Offsets (bytes) into the arena for tensors and per-layer scratch, and what aliases what."""
 
     offsets: dict[str, int] = field(default_factory=dict)
+    root: dict[str, str] = field(default_factory=dict)  # tensor -> the tensor whose memory it uses
     size: int = 0
 
     def scratch(self, layer_index: int) -> int | None:
@@ -40,42 +43,58 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _lifetimes(graph: ops.Graph) -> tuple[list[_Buffer], dict[str, str]]:
-    """Buffers to place, and tensors that alias another buffer (in place)."""
-    external = {graph.input, graph.output}
+def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]]:
+    """(tensor -> memory root, root -> first writer, root -> last reader)."""
+    external = set(graph.inputs) | set(graph.outputs)
+    end = len(graph.layers)
     last_use: dict[str, int] = {}
     for i, layer in enumerate(graph.layers):
         for name in layer.inputs:
             last_use[name] = i
+    if graph.logits is not None:
+        last_use[graph.logits] = end
+    root: dict[str, str] = {name: name for name in graph.inputs}
     first: dict[str, int] = {}
-    alias: dict[str, str] = {}
+    last: dict[str, int] = {}
+
+    def touch(name: str, i: int) -> None:
+        r = root[name]
+        last[r] = max(last.get(r, i), last_use.get(name, i))
+
     for i, layer in enumerate(graph.layers):
-        src = layer.inputs[0]
-        if (layer.in_place_ok and src not in external and layer.output not in external
-                and last_use.get(src) == i
-                and graph.tensors[src].nbytes == graph.tensors[layer.output].nbytes):
-            alias[layer.output] = alias.get(src, src)
-        elif layer.output not in external:
-            first[layer.output] = i
-    buffers = []
-    for name, start in first.items():
-        end = max([last_use.get(name, start)] + [last_use.get(t, start) for t, a in alias.items()
-                                                  if a == name])
-        buffers.append(_Buffer(name, graph.tensors[name].nbytes, start, end))
-    for i, layer in enumerate(graph.layers):
-        if layer.scratch_bytes():
-            buffers.append(_Buffer(f"scratch:{i}", layer.scratch_bytes(), i, i))
-    return buffers, alias
+        src = root.get(layer.inputs[0]) if layer.inputs else None
+        out = layer.outputs[0]
+        if layer.alias and out not in external:
+            root[out] = src
+        elif (layer.in_place and src is not None and src not in external and out not in external
+              and last.get(src, -1) <= i and last_use.get(layer.inputs[0]) == i
+              and graph.tensors[src].nbytes == graph.tensors[out].nbytes):
+            root[out] = src
+        else:
+            for name in layer.outputs:
+                root[name] = name
+                first[name] = i
+        for name in layer.inputs:
+            touch(name, i)
+        for name in layer.outputs:
+            touch(name, i)
+    return root, first, last
 
 
-def plan_arena(graph: ops.Graph) -> ArenaPlan:
+def plan_arena(graph: Graph) -> ArenaPlan:
     """Place every buffer at the lowest aligned offset free during its lifetime.
 
     Largest buffers are placed first (a greedy best-offset heuristic).
     """
-    buffers, alias = _lifetimes(graph)
+    external = set(graph.inputs) | set(graph.outputs)
+    root, first, last = _roots(graph)
+    buffers = [_Buffer(name, graph.tensors[name].nbytes, start, last.get(name, start))
+               for name, start in first.items() if name not in external]
+    for i, layer in enumerate(graph.layers):
+        if layer.scratch_bytes():
+            buffers.append(_Buffer(f"scratch:{i}", layer.scratch_bytes(), i, i))
     placed: list[tuple[_Buffer, int]] = []
-    plan = ArenaPlan()
+    plan = ArenaPlan(root=root)
     for buf in sorted(buffers, key=lambda b: (-b.size, b.first)):
         busy = sorted((off, off + _align(b.size)) for b, off in placed
                       if not (b.last < buf.first or buf.last < b.first))
@@ -87,6 +106,4 @@ def plan_arena(graph: ops.Graph) -> ArenaPlan:
         placed.append((buf, offset))
         plan.offsets[buf.key] = offset
         plan.size = max(plan.size, _align(offset + buf.size))
-    for name, target in alias.items():
-        plan.offsets[name] = plan.offsets[target]
     return plan

@@ -1,14 +1,13 @@
 """Fixed-point arithmetic of TensorFlow Lite's int8 kernels, computed in Python.
 
-These functions produce the constants (multipliers, shifts, lookup tables) that the C
-kernels consume, with the same floating-point steps TFLite takes when it prepares a
-model, and integer reference versions of the runtime arithmetic for tests.
+These functions produce the constants (multipliers, shifts) that the C kernels consume, with
+the same floating-point steps TensorFlow Lite Micro takes when it prepares a model
+(tensorflow/lite/kernels/internal/quantization_util.cc, tensorflow/lite/kernels/kernel_util.cc at
+tflite-micro 90b983c2), and integer reference versions of the runtime arithmetic for tests.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 from collections.abc import Sequence
 
@@ -20,7 +19,7 @@ __all__ = [
     "fc_multiplier",
     "mean_multiplier",
     "multiply_by_quantized_multiplier",
-    "softmax_exp_table",
+    "softmax_params",
 ]
 
 _INT32_MAX = 2**31 - 1
@@ -67,12 +66,14 @@ def per_channel_multipliers(input_scale: float, weight_scales: Sequence[float],
 
 
 def fc_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """Per-tensor (multiplier, shift) for FULLY_CONNECTED.
+    """Per-tensor (multiplier, shift) for FULLY_CONNECTED: ``in * w / out`` in double precision.
 
-    TFLite's ``GetQuantizedConvolutionMultipler``: the input*filter product is taken in
-    float32, then divided by the output scale in double.
+    Measured against TFLM's interpreter (PyPI ``tflite-micro`` 0.dev20261023182759) on
+    mlperf_ad01's last layer: it takes the product of the float32 scales in double (1462485049 there),
+    not rounded to float32 first as ``GetQuantizedConvolutionMultipler`` reads at tflite-micro
+    90b983c2 (1462485078); the two differ on rare rounding ties (tests/test_int8_models.py).
     """
-    product = float(np.float32(input_scale) * np.float32(weight_scale))
+    product = float(np.float32(input_scale)) * float(np.float32(weight_scale))
     return quantize_multiplier(product / float(np.float32(output_scale)))
 
 
@@ -110,24 +111,22 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     return _rdbpot(_srdhm(x * (1 << left), multiplier), right)
 
 
-def _expf() -> object:
-    """The C library's ``expf`` (the function LiteRT calls when it fills its table)."""
-    name = ctypes.util.find_library("m")
-    if name is None:
-        return lambda v: float(np.exp(np.float32(v)))
-    fn = ctypes.CDLL(name).expf
-    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
-    return fn
+def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
+    """TFLite's ``QuantizeMultiplierGreaterThanOne``: :func:`quantize_multiplier` with shift >= 0."""
+    m, s = quantize_multiplier(real)
+    if s < 0:
+        raise ValueError(f"multiplier {real} is below one")
+    return m, s
 
 
-def softmax_exp_table(input_scale: float, beta: float = 1.0) -> np.ndarray:
-    """The 256-entry float table of LiteRT's optimized int8 softmax.
+def softmax_params(beta: float, input_scale: float, integer_bits: int = 5) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, diff_min) of TFLM's int8 SOFTMAX.
 
-    ``table[255 - v] = expf((-input_scale * beta) * v)`` in float32, v = 0..255.
+    ``PreprocessSoftmaxScaling`` and ``CalculateInputRadius`` (tensorflow/lite/kernels/internal/
+    quantization_util.cc at tflite-micro 90b983c2), double-rounding build: the real multiplier is
+    ``min(beta * scale * 2^(31 - integer_bits), 2^31 - 1)``.
     """
-    expf = _expf()
-    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
-    table = np.empty(256, np.float32)
-    for v in range(256):
-        table[255 - v] = np.float32(expf(float(np.float32(scale * np.float32(v)))))
-    return table
+    real = min(float(beta) * float(np.float32(input_scale)) * (1 << (31 - integer_bits)), (1 << 31) - 1.0)
+    mult, shift = quantize_multiplier_greater_than_one(real)
+    radius = math.floor(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << shift))
+    return mult, shift, -radius

@@ -1,8 +1,8 @@
 /* zoo int8 kernels: integer-only TFLite-compatible layers for Cortex-M (C99).
  *
- * Requantization rounds exactly like TensorFlow Lite Micro and LiteRT's builtin
- * kernels (MultiplyByQuantizedMultiplier: rounding doubling high multiply, then
- * rounding divide by a power of two). With __ARM_FEATURE_DSP the inner loops use
+ * Integer arithmetic is TensorFlow Lite Micro's (reference kernels and CMSIS-NN alike:
+ * MultiplyByQuantizedMultiplier with double rounding, the gemmlowp fixed-point SOFTMAX,
+ * rounded averages), so outputs are bit-exact with TFLM. With __ARM_FEATURE_DSP the inner loops use
  * the ACLE SIMD intrinsics (__smlad, __sxtb16); otherwise portable C computes the
  * same integers from the same data layouts.
  */
@@ -50,9 +50,6 @@ typedef struct {
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
      * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
-    /* channels [0, up_channels) round the final shift half up, the rest half away from
-     * zero (LiteRT's x86 depthwise kernel: blocks of 8 channels vs the scalar tail) */
-    int32_t up_channels;
 } zoo_conv_t;
 
 #define ZOO_CONV_W16 1u      /* regular conv: weights16 holds the pair layout as int16 (w0,w2,w1,w3) */
@@ -76,6 +73,15 @@ void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
  * (see zoo_int8_dwconv.c), pad set, full int8 activation range. */
 void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 
+/* Limits of the kernels: the single source (the Python generator reads these lines). */
+#define ZOO_MAX_TAPS 64        /* regular conv (channels % 4 != 0) and depthwise: k_h * k_w (* in_c) */
+#define ZOO_MAX_DIMS 4         /* PAD, CONCATENATION, REDUCE_MAX: tensor rank */
+#define ZOO_MAX_POOL_WINDOW 65535 /* AVERAGE_POOL_2D: k_h * k_w (the divisor) */
+
+/* Scratch bytes of zoo_conv2d_s8* for a kernel of k = k_h * k_w * in_c taps (two int16 columns,
+ * groups of 4 taps); the other kernels need none. */
+#define ZOO_CONV2D_SCRATCH_BYTES(k) (16 * (((k) + 3) / 4))
+
 /* QUANTIZE uint8/int8 -> int8 */
 void zoo_requantize_u8(const uint8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
                        int32_t mult, int32_t shift);
@@ -83,21 +89,78 @@ void zoo_requantize_u8(const uint8_t *in, int8_t *out, int32_t n, int32_t in_zp,
 void zoo_flip_u8(const uint8_t *in, int8_t *out, int32_t n);
 void zoo_requantize_s8(const int8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
                        int32_t mult, int32_t shift);
+/* QUANTIZE float32 -> int8: round(x / scale) + zp, half away from zero (TFLM AffineQuantize) */
+void zoo_quantize_f32(const float *in, int8_t *out, int32_t n, float scale, int32_t zp);
 /* MEAN over H, W: out[c] = MBQM(sum - in_zp*h*w) + out_zp */
 void zoo_mean_hw_s8(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
                     int32_t out_zp, int32_t mult, int32_t shift);
-/* FULLY_CONNECTED, weights [out][in], bias already folded with -in_zp * sum(w);
- * mult/shift per output channel when per_channel, else one value */
-void zoo_fc_s8(const int8_t *in, const int8_t *w, const int32_t *bias, int8_t *out,
+/* FULLY_CONNECTED, `rows` input rows of n_in, weights [out][in], bias already folded with
+ * -in_zp * sum(w); mult/shift per output channel when per_channel, else one value */
+void zoo_fc_s8(const int8_t *in, const int8_t *w, const int32_t *bias, int8_t *out, int32_t rows,
                int32_t n_in, int32_t n_out, int32_t out_zp, const int32_t *mult,
                const int32_t *shift, int32_t per_channel, int32_t act_min, int32_t act_max);
-/* SOFTMAX int8 -> int8 with LiteRT's float exp table (table[255 + x - max]) */
-void zoo_softmax_s8(const int8_t *in, int8_t *out, int32_t rows, int32_t depth,
-                    const float *table, float out_scale, int32_t out_zp);
+/* SOFTMAX int8 -> int8 (scale 1/256, zp -128), TFLM's integer reference: exp in Q5.26 fixed
+ * point from input_multiplier / input_left_shift, differences below diff_min give 0 */
+void zoo_softmax_s8(const int8_t *in, int8_t *out, int32_t rows, int32_t depth, int32_t mult,
+                    int32_t left_shift, int32_t diff_min);
 /* DEQUANTIZE int8 -> float32 */
 void zoo_dequantize_s8(const int8_t *in, float *out, int32_t n, float scale, int32_t zp);
 
-/* TFLite MultiplyByQuantizedMultiplier (double rounding), m > 0 or m == 0. */
+/* AVERAGE_POOL_2D / MAX_POOL_2D, NHWC int8, input and output share their quantization. */
+typedef struct {
+    uint16_t in_h, in_w, c, out_h, out_w;
+    uint16_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int8_t act_min, act_max;
+} zoo_pool_t;
+void zoo_avgpool_s8(const zoo_pool_t *p, const int8_t *in, int8_t *out);
+void zoo_maxpool_s8(const zoo_pool_t *p, const int8_t *in, int8_t *out);
+
+/* ADD / MUL of two int8 tensors of n elements each (same shape), TFLM's integer arithmetic. */
+typedef struct {
+    int32_t in1_zp, in2_zp, out_zp, left_shift;
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+    int32_t act_min, act_max;
+} zoo_binary_t;
+void zoo_add_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
+void zoo_mul_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
+
+/* RELU (requantized into [act_min, act_max]) */
+void zoo_relu_s8(const int8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t out_zp,
+                 int32_t mult, int32_t shift, int32_t act_min, int32_t act_max);
+/* RELU6 (TFLM: clamp the raw values to [lo, hi], the input's quantization kept) and any clamp */
+void zoo_clamp_s8(const int8_t *in, int8_t *out, int32_t n, int32_t lo, int32_t hi);
+
+/* LOGISTIC / TANH: out[i] = table[in[i] + 128] (table of 256 int8 values) */
+void zoo_lut_s8(const int8_t *in, int8_t *out, int32_t n, const int8_t *table);
+
+/* PAD: an int8 tensor of rank <= ZOO_MAX_DIMS (shapes padded to 4 on the left) */
+void zoo_pad_s8(const int8_t *in, int8_t *out, const int32_t in_dims[4], const int32_t before[4],
+                const int32_t out_dims[4], int8_t value);
+/* CONCATENATION: `n` inputs, outer x (inner[i]) bytes each, equal quantization */
+void zoo_concat_s8(const int8_t *const *in, const int32_t *inner, int32_t n, int32_t outer,
+                   int8_t *out);
+/* REDUCE_MAX over the axes whose flag is set (dims padded to 4 on the left) */
+void zoo_reduce_max_s8(const int8_t *in, int8_t *out, const int32_t dims[4], const int32_t reduce[4]);
+
+/* gemmlowp SaturatingRoundingDoublingHighMul */
+static inline int32_t zoo_srdhm(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* gemmlowp RoundingDivideByPOT: round half away from zero (0 <= e <= 31) */
+static inline int32_t zoo_rdbpot(int32_t x, int32_t e)
+{
+    const int32_t mask = (int32_t)((1u << e) - 1u);
+    const int32_t rem = x & mask;
+    const int32_t thr = (mask >> 1) + (x < 0);
+    return (x >> e) + (rem > thr);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding, TFLM's and CMSIS-NN's default):
+ * tensorflow/lite/kernels/internal/common.cc at tflite-micro 90b983c2. m > 0 or m == 0.
+ * ZOO_ROUND_HALF_UP (tests only) rounds the final shift half up, as LiteRT's ruy GEMM does. */
 static inline int32_t zoo_mbqm(int32_t x, int32_t m, int32_t shift)
 {
     int32_t r;
@@ -108,27 +171,11 @@ static inline int32_t zoo_mbqm(int32_t x, int32_t m, int32_t shift)
      * nudge-and-truncate for every product except INT32_MIN*INT32_MIN (m > 0 here) */
     r = (int32_t)(((int64_t)x * m + ((int64_t)1 << 30)) >> 31);
     if (shift < 0) {
-        const int32_t e = -shift;
-        const int32_t mask = (int32_t)((1u << e) - 1u);
-        const int32_t rem = r & mask;
-        const int32_t thr = (mask >> 1) + (r < 0);
-        r = (r >> e) + (rem > thr);
-    }
-    return r;
-}
-
-/* The same product, but the final division by 2^-shift rounds half up, as the ruy GEMM
- * behind LiteRT's builtin CONV_2D and FULLY_CONNECTED does (differs from zoo_mbqm only
- * on exact negative ties). */
-static inline int32_t zoo_mbqm_up(int32_t x, int32_t m, int32_t shift)
-{
-    int32_t r;
-    if (shift > 0) {
-        x = (int32_t)((uint32_t)x << shift);
-    }
-    r = (int32_t)(((int64_t)x * m + ((int64_t)1 << 30)) >> 31);
-    if (shift < 0) {
+#ifdef ZOO_ROUND_HALF_UP
         r = (r >> -shift) + ((r >> (-shift - 1)) & 1);
+#else
+        r = zoo_rdbpot(r, -shift);
+#endif
     }
     return r;
 }
@@ -141,9 +188,9 @@ static inline uint32_t zoo_ror8(uint32_t x)
 
 /* Single-step form of a requantization whose right shift e = -shift >= 2, output zero
  * point included:
- *   floor((x*m + 2^30 + 2^(30+e) + zp*2^(31+e)) / 2^(31+e))  =  zoo_mbqm_up(x, m, -e) + zp
- * (nested floors); equal to zoo_mbqm + zp except on negative ties, which the generator only
- * allows where the activation clamp hides them. q = {m, 2^(e-2) + zp*2^(e-1), e - 1}. */
+ *   floor((x*m + 2^30 + 2^(30+e) + zp*2^(31+e)) / 2^(31+e))
+ * (nested floors: the final shift rounds half up); equal to zoo_mbqm + zp except on negative
+ * ties, so the generator only uses it where the activation floor (act_min >= zp) hides them. q = {m, 2^(e-2) + zp*2^(e-1), e - 1}. */
 static inline int32_t zoo_rq_fast(int32_t x, const int32_t *q)
 {
     const int64_t v = (int64_t)x * q[0] + (int64_t)(((uint64_t)(uint32_t)q[1] << 32) | (1u << 30));
@@ -160,7 +207,7 @@ typedef struct {
 
 /* `fast8` (a compile-time constant at every call) selects the single-step form with a
  * full int8 activation range; otherwise the layer's own form and clamp are used. */
-ZOO_INLINE int8_t zoo_requant(const zoo_rq_t *r, int32_t acc, int32_t c, int up, int fast8)
+ZOO_INLINE int8_t zoo_requant(const zoo_rq_t *r, int32_t acc, int32_t c, int fast8)
 {
     int32_t v;
     if (fast8) {
@@ -173,8 +220,6 @@ ZOO_INLINE int8_t zoo_requant(const zoo_rq_t *r, int32_t acc, int32_t c, int up,
     }
     if (r->rq != 0) {
         v = zoo_rq_fast(acc, r->rq + 3 * c);
-    } else if (up) {
-        v = zoo_mbqm_up(acc, r->mult[c], r->shift[c]) + r->zp;
     } else {
         v = zoo_mbqm(acc, r->mult[c], r->shift[c]) + r->zp;
     }

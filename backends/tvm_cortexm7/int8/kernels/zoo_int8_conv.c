@@ -2,7 +2,6 @@
  * loop (hand-scheduled SMLAD on Cortex-M with the DSP extension). */
 #include "zoo_int8.h"
 
-#define ZOO_MAX_TAPS 64 /* kernel taps held in per-call offset tables */
 
 #if !ZOO_DSP
 /* Position of tap j (0..3) of a group inside the int16 column: x0, x2, x1, x3,
@@ -257,11 +256,11 @@ static void conv_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *in
             acc[0] = acc[2] = bias[oc];
             acc[1] = acc[3] = bias[oc + 1];
             dot_2x2(scratch, w, groups, wide, acc);
-            out_a[oc] = zoo_requant(r, acc[0], oc, 1, 0);
-            if (two) out_b[oc] = zoo_requant(r, acc[2], oc, 1, 0);
+            out_a[oc] = zoo_requant(r, acc[0], oc, 0);
+            if (two) out_b[oc] = zoo_requant(r, acc[2], oc, 0);
             if (oc + 1 < oc_n) {
-                out_a[oc + 1] = zoo_requant(r, acc[1], oc + 1, 1, 0);
-                if (two) out_b[oc + 1] = zoo_requant(r, acc[3], oc + 1, 1, 0);
+                out_a[oc + 1] = zoo_requant(r, acc[1], oc + 1, 0);
+                if (two) out_b[oc + 1] = zoo_requant(r, acc[3], oc + 1, 0);
             }
         }
     }

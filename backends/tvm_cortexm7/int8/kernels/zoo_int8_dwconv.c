@@ -2,7 +2,6 @@
  * the DSP extension), any kernel size, stride, padding and depth multiplier. */
 #include "zoo_int8.h"
 
-#define ZOO_MAX_TAPS 64 /* kernel taps held in per-pixel tables */
 
 /* 4 channels (group g) of one output pixel over all taps. `tap` holds each tap's input
  * pixel (the pad row for padding); `w` the group's weights [tap][w0 w2 w1 w3]. */
@@ -93,7 +92,7 @@ static void dw_pixel_generic(const zoo_conv_t *p, const zoo_rq_t *r, const int8_
             const int32_t x = tap[t] != 0 ? tap[t][ic] : p->in_zp;
             acc += x * p->weights[t * p->out_c + oc];
         }
-        out[oc] = zoo_requant(r, acc, oc, oc < p->up_channels, 0);
+        out[oc] = zoo_requant(r, acc, oc, 0);
     }
 }
 
@@ -124,10 +123,10 @@ ZOO_INLINE void dw_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *
                 acc[2] = bias[4 * g + 2];
                 acc[3] = bias[4 * g + 3];
                 dw_group4(tap, 4 * g, p->weights16 + 4 * taps * g, taps, acc);
-                out[4 * g] = zoo_requant(r, acc[0], 4 * g, 4 * g < p->up_channels, fast8);
-                out[4 * g + 1] = zoo_requant(r, acc[1], 4 * g + 1, 4 * g + 1 < p->up_channels, fast8);
-                out[4 * g + 2] = zoo_requant(r, acc[2], 4 * g + 2, 4 * g + 2 < p->up_channels, fast8);
-                out[4 * g + 3] = zoo_requant(r, acc[3], 4 * g + 3, 4 * g + 3 < p->up_channels, fast8);
+                out[4 * g] = zoo_requant(r, acc[0], 4 * g, fast8);
+                out[4 * g + 1] = zoo_requant(r, acc[1], 4 * g + 1, fast8);
+                out[4 * g + 2] = zoo_requant(r, acc[2], 4 * g + 2, fast8);
+                out[4 * g + 3] = zoo_requant(r, acc[3], 4 * g + 3, fast8);
             }
         }
     }

@@ -1,0 +1,55 @@
+"""Where harness firmware runs: the interface of a device runner, and what it returns.
+
+:class:`~.qemu.QemuRunner` (the emulator) is the one implementation today. A real-board runner
+(flash the ELF, stream ``input.bin`` over a serial port, read the records of ``fw_main.c`` back)
+is one more module implementing :class:`DeviceRunner`, chosen by the backend's ``runner=`` option.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .records import RecordLayout
+from .targets import TargetSpec
+
+__all__ = ["DeviceRunner", "Result"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the firmware reported for a batch, one row per image."""
+
+    status: np.ndarray  # int32 (N,): 0 = the model ran
+    outputs: np.ndarray  # uint8 (N, output_bytes): the packed outputs (library.unpack splits them)
+    logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
+    instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
+    stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
+
+
+class DeviceRunner(ABC):
+    """Runs harness firmware built for one target (an emulated machine now, a board later).
+
+    Args:
+        target: the device target the firmware was built for.
+    """
+
+    def __init__(self, target: TargetSpec) -> None:
+        self.target = target
+
+    @abstractmethod
+    def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
+                  count_instructions: bool = False) -> Result:
+        """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records
+        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`).
+
+        Raises:
+            ToolchainError: the device failed, hung or faulted, or a record is corrupt.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the firmware runs, for reports (e.g. "QEMU mps2-an386 (Cortex-M4F)")."""

@@ -1,0 +1,174 @@
+"""CONV_2D and DEPTHWISE_CONV_2D: NHWC int8, per-channel int8 weights, int32 bias, fused activation.
+
+TFLM: ``reference_integer_ops::ConvPerChannel`` / ``DepthwiseConvPerChannel``
+(tensorflow/lite/kernels/internal/reference/integer_ops/conv.h, depthwise_conv.h at
+tflite-micro 90b983c2); padding as ``ComputePaddingHeightWidth`` (SAME puts the odd extra row or
+column after). Kernels: ``zoo_int8_conv.c`` and ``zoo_int8_dwconv.c``, weight layouts in
+:mod:`..layout`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zoo.errors import BackendError
+
+from .. import layout, quant
+from .base import Context, Layer, activation_range, kernel_limit, register
+
+__all__ = ["Conv2D", "same_padding"]
+
+
+@dataclass
+class Conv2D(Layer):
+    """CONV_2D or DEPTHWISE_CONV_2D, NHWC, per-channel requantization, fused activation."""
+
+    depthwise: bool = False
+    depth_multiplier: int = 1
+    in_hwc: tuple[int, int, int] = (0, 0, 0)
+    out_hwc: tuple[int, int, int] = (0, 0, 0)
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)  # top, left (bottom/right follow from the shapes)
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # OHWI / HWO
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    multipliers: list[int] = field(default_factory=list)
+    shifts: list[int] = field(default_factory=list)
+    in_zp: int = 0
+    out_zp: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+    def macs(self) -> int:
+        """Output elements x taps per output."""
+        oh, ow, oc = self.out_hwc
+        return oh * ow * oc * self.kernel[0] * self.kernel[1] * (1 if self.depthwise else self.in_hwc[2])
+
+    def scratch_bytes(self) -> int:
+        """Two int16 im2col columns for a regular convolution (``ZOO_CONV2D_SCRATCH_BYTES``)."""
+        if self.depthwise:
+            return 0
+        k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
+        return 16 * ((k + 3) // 4)
+
+    def emit(self, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
+        """The kernel call (the variant picked from the layer's shape and requantization)."""
+        return _emit(self, em, i)
+
+
+def same_padding(in_size: int, out_size: int, k: int, stride: int, dilation: int = 1) -> int:
+    """Padding before (top/left) as TFLM's ``ComputePadding``; the remainder goes after."""
+    eff = (k - 1) * dilation + 1
+    return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+
+
+def _spatial(ctx: Context, op, in_shape, out_shape, kh: int, kw: int) -> tuple[tuple, tuple]:  # noqa: ANN001
+    o = op.options
+    dil = (int(o.DilationHFactor()), int(o.DilationWFactor()))
+    if dil != (1, 1):
+        raise ctx.fail(op, f"dilation {dil} is not supported", "use dilation 1 (or the float lowering)")
+    stride = (int(o.StrideH()), int(o.StrideW()))
+    if int(o.Padding()) == 0:  # SAME
+        pad = (same_padding(in_shape[1], out_shape[1], kh, stride[0]),
+               same_padding(in_shape[2], out_shape[2], kw, stride[1]))
+    else:
+        pad = (0, 0)
+    return stride, pad
+
+
+@register("CONV_2D", "DEPTHWISE_CONV_2D",
+          summary="CONV_2D / DEPTHWISE_CONV_2D (int8, any stride, SAME/VALID, dilation 1, fused RELU/RELU6)")
+def lower(op, ctx: Context) -> Conv2D:  # noqa: ANN001 - tflite_model.Operator
+    """Check a convolution and derive its integer constants."""
+    depthwise = op.name == "DEPTHWISE_CONV_2D"
+    x, y = ctx.act(op, 0), ctx.act(op, 0, out=True)
+    w = ctx.const(op, 1, "int8")
+    b = ctx.const(op, 2, "int32", required=False)
+    if len(x.shape) != 4 or x.shape[0] != 1:
+        raise ctx.fail(op, f"input shape {list(x.shape)}", "the int8 lowering takes NHWC with batch 1")
+    if np.any(w.zero_points != 0):
+        raise ctx.fail(op, "weights have non-zero zero points", "TFLM needs symmetric int8 weights")
+    oc = y.shape[3]
+    if depthwise:
+        _, kh, kw, _ = w.shape
+        weights = w.data.reshape(kh, kw, oc)
+        mult = int(op.options.DepthMultiplier()) or oc // x.shape[3]
+        if oc != x.shape[3] * mult:
+            raise ctx.fail(op, f"{x.shape[3]} input and {oc} output channels with depth multiplier {mult}",
+                           "check the model file")
+        if kh * kw > kernel_limit("ZOO_MAX_TAPS"):
+            raise ctx.fail(op, f"a {kh}x{kw} kernel exceeds the kernels' {kernel_limit('ZOO_MAX_TAPS')} taps",
+                           "use a smaller depthwise kernel")
+    else:
+        _, kh, kw, ic = w.shape
+        if ic != x.shape[3]:
+            raise ctx.fail(op, f"weights for {ic} channels, input has {x.shape[3]} (grouped convolution)",
+                           "only regular and depthwise convolutions are supported")
+        weights = w.data
+        mult = 1
+    stride, pad = _spatial(ctx, op, x.shape, y.shape, kh, kw)
+    scales = np.broadcast_to(w.scales, (oc,))
+    mults, shifts = quant.per_channel_multipliers(x.scale, list(scales), y.scale)
+    lo, hi = activation_range(op.options.FusedActivationFunction(), y)
+    bias = b.data.astype(np.int32).reshape(oc) if b is not None else np.zeros(oc, np.int32)
+    return Conv2D(op.name, op.index, [x.name], [y.name], depthwise=depthwise, depth_multiplier=mult,
+                  in_hwc=tuple(x.shape[1:]), out_hwc=tuple(y.shape[1:]), kernel=(kh, kw), stride=stride,
+                  pad=pad, weights=np.ascontiguousarray(weights, np.int8), bias=bias, multipliers=mults,
+                  shifts=shifts, in_zp=x.zero_point, out_zp=y.zero_point, act_min=lo, act_max=hi)
+
+
+def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: int) -> str:
+    (ih, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
+    return (f"static const zoo_conv_t s_l{i} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, "
+            f"{layer.kernel[0]}, {layer.kernel[1]}, {layer.stride[0]}, {layer.stride[1]}, "
+            f"{layer.pad[0]}, {layer.pad[1]}, {depth_mult}, {flags}, {layer.in_zp}, "
+            f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {', '.join(ptrs)}}};")
+
+
+def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant selection in one place
+    x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
+    rec = layout.c1_records(layer)
+    if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
+        r = em.array(f"l{i}_rec", rec)
+        em.decl(_decl(layer, i, layout.FLAG_C1 | layout.FLAG_FULL8, ("0", "0", "0", "0", "0", "0", r), 1))
+        return f"zoo_conv2d_s8_c1(&s_l{i}, {x}, {y}, 0);"
+    wide = not layer.depthwise and (layer.macs() >= 0.5 * em.total_macs or layer.weights.size <= 256)
+    data = layout.conv_data(layer, wide)
+    fast = data.rq is not None and bool(data.flags & layout.FLAG_FULL8)
+    if not layer.depthwise and fast and layer.out_hwc[2] % 2 == 0:
+        stream = layout.packed(data)  # bias, weights and requantization in one stream per channel pair
+        if data.flags & layout.FLAG_W16:
+            data.weights16 = stream
+        else:
+            data.weights = stream
+        data.flags |= layout.FLAG_PACKED
+        data.bias, data.rq = None, None
+    if layer.depthwise and fast and data.weights16 is not None and tuple(layer.kernel) == (3, 3):
+        data.weights16, data.flags = layout.packed_dw(data), data.flags | layout.FLAG_PACKED
+        data.bias, data.rq = None, None
+    w = em.array(f"l{i}_w", data.weights) if data.weights is not None else "0"
+    w16 = em.array(f"l{i}_w16", data.weights16) if data.weights16 is not None else "0"
+    b = em.array(f"l{i}_bias", data.bias) if data.bias is not None else "0"
+    m = s = rq = "0"
+    if not data.flags & layout.FLAG_PACKED:
+        if data.rq is not None:
+            rq = em.array(f"l{i}_rq", data.rq)
+        else:
+            m, s = em.array(f"l{i}_mult", data.mult), em.array(f"l{i}_shift", data.shift)
+    pad = "0"
+    if data.weights16 is not None and layer.depthwise:
+        pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
+    if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
+        raise BackendError(f"{layer.op} #{layer.index}: zero points and activation bounds must be int8 values")
+    em.decl(_decl(layer, i, data.flags, (w, w16, pad, b, m, s, rq), layer.depth_multiplier))
+    if layer.depthwise:
+        fn = "zoo_dwconv_s8_fast" if fast and data.weights16 is not None else "zoo_dwconv_s8"
+        if data.flags & layout.FLAG_PACKED:
+            fn = "zoo_dwconv_s8_3x3"
+        return f"{fn}(&s_l{i}, {x}, {y});"
+    fn = "zoo_conv2d_s8"
+    if data.flags & layout.FLAG_PACKED:
+        fn += "_fast_w16" if data.flags & layout.FLAG_W16 else "_fast_w8"
+    return f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)({em.scratch(i)}));"

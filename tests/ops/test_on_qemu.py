@@ -1,0 +1,36 @@
+"""Every operator family on the emulated Cortex-M7 (the DSP kernels), bit-exact with TFLM: all
+int8 cases side by side in one model, so one firmware run covers them (plus one run with float32
+and uint8 edges)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import test_conv2d
+import test_elementwise
+import test_fully_connected
+import test_layout_ops
+import test_logistic_tanh
+import test_pool
+import test_quantize
+import test_reduce
+import test_softmax
+from opmodels import assert_qemu_bit_exact
+
+pytestmark = [pytest.mark.emulator,
+              pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                                 reason="needs arm-none-eabi-gcc and qemu-system-arm")]
+
+ALL_INT8 = [*test_conv2d.CONV, *test_conv2d.DEPTHWISE, *test_fully_connected.CASES, *test_pool.CASES,
+            *test_elementwise.CASES, *test_softmax.CASES, *test_reduce.CASES, *test_layout_ops.CASES,
+            *test_logistic_tanh.CASES]
+
+
+def test_all_operators_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
+    assert_qemu_bit_exact(op_models.model("all_ops", ALL_INT8), tmp_path, n=24)
+
+
+def test_float_and_uint8_edges_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
+    assert_qemu_bit_exact(op_models.model("quantize", test_quantize.CASES, "float32", "float32"), tmp_path / "f")
+    assert_qemu_bit_exact(op_models.model("quantize", test_quantize.CASES, "uint8", "int8"), tmp_path / "u")

