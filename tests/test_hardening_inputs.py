@@ -87,10 +87,10 @@ def test_duplicate_keys_and_non_finite_numbers_are_refused(tmp_path: Path, text:
 
 def test_non_finite_scale_is_refused_by_the_schema_too(tmp_path: Path) -> None:
     data = card_data()
-    data["input"]["quantization"]["scale"] = float("inf")
+    data["inputs"][0]["quantization"]["scale"] = float("inf")
     from zoo.card import parse_card
 
-    with pytest.raises(CardError, match="input.quantization.scale"):
+    with pytest.raises(CardError, match="inputs.0.quantization.scale"):
         parse_card(data, tmp_path / "c.yaml")
 
 

@@ -27,8 +27,11 @@ __attribute__((section(".vectors"), used)) void (*const vectors[2])(void) = { (v
 HANG_LD = "SECTIONS { . = 0x0; .vectors : { KEEP(*(.vectors)) } .text : { *(.text*) } }"
 CHILD = """
 import sys, numpy as np
-from zoo.backends.tvm_cortexm7.qemu import QemuTarget
-QemuTarget(timeout_s=600).run_batch(sys.argv[1], np.zeros((1, 784), np.uint8), output_count=36, has_logits=False)
+from zoo.backends.tvm_cortexm7.qemu import QemuRunner
+from zoo.backends.tvm_cortexm7.records import RecordLayout
+from zoo.backends.tvm_cortexm7.targets import load_target
+QemuRunner(load_target("cortexm7"), timeout_s=600).run_batch(sys.argv[1], np.zeros((1, 4), np.uint8),
+                                                             layout=RecordLayout(4))
 """
 
 
