@@ -7,7 +7,6 @@ those two files, so ``--check`` can tell whether the committed Markdown is stale
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,10 @@ from typing import Any
 import jinja2
 
 from zoo import registry
+from zoo.atomic import atomic_write
 from zoo.card import Card, ReportedFigure, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef
-from zoo.errors import ArtifactError
+from zoo.conformance.results_file import read_results
 
 __all__ = ["render_card", "validation_path", "write_card"]
 
@@ -244,22 +244,24 @@ def write_card(card: Card, check: bool = False) -> tuple[Path, bool]:
         (path of the Markdown file, whether it is up to date / was written).
 
     Raises:
-        ArtifactError: the validation JSON exists but cannot be read.
+        ArtifactError: the validation JSON exists but cannot be read or is malformed.
+        OutputError: the Markdown card or its PNG cannot be written (each is replaced atomically).
     """
     vpath = validation_path(card)
-    validation = None
-    if vpath.exists():
-        try:
-            validation = json.loads(vpath.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"cannot read validation results {vpath}: {exc}") from None
-    md = vpath.with_name(f"{card.name}.md")
+    validation = read_results(vpath)
+    md_path = vpath.with_name(f"{card.name}.md")
     png = vpath.with_name(f"{card.name}_confusion.png")
-    has_png = bool(validation and validation["backends"].get(validation.get("reference") or "", {}).get("confusion"))
+    confusion = (validation["backends"].get(validation.get("reference") or "") or {}).get("confusion") if validation \
+        else None
+    has_png = bool(confusion) and len(confusion) == card.num_classes and all(len(r) == card.num_classes
+                                                                               for r in confusion)
     text = render_card(card, validation, png.name if has_png else None, vpath.name)
     if check:
-        return md, md.exists() and md.read_text() == text
+        try:
+            return md_path, md_path.is_file() and md_path.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            return md_path, False
     if has_png:
         _confusion_png(validation, card, png)
-    md.write_text(text)
-    return md, True
+    atomic_write(md_path, text, "Markdown card")
+    return md_path, True
