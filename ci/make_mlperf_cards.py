@@ -193,7 +193,7 @@ def _add_float(card_path: Path, meta: dict[str, Any], mirror: Path, name: str) -
     """Add the float artifact with its own float32 tensors and a budget measured with LiteRT."""
     import yaml
 
-    from zoo.cardinit import _write, measure_float_budget
+    from zoo.cardinit import measure_float_budget, write_card_data
 
     data = yaml.safe_load(card_path.read_text())
     for spec in data["inputs"] + data["outputs"]:
@@ -201,9 +201,9 @@ def _add_float(card_path: Path, meta: dict[str, Any], mirror: Path, name: str) -
     data["artifacts"]["float"] = _float_artifact(meta, mirror, name, data["inputs"], data["outputs"])
     data["conformance"]["tolerances"]["float"] = data["conformance"]["tolerances"]["int8"] | {
         "derivation": "provisional"}
-    _write(data, card_path)
+    write_card_data(data, card_path)
     data["conformance"]["tolerances"]["float"] = measure_float_budget(card_path, "float")
-    _write(data, card_path)
+    write_card_data(data, card_path)
     print(f"  + float artifact {meta['float']}")
 
 

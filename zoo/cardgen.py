@@ -158,6 +158,11 @@ def _fit(validation: dict[str, Any], core: str | None) -> str:
     if r is None:
         return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"
     fp = r.get("footprint")
+    unfit = r.get("fit")
+    if not fp and unfit:
+        over = ", ".join(f"{g['region']} by {g['overflow_bytes']:,} B of {g['bytes']:,}" for g in unfit.get("regions", [])
+                         if g.get("overflow_bytes"))
+        return f"no: {name} overflows {_table_text(unfit.get('part') or 'the part')}'s {over}"
     if not fp:
         return f"{name}: {r.get('status')}" + (f" ({_table_text(r.get('reason', ''))[:200]})" if r.get("reason") else "")
     part = fp.get("part")
@@ -200,7 +205,11 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "machine": prov.get("machine", MISSING), "card_file": registry.card_path(card.name).name,
         "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card),
     }
-    return _environment().get_template("model_card.md.j2").render(**context)
+    try:
+        return _environment().get_template("model_card.md.j2").render(**context)
+    except jinja2.TemplateError as exc:  # a validation JSON of another shape than the template expects
+        raise ArtifactError(f"cannot render the card of {card.name} from {validation_file}: {exc}; regenerate the "
+                            f"validation with `zoo validate {card.name} --json ...`") from None
 
 
 def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> None:

@@ -168,8 +168,9 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
         rows = [{"image": source, "anomaly_score": float(v)} for source, v in zip(sources, score, strict=True)]
         cells, head = [[f"{r['anomaly_score']:.6g}"] for r in rows], ["anomaly score (reconstruction MSE)"]
     else:
-        rows = [{"image": source, "output": o.tolist()} for source, o in zip(sources, outputs, strict=True)]
-        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in outputs], ["output"]
+        real = dequantize(outputs, m.output_specs[0])  # int8 outputs as the real values they stand for
+        rows = [{"image": source, "output": np.round(o, 6).tolist()} for source, o in zip(sources, real, strict=True)]
+        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in real], ["output (real values)"]
     if as_json:
         return _emit_json({"model": card.name, "backend": backend, "predictions": rows})
     table = Table("input", *head)
@@ -308,7 +309,8 @@ class _CardGroup(click.Group):
     """`zoo card MODEL` renders (the default); `zoo card init MODEL.tflite` writes a new card."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        positional = [a for a in args if not a.startswith("-")]
+        if positional and positional[0] not in self.commands and not (args and args[0] in ("-h", "--help")):
             args = ["render", *args]
         return super().parse_args(ctx, args)
 
