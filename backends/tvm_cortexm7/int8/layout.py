@@ -16,7 +16,7 @@ from zoo.errors import BackendError
 if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
-__all__ = ["KernelData", "conv_data", "fc_data", "single_step_requant",
+__all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
            "FLAG_W16", "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw"]
 
 FLAG_W16 = 1  # ZOO_CONV_W16
@@ -171,9 +171,21 @@ def conv_data(layer: Conv2D, wide: bool = False) -> KernelData:
     return _finish(_depthwise(layer) if layer.depthwise else _regular_conv(layer, wide), layer)
 
 
+def fc_weights(w: np.ndarray) -> np.ndarray:
+    """The ``zoo_fc_s8`` layout of (out, in) int8 weights, the same bytes re-ordered: when
+    ``in % 4 == 0``, rows in blocks of 4 as ``[in / 4][4 rows][4 taps]``, then the remaining
+    ``out % 4`` rows as they are; otherwise (out, in) unchanged."""
+    n_out, n_in = w.shape
+    if n_in % 4:
+        return np.ascontiguousarray(w).reshape(-1)
+    full = n_out - n_out % 4
+    blocks = w[:full].reshape(full // 4, 4, n_in // 4, 4).transpose(0, 2, 1, 3)
+    return np.concatenate([blocks.reshape(-1), w[full:].reshape(-1)])
+
+
 def fc_data(layer: Any) -> KernelData:
-    """Weights (out, in) and folded bias of a fully connected layer."""
+    """Weights (in the :func:`fc_weights` layout) and folded bias of a fully connected layer."""
     w = layer.weights.astype(np.int8)
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)
-    return KernelData(w.reshape(-1), None, bias, np.array(layer.multipliers, np.int32),
+    return KernelData(fc_weights(w), None, bias, np.array(layer.multipliers, np.int32),
                       np.array(layer.shifts, np.int32))
