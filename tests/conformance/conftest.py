@@ -1,5 +1,5 @@
 """What the plain test run checks of the emulated targets other than the Cortex-M7 (ci/conformance.sh, one CI
-job per backend, clears both variables and runs every model on every backend in full):
+job per backend through `zoo matrix`, does not read these variables and runs every model on its backend in full):
 
 - the golden vectors only: a full 5,000-image stmnist_v1 run takes ~25 s per target, ~110 s on the Cortex-M0;
 - stmnist_v1 and mlperf_kws01 only (the models the targets issue asks on all five cores): the golden vectors of
