@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from zoo.backends.tvm_tflite import import_tflite
+from zoo.backends.tvm_tflite import import_tflite, operator_converter
 
-from zoo.backend import LOGITS, Backend, Runner
+from zoo.backend import LOGITS, YES, Availability, Backend, Runner
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError, ToolchainError
 from zoo.proc import run as proc_run
+from zoo.tflite_model import read_tflite
 
 if TYPE_CHECKING:  # type hints only: tvm is imported inside the methods
     import tvm
@@ -75,13 +76,42 @@ def _link(output: str, objects: Sequence[str] | str, options: Sequence[str] | No
         raise ToolchainError(f"linking the TVM library failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
 
 
-def _import_tflite(card: Card, artifact: Artifact, artifact_path: Path) -> tvm.IRModule:
+def _import_tflite(card: Card, artifact: Artifact, artifact_path: Path, op_converter: type | None = None) -> tvm.IRModule:
     """Relax module of the tflite flatbuffer, with a symbolic batch dimension ``n``."""
     import tvm
 
     spec = card.tensors(artifact)[0][0]
     batch = tvm.tirx.Var("n", "int64")
-    return import_tflite(artifact_path, spec.name, (batch, *spec.shape[1:]), spec.dtype)
+    return import_tflite(artifact_path, spec.name, (batch, *spec.shape[1:]), spec.dtype, op_converter)
+
+
+def _with_intermediates(card: Card, artifact: Artifact, artifact_path: Path) -> tuple[tvm.IRModule, list[int]]:
+    """``main`` returning ``(output, *every operator output)``, and those outputs' tflite tensor indices.
+
+    The frontend keeps a table from tflite tensor names to the Relax expressions it made for them
+    (``ExprTable`` in ``tvm/relax/frontend/tflite/tflite_frontend.py``); a converter subclass emits
+    each operator output found there as a dataflow block output, so the mapping is the frontend's
+    own, not a guess. Re-emitting an expression repeats its computation, with the same kernels.
+    """
+    from tvm import relax
+
+    info = read_tflite(artifact_path)
+    exposed: dict[int, relax.Var] = {}
+
+    class _Exposing(operator_converter()):  # type: ignore[misc]
+        def convert_op_to_relax(self) -> None:
+            super().convert_op_to_relax()
+            for t in info.operator_outputs():
+                if self.exp_tab.has_expr(info.tensors[t].name):
+                    exposed[t] = self.bb.emit_output(self.exp_tab.get_expr(info.tensors[t].name))
+
+    mod = _import_tflite(card, artifact, artifact_path, _Exposing)
+    func = mod["main"]
+    seq, tensors = func.body, list(exposed)
+    body = relax.SeqExpr(seq.blocks, relax.Tuple([seq.body, *(exposed[t] for t in tensors)]))
+    mod["main"] = relax.Function(func.params, body, relax.TupleType([seq.body.ty, *(exposed[t].ty for t in tensors)]),
+                                 func.is_pure, func.attrs)
+    return mod, tensors
 
 
 def _call_name(expr: object) -> str:
@@ -118,10 +148,12 @@ def _expose_logits(mod: tvm.IRModule) -> tuple[tvm.IRModule, bool]:
 class TVMHostRunner(Runner):
     """The compiled library in a Relax VM; a whole batch per ``run`` call."""
 
-    def __init__(self, card: Card, artifact: Artifact, compiled_dir: Path) -> None:
+    def __init__(self, card: Card, artifact: Artifact, compiled_dir: Path, artifact_path: Path | None = None) -> None:
         import tvm
         from tvm import relax
 
+        self._card, self._artifact, self._artifact_path = card, artifact, artifact_path
+        self._inspect: tuple[Any, list[int]] | None = None  # (VM, tensor indices), built on first use
         try:
             lib = tvm.runtime.load_module(str(compiled_dir / LIB_FILE))
             self._vm = relax.VirtualMachine(lib, tvm.cpu())
@@ -141,6 +173,30 @@ class TVMHostRunner(Runner):
         values = [result] if len(self._outputs) == 1 else list(result)
         return {name: value.numpy() for name, value in zip(self._outputs, values, strict=True)}
 
+    def intermediates(self) -> Availability:
+        return YES if self._artifact_path is not None else Availability(False, "the runner was made without the tflite")
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Every operator output, from a second module built in memory on first use (~25 s for ResNet-8)."""
+        import tvm
+        from tvm import relax
+
+        if self._inspect is None:
+            try:
+                mod, tensors = _with_intermediates(self._card, self._artifact, self._artifact_path)
+                executable = relax.build(mod, target=tvm.target.Target(TARGET))
+            except Exception as exc:  # TVM raises TVMError/InternalError/ValueError from deep inside
+                raise BackendError(f"TVM cannot build {self._artifact.file} with its intermediates exposed: "
+                                   f"{type(exc).__name__}: {exc}") from None
+            self._inspect = (relax.VirtualMachine(executable, tvm.cpu()), tensors)
+        vm, tensors = self._inspect
+        batch = np.ascontiguousarray(inputs[self._input])
+        try:
+            result = vm["main"](self._tensor(batch))
+        except Exception as exc:
+            raise BackendError(f"TVM failed on a batch of shape {batch.shape}: {exc}") from None
+        return {t: result[i + 1].numpy() for i, t in enumerate(tensors)}
+
 
 class TVMHostBackend(Backend):
     """TVM 0.27 Relax, LLVM on the host CPU, from the int8 tflite.
@@ -158,6 +214,14 @@ class TVMHostBackend(Backend):
     python_modules = ("tvm", "tflite")
     executables = ("cc",)  # links the exported library
     system_packages = "apt-get install -y gcc"
+
+    def supports(self, card: Card, artifact: Artifact) -> Availability:
+        base = super().supports(card, artifact)
+        ins = card.tensors(artifact)[0]
+        if base and len(ins) != 1:
+            return Availability(False, f"the tvm host backend feeds one input; {card.name} has {len(ins)} "
+                                f"({', '.join(s.name for s in ins)})", "run it on tflm, tflite or onnxruntime")
+        return base
 
     def cache_key(self) -> str:
         """TVM version, target and host CPU name (they decide the generated code)."""
@@ -192,4 +256,4 @@ class TVMHostBackend(Backend):
         (out_dir / META_FILE).write_text(json.dumps({"outputs": outputs}))
 
     def load(self, card: Card, artifact: Artifact, artifact_path: Path, compiled_dir: Path) -> Runner:
-        return TVMHostRunner(card, artifact, compiled_dir)
+        return TVMHostRunner(card, artifact, compiled_dir, artifact_path)

@@ -16,7 +16,7 @@ from typing import Any
 
 from zoo.errors import BackendError
 
-__all__ = ["import_tflite", "QUANTIZED_DATA_MOVEMENT_OPS"]
+__all__ = ["import_tflite", "operator_converter", "QUANTIZED_DATA_MOVEMENT_OPS"]
 
 #: quantized operators whose int8 form TVM's ``convert_pad`` handles exactly but its frontend refuses
 QUANTIZED_DATA_MOVEMENT_OPS = frozenset({"PAD", "PADV2"})
@@ -32,8 +32,13 @@ def _converter() -> type:
     return _Converter
 
 
+def operator_converter() -> type:
+    """The converter :func:`import_tflite` uses by default; subclass it to pass your own as ``op_converter``."""
+    return _converter()
+
+
 def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequence[Any] | None = None,
-                  input_dtype: str | None = None) -> Any:
+                  input_dtype: str | None = None, op_converter: type | None = None) -> Any:
     """The Relax module of a .tflite file.
 
     Args:
@@ -41,6 +46,7 @@ def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequen
         input_name: the card's input tensor name; when given, it must be the model's only input.
         input_shape: the input's shape (may hold a symbolic batch ``tvm.tirx.Var``); default: the file's.
         input_dtype: the input's dtype; default: the file's.
+        op_converter: a subclass of :func:`operator_converter` to convert with (default: that class).
 
     Returns:
         The ``tvm.IRModule``.
@@ -61,7 +67,7 @@ def import_tflite(path: Path, input_name: str | None = None, input_shape: Sequen
     shapes = {input_name: tuple(input_shape)} if input_name and input_shape is not None else None
     dtypes = {input_name: input_dtype} if input_name and input_dtype else None
     try:
-        mod = from_tflite(model, shapes, dtypes, op_converter=_converter())
+        mod = from_tflite(model, shapes, dtypes, op_converter=op_converter or _converter())
     except Exception as exc:  # noqa: BLE001 - TVM raises TVMError, NotImplementedError, AssertionError, ...
         raise BackendError(f"TVM could not import {Path(path).name}: {type(exc).__name__}: {exc}") from exc
     return mod[0] if isinstance(mod, tuple) else mod

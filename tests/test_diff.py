@@ -125,6 +125,15 @@ def test_xnnpack_intermediates_come_from_the_delegate() -> None:
     assert report.first_differing.op in ("CONV_2D", "DEPTHWISE_CONV_2D")  # it parts in the integer layers
 
 
+def test_tvm_intermediates_match_xnnpack_layer_by_layer() -> None:
+    """FACTS.md: TVM's float-lowered QDQ and XNNPACK agree with each other, not with TFLM. Layer by layer
+    they differ in a few rounding cases only, which a tensor mapped to the wrong layer or axis order never would."""
+    report = diff("stmnist_v1", ["tvm", "tflite-xnnpack"], limit=64)
+    assert report.scope == "layers" and report.notes == []
+    assert len(report.layers) == 10 and all(x.status != "not compared" for x in report.layers)
+    assert all(x.differing < 0.01 for x in report.layers), [(x.op, x.differing) for x in report.layers]
+
+
 @pytest.mark.parametrize(("backend", "operator"), [("test-nudge-op3", 3), ("test-nudge-op7", 7)])
 def test_one_wrong_layer_is_caught_at_exactly_that_layer(test_doubles: None, tmp_path: Path, backend: str,
                                                          operator: int) -> None:
@@ -144,6 +153,18 @@ def test_backend_without_intermediates_is_compared_on_outputs_and_says_so(test_d
     assert report.scope == "outputs" and report.identical
     assert [x.op for x in report.layers] == ["DEQUANTIZE"]
     assert len(report.notes) == 1 and "test-outputs-only exposes no intermediate tensors" in report.notes[0]
+
+
+@pytest.mark.emulator
+def test_cortexm7_firmware_is_compared_on_outputs_and_matches_tflm() -> None:
+    """The firmware exposes no intermediates yet (a debug build would): outputs only, said so; they are TFLM's."""
+    available = zoo.registry.backend_availability("tvm-cortexm7")
+    if not available:
+        pytest.skip(available.message())
+    report = diff("stmnist_v1", ["tflm", "tvm-cortexm7"], limit=64)
+    assert report.scope == "outputs" and report.identical
+    assert report.notes == ["tvm-cortexm7 exposes no intermediate tensors (its runner does not implement "
+                            "Runner.run_intermediates): compared on outputs only"]
 
 
 def test_identical_backends_exit_0_with_user_inputs(tmp_path: Path, sample_images: np.ndarray) -> None:

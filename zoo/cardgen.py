@@ -71,6 +71,19 @@ def _table_text(text: Any) -> str:
     return _text(text)
 
 
+def _code(value: Any) -> str:
+    """Text for a Markdown code span: one line, no backticks (escapes do not work inside code spans)."""
+    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
+
+
+def _gap_rows(card: Card) -> list[tuple[tuple[str, str], list[str]]]:
+    """The card's known gaps grouped by (backend, reason), with the checks each covers."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for g in card.conformance.known_gaps:
+        groups.setdefault((g.backend, g.reason), []).append(g.check)
+    return list(groups.items())
+
+
 def _link(title: Any, url: Any) -> str:
     """A Markdown link, only for http(s) URLs; anything else is shown as escaped text."""
     url = str(url)
@@ -102,7 +115,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
     env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, table=_table_text, text=_text, link=_link,
-                       steps=_steps, budget=_budget, worst=_worst)
+                       steps=_steps, budget=_budget, worst=_worst, code=_code)
     return env
 
 
@@ -158,6 +171,11 @@ def _fit(validation: dict[str, Any], core: str | None) -> str:
     if r is None:
         return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"
     fp = r.get("footprint")
+    unfit = r.get("fit")
+    if not fp and unfit:
+        over = ", ".join(f"{g['region']} by {g['overflow_bytes']:,} B of {g['bytes']:,}" for g in unfit.get("regions", [])
+                         if g.get("overflow_bytes"))
+        return f"no: {name} overflows {_table_text(unfit.get('part') or 'the part')}'s {over}"
     if not fp:
         return f"{name}: {r.get('status')}" + (f" ({_table_text(r.get('reason', ''))[:200]})" if r.get("reason") else "")
     part = fp.get("part")
@@ -198,9 +216,13 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "platforms": [(p, _fit(validation, p.core)) for p in card.platforms],
         "tolerances": tolerances, "budget_columns": budget_columns, "confusion_png": confusion_png,
         "machine": prov.get("machine", MISSING), "card_file": registry.card_path(card.name).name,
-        "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card),
+        "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card), "gap_rows": _gap_rows(card),
     }
-    return _environment().get_template("model_card.md.j2").render(**context)
+    try:
+        return _environment().get_template("model_card.md.j2").render(**context)
+    except jinja2.TemplateError as exc:  # a validation JSON of another shape than the template expects
+        raise ArtifactError(f"cannot render the card of {card.name} from {validation_file}: {exc}; regenerate the "
+                            f"validation with `zoo validate {card.name} --json ...`") from None
 
 
 def _confusion_png(validation: dict[str, Any], card: Card, path: Path) -> None:

@@ -182,8 +182,9 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
         rows = [{"image": source, "anomaly_score": float(v)} for source, v in zip(sources, score, strict=True)]
         cells, head = [[f"{r['anomaly_score']:.6g}"] for r in rows], ["anomaly score (reconstruction MSE)"]
     else:
-        rows = [{"image": source, "output": o.tolist()} for source, o in zip(sources, outputs, strict=True)]
-        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in outputs], ["output"]
+        real = dequantize(outputs, m.output_specs[0])  # int8 outputs as the real values they stand for
+        rows = [{"image": source, "output": np.round(o, 6).tolist()} for source, o in zip(sources, real, strict=True)]
+        cells, head = [[escape(str(np.round(o, 4).tolist())[:200])] for o in real], ["output (real values)"]
     if as_json:
         return _emit_json({"model": card.name, "backend": backend, "predictions": rows})
     table = Table("input", *head)
@@ -228,6 +229,46 @@ def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: 
 
         out.print(f"wrote {write_report(report, report_dir)}", markup=False, highlight=False)
     sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--backend", "-b", "backends", multiple=True, help="Backend (repeatable; default: all).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N evaluation images per job.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: one Ray task per job (pip extra ray).")
+@click.option("--workers", "-j", type=click.IntRange(1), default=None,
+              help="Jobs at once (local pool, or the CPUs of a local Ray cluster); default: one per core.")
+@click.option("--address", default=None, help="Ray cluster to connect to (HOST:PORT); default: start a local one.")
+@click.option("--job-timeout", type=click.FloatRange(1, min_open=False), default=None,
+              help="Seconds one try of a job may run before it is stopped (default: 3600).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the matrix as JSON to this file.")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the matrix as Markdown to this file.")
+@click.option("--title", default="Backend conformance matrix", show_default=True, help="Markdown title.")
+@click.option("--merge", "merge_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Merge these `--json` files of earlier runs instead of running jobs (repeatable).")
+@click.option("--require-backends", is_flag=True, help="Exit 1 when a backend is unavailable (skipped), too.")
+@_errors_to_exit
+def matrix(models: tuple[str, ...], backends: tuple[str, ...], limit: int | None, executor: str,
+           workers: int | None, address: str | None, job_timeout: float | None, json_path: Path | None,
+           md_path: Path | None, title: str, merge_paths: tuple[Path, ...], require_backends: bool) -> None:
+    """Every (model, backend) pair (default: all of each) through `zoo validate`'s checks, as one matrix."""
+    from zoo.matrix.command import run_command
+    from zoo.matrix.render import markdown, passed, table, write_atomic
+
+    outputs = [p for p in (json_path, md_path) if p]
+    data = run_command(list(models), list(backends), limit, executor, workers, address, job_timeout,
+                       list(merge_paths), outputs, err)
+    out.print(table(data))
+    if json_path:
+        write_atomic(json_path, json.dumps(data, indent=2) + "\n")
+        out.print(f"wrote {json_path}", highlight=False)
+    if md_path:
+        write_atomic(md_path, markdown(data, title))
+        out.print(f"wrote {md_path}", highlight=False)
+    sys.exit(EXIT_OK if passed(data, require_backends) else EXIT_FAILED)
 
 
 @main.command()
@@ -328,7 +369,8 @@ class _CardGroup(click.Group):
     """`zoo card MODEL` renders (the default); `zoo card init MODEL.tflite` writes a new card."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        positional = [a for a in args if not a.startswith("-")]
+        if positional and positional[0] not in self.commands and not (args and args[0] in ("-h", "--help")):
             args = ["render", *args]
         return super().parse_args(ctx, args)
 

@@ -55,6 +55,13 @@ class BackendError(ZooError):
     """A backend failed while compiling or running a model."""
 
 
+class DoesNotFitError(BackendError):
+    """The model does not fit the device a backend targets; ``fit()`` gives the per-region record."""
+
+    def fit(self) -> dict:
+        return {"fits": False}
+
+
 class ToolchainError(BackendError):
     """An external tool (compiler, emulator) failed, hung or is broken."""
 

@@ -15,6 +15,7 @@ from zoo.card import Card, TensorSpec
 from zoo.errors import BackendError, BackendUnavailableError, InputError
 from zoo.formats import check_model_file
 from zoo.inputs import check_tensor
+from zoo.tflite_model import check_card_tensors, read_tflite
 
 __all__ = ["Model", "load"]
 
@@ -221,6 +222,8 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
     path = artifacts.fetch(card.name, entry, base_dir=registry.card_path(card.name).parent)
     check_model_file(path, entry.format, entry.size)
     ins, outs = card.tensors(artifact_id)
+    if entry.format == "tflite":
+        check_card_tensors(card.name, artifact_id, ins, outs, read_tflite(path))
     tensors = hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest()
     compiled = artifacts.cached_build(
         f"compiled/{backend}/{card.name}",

@@ -128,3 +128,29 @@ def read_tflite(path: str | Path) -> TFLiteInfo:
     except OSError as exc:
         raise ArtifactError(f"cannot read the TFLite model {path}: {exc.strerror}") from None
     return _read(path.resolve(), st.st_mtime_ns, st.st_size)
+
+
+def check_card_tensors(card_name: str, artifact_id: str, inputs: tuple, outputs: tuple, info: TFLiteInfo) -> None:
+    """Raise CardError unless the card's tensor specs for an artifact are the model's own I/O tensors.
+
+    Names, order, dtypes, shapes (batch aside) and, for integer tensors, quantization must agree.
+    """
+    from zoo.errors import CardError
+
+    for role, specs, tensors in (("inputs", inputs, info.inputs), ("outputs", outputs, info.outputs)):
+        where = f"card {card_name!r}, artifact {artifact_id!r}, {role}"
+        if [s.name for s in specs] != [t.name for t in tensors]:
+            raise CardError(f"{where}: the card names {[s.name for s in specs]} but the model's {role} are "
+                            f"{[t.name for t in tensors]} (in order); copy the names from the model "
+                            "(`zoo card init` writes them)")
+        for i, (spec, t) in enumerate(zip(specs, tensors, strict=True)):
+            key = f"{where}[{i}] ({spec.name})"
+            if spec.dtype != t.dtype:
+                raise CardError(f"{key}: dtype is {spec.dtype} in the card, {t.dtype} in the model")
+            if tuple(spec.shape[1:]) != tuple(t.shape[1:]):
+                raise CardError(f"{key}: shape is {list(spec.shape)} in the card, {list(t.shape)} in the model")
+            q = spec.quantization
+            if t.scale is not None and spec.dtype != "float32" and (
+                    q is None or q.zero_point != t.zero_point or abs(q.scale - t.scale) > 1e-6 * t.scale):
+                raise CardError(f"{key}: quantization is {q and (q.scale, q.zero_point)} in the card, "
+                                f"{(t.scale, t.zero_point)} in the model")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from zoo.errors import ToolchainError
+from zoo.errors import DoesNotFitError, ToolchainError
 from zoo.proc import run as proc_run
 
 from .footprint import fit_record
@@ -38,7 +38,7 @@ GCC = "arm-none-eabi-gcc"
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 
 
-class ModelTooLargeError(ToolchainError):
+class ModelTooLargeError(ToolchainError, DoesNotFitError):
     """The image does not fit the target's part: ``overflow`` maps each region to the bytes it lacks."""
 
     def __init__(self, message: str, target: TargetSpec, overflow: dict[str, int]) -> None:

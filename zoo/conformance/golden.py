@@ -174,7 +174,7 @@ def _inputs_for(spec: TensorSpec, kind: str, rng: np.random.Generator) -> dict[s
     shape = tuple(spec.shape[1:])
     uniform = rng.random((RANDOM_IMAGES, *shape))
     parts = {"random": _to_range(uniform, spec)}
-    if spec.layout == "NHWC":  # mostly background, like characters on a blank page
+    if kind == "image":  # mostly background, like characters on a blank page
         low = spec.range[0] if spec.range else 0.0
         sparse = np.where(rng.random((RANDOM_IMAGES, *shape)) < 0.2, parts["random"], low)
         parts["sparse"] = sparse.astype(spec.dtype)
@@ -206,7 +206,11 @@ def make_inputs(card: Card) -> tuple[dict[str, np.ndarray], np.ndarray]:
     real = _real_examples(card)
     if len(real) and len(card.inputs) == 1:
         name = card.input.name
-        inputs[name] = np.concatenate([inputs[name], real.astype(card.input.dtype)])
+        if real.dtype != np.dtype(card.input.dtype):
+            raise CardError(f"card {card.name!r}: evaluation dataset {card.conformance.evaluation_dataset!r} holds "
+                            f"{real.dtype} examples but input {name!r} is {card.input.dtype}; name a dataset of the "
+                            "input's dtype")
+        inputs[name] = np.concatenate([inputs[name], real])
         kinds = np.concatenate([kinds, np.full(len(real), "real")])
     return inputs, kinds
 

@@ -19,7 +19,7 @@ from zoo.card import Card, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef, checks_for
 from zoo.conformance.golden import load_golden
 from zoo.conformance.metrics import Comparison, compare, dequantize
-from zoo.errors import ZooError
+from zoo.errors import DoesNotFitError, ZooError
 
 __all__ = ["Check", "BackendResult", "EvalData", "check_backend", "comparison_checks", "convert_inputs", "entries"]
 
@@ -87,6 +87,7 @@ class BackendResult:
     throughput_ips: float | None = None
     footprint: dict[str, Any] | None = None
     instructions_per_inference: int | None = None
+    fit: dict[str, Any] | None = None  # device backends: the part's regions, and overflows when it does not fit
 
     def per_class_accuracy(self) -> list[float | None] | None:
         """Top-1 accuracy of each class (None where the data has no image of it)."""
@@ -113,6 +114,7 @@ class BackendResult:
             "data": self.data.as_dict() if self.data else None,
             "checks": [c.as_dict() for c in self.checks],
             "footprint": self.footprint, "instructions_per_inference": self.instructions_per_inference,
+            "fit": self.fit,
         }
 
 
@@ -254,6 +256,9 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
         say(f"{entry}: compiling")
         model = zoo.load(card.name, backend=backend, artifact=artifact)
         _run_checks(card, model, result, data, timing, say)
+    except DoesNotFitError as exc:  # a fact about the part, not a conformance failure
+        result.reason, result.fit = f"does not fit: {exc}", exc.fit()
+        return result
     except Exception as exc:  # noqa: BLE001 - a backend's own failure is a result to report, not a crash of the run
         kind = "" if isinstance(exc, ZooError) else " (an unexpected error: please report it)"
         result.reason = f"{type(exc).__name__}{kind}: {exc}"

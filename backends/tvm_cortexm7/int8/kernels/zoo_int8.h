@@ -12,11 +12,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Feature tiers, chosen by the compiler's feature macros as in CMSIS-NN: portable C (ARMv6-M
+ * Cortex-M0, the host build), the DSP extension (M4, M7, M33), and Helium (M55), for which no
+ * kernel has an MVE path yet (ZOO_MVE is there for them to test; they use the DSP path). */
 #if defined(__ARM_FEATURE_DSP) && !defined(ZOO_INT8_PORTABLE)
 #include <arm_acle.h>
 #define ZOO_DSP 1
 #else
 #define ZOO_DSP 0
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(ZOO_INT8_PORTABLE)
+#define ZOO_MVE 1
+#else
+#define ZOO_MVE 0
 #endif
 
 #ifdef __cplusplus
@@ -94,11 +102,18 @@ void zoo_quantize_f32(const float *in, int8_t *out, int32_t n, float scale, int3
 /* MEAN over H, W: out[c] = MBQM(sum - in_zp*h*w) + out_zp */
 void zoo_mean_hw_s8(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
                     int32_t out_zp, int32_t mult, int32_t shift);
-/* FULLY_CONNECTED, `rows` input rows of n_in, weights [out][in], bias already folded with
- * -in_zp * sum(w); mult/shift per output channel when per_channel, else one value */
-void zoo_fc_s8(const int8_t *in, const int8_t *w, const int32_t *bias, int8_t *out, int32_t rows,
-               int32_t n_in, int32_t n_out, int32_t out_zp, const int32_t *mult,
-               const int32_t *shift, int32_t per_channel, int32_t act_min, int32_t act_max);
+/* FULLY_CONNECTED over `rows` input rows of n_in. */
+typedef struct {
+    int32_t rows, n_in, n_out, out_zp, per_channel, act_min, act_max;
+    const int8_t *weights;  /* layout.fc_weights: blocks of 4 rows when n_in % 4 == 0 (zoo_int8_fc.c) */
+    const int32_t *bias;    /* bias - in_zp * sum(w) per output channel */
+    const int32_t *mult;    /* per output channel when per_channel, else one value */
+    const int32_t *shift;
+    const int32_t *rq;      /* single-step requantization {m, hi, e - 1} (zoo_rq_fast), or NULL */
+} zoo_fc_t;
+/* `scratch`: ZOO_FC_SCRATCH_BYTES(n_in, n_out) bytes, 4-aligned (NULL when that is 0). */
+void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+#define ZOO_FC_SCRATCH_BYTES(n_in, n_out) ((n_in) % 4 == 0 && (n_out) >= 4 ? 2 * (n_in) : 0)
 /* SOFTMAX int8 -> int8 (scale 1/256, zp -128), TFLM's integer reference: exp in Q5.26 fixed
  * point from input_multiplier / input_left_shift, differences below diff_min give 0 */
 void zoo_softmax_s8(const int8_t *in, int8_t *out, int32_t rows, int32_t depth, int32_t mult,
@@ -224,6 +239,16 @@ ZOO_INLINE int8_t zoo_requant(const zoo_rq_t *r, int32_t acc, int32_t c, int fas
         v = zoo_mbqm(acc, r->mult[c], r->shift[c]) + r->zp;
     }
     return (int8_t)(v < r->lo ? r->lo : (v > r->hi ? r->hi : v));
+}
+
+/* Saturate to int8. */
+ZOO_INLINE int8_t zoo_sat8(int32_t v)
+{
+#if ZOO_DSP
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+#endif
 }
 
 /* SXTB16 of x rotated right by 8 (bytes 1 and 3), in one instruction */

@@ -37,16 +37,28 @@ class FullyConnected(Layer):
         """rows x in x out."""
         return self.rows * self.in_features * self.out_features
 
+    def scratch_bytes(self) -> int:
+        """The widened input row of the blocked kernel (``ZOO_FC_SCRATCH_BYTES``)."""
+        return 2 * self.in_features if self.in_features % 4 == 0 and self.out_features >= 4 else 0
+
     def emit(self, em, i: int) -> str:  # noqa: ANN001
-        """``zoo_fc_s8``: weights and the folded bias in flash."""
+        """``zoo_fc_s8``: weights (``layout.fc_weights``), the folded bias and the requantization in flash."""
         data = layout.fc_data(self)
         w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
-        per_channel = int(len(set(zip(self.multipliers, self.shifts))) > 1)
+        per_channel = int(len(set(zip(self.multipliers, self.shifts, strict=True))) > 1)
         n = len(self.multipliers) if per_channel else 1
-        m, s = em.array(f"l{i}_mult", data.mult[:n]), em.array(f"l{i}_shift", data.shift[:n])
-        return (f"zoo_fc_s8({em.ptr(self.inputs[0])}, {w}, {b}, {em.ptr(self.outputs[0])}, {self.rows}, "
-                f"{self.in_features}, {self.out_features}, {self.out_zp}, {m}, {s}, {per_channel}, "
-                f"{self.act_min}, {self.act_max});")
+        m = s = rq = "0"
+        # the single step rounds negative ties differently from TFLM: only where the floor hides them
+        fast = layout.single_step_requant(data.mult[:n], data.shift[:n], self.out_zp) \
+            if self.act_min >= self.out_zp else None
+        if fast is not None:
+            rq = em.array(f"l{i}_rq", fast)
+        else:
+            m, s = em.array(f"l{i}_mult", data.mult[:n]), em.array(f"l{i}_shift", data.shift[:n])
+        em.decl(f"static const zoo_fc_t s_l{i} = {{{self.rows}, {self.in_features}, {self.out_features}, "
+                f"{self.out_zp}, {per_channel}, {self.act_min}, {self.act_max}, {w}, {b}, {m}, {s}, {rq}}};")
+        scratch = f"(int16_t *)({em.scratch(i)})" if self.scratch_bytes() else "0"
+        return f"zoo_fc_s8(&s_l{i}, {em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {scratch});"
 
 
 @register("FULLY_CONNECTED", summary="FULLY_CONNECTED (int8, per-tensor or per-channel weights, fused RELU/RELU6)")
