@@ -128,7 +128,10 @@ typedef struct {
     int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
     int32_t act_min, act_max;
 } zoo_binary_t;
-void zoo_add_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
+/* `lut`: NULL, or ZOO_ADD_LUT_BYTES of scratch for the tabulated input terms (worth it from ~1,000 elements). */
+void zoo_add_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
+                int32_t *lut);
+#define ZOO_ADD_LUT_BYTES 2048
 void zoo_mul_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
 
 /* RELU (requantized into [act_min, act_max]) */
