@@ -53,6 +53,23 @@ def make_interpreter(model_path: Path, kernels: str, preserve_all_tensors: bool 
         raise BackendError(f"LiteRT cannot load {model_path}: {exc}") from None
 
 
+INT32_MAX = 2**31 - 1
+
+
+def _im2col_batch_limit(interp: Any) -> int | None:
+    """The largest batch LiteRT's CONV_2D can prepare: its im2col buffer counts N x out_h x out_w x k_h x k_w x
+    c_in elements in a 32-bit int (tensorflow/lite/kernels/conv.cc, "Conv im2col elements ... exceed the 32-bit
+    integer limit"); stmnist_v1 needs 28,224 per image, so one batch takes at most 76,087 images."""
+    shapes = {t["index"]: t["shape"] for t in interp.get_tensor_details()}
+    per_image = 0
+    for op in interp._get_ops_details():  # noqa: SLF001 - LiteRT has no public op listing
+        if op["op_name"] == "CONV_2D" and len(op["inputs"]) >= 2 and len(op["outputs"]) >= 1:
+            weights, out = shapes.get(int(op["inputs"][1])), shapes.get(int(op["outputs"][0]))
+            if weights is not None and out is not None and len(weights) == 4 and len(out) == 4:
+                per_image = max(per_image, int(out[1] * out[2] * weights[1] * weights[2] * weights[3]))
+    return INT32_MAX // per_image if per_image else None
+
+
 class TFLiteRunner(Runner):
     """Runs whole batches: inputs are resized to N and the interpreter re-allocated per new N.
 
@@ -73,6 +90,7 @@ class TFLiteRunner(Runner):
         self._logits = logits.index if expose_logits else None
         self._interp.allocate_tensors()
         self._batch = 1
+        self.max_batch = _im2col_batch_limit(self._interp)
 
     def _resize(self, n: int) -> None:
         if n != self._batch:

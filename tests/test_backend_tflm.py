@@ -121,3 +121,18 @@ def test_litert_rounding_fails_bit_exactness_on_resnet8() -> None:
     failed = {c.name for c in result.failures()}
     assert result.status == "fail" and "golden.max_abs_lsb" in failed, result.reason
     assert check_backend(card, "tflite", "tflite", "int8", None, timing=False).status == "pass"
+
+
+@pytest.mark.emulator
+def test_cortexm7_bit_exact_with_tflm_on_1000_structured_inputs() -> None:
+    """stmnist_v1 on the emulated Cortex-M7 equals TFLM, outputs and logits, on 1,000 structured inputs
+    (gradients, sparse blobs, saturated blocks, stripes, noise, flat levels, smooth fields), not only noise."""
+    from structured_inputs import images
+
+    card = zoo.get_card("stmnist_v1")
+    x = images(tuple(card.input.shape), card.input.dtype, 1000, seed=10)
+    reference = zoo.load("stmnist_v1", backend="tflm").run(x, logits=True)
+    device = zoo.load("stmnist_v1", backend="tvm-cortexm7").run(x, logits=True)
+    assert len(np.unique(reference[card.output.name].argmax(1))) > 5  # the inputs do not saturate one class
+    for key in (card.output.name, LOGITS):
+        np.testing.assert_array_equal(device[key], reference[key])

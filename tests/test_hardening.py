@@ -90,14 +90,15 @@ def test_build_killed_midway_leaves_no_entry(fresh_cache: Path) -> None:
 
 def _fetch_killed_midway(cache: str, mirror: str) -> None:
     os.environ["ZOO_CACHE_DIR"], os.environ["ZOO_MIRROR"] = cache, mirror
-    original = shutil.copyfile
+    original = shutil.copyfileobj
 
-    def slow_copy(src, dst, **kw):  # noqa: ANN001, ANN003
-        Path(dst).write_bytes(Path(src).read_bytes()[:5000])  # half the file is on disk...
+    def slow_copy(src, dst, *args):  # noqa: ANN001, ANN002
+        dst.write(src.read(5000))  # part of the file is on disk...
+        dst.flush()
         time.sleep(60)  # ...when the process dies
-        return original(src, dst, **kw)
+        return original(src, dst, *args)
 
-    shutil.copyfile = slow_copy
+    shutil.copyfileobj = slow_copy
     artifacts.fetch("stmnist_v1", zoo.get_card("stmnist_v1").artifact("int8"))
 
 

@@ -32,8 +32,8 @@ pytest.importorskip("tflite")
 
 from zoo.backends.tvm_cortexm7 import TVMCortexM7Backend  # noqa: E402
 from zoo.backends.tvm_cortexm7.library import ModelLibrary  # noqa: E402
-from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner  # noqa: E402
+from zoo.backends.tvm_cortexm7.records import RecordLayout  # noqa: E402
 from zoo.backends.tvm_cortexm7.runner import CortexM7Runner  # noqa: E402
 from zoo.backends.tvm_cortexm7.targets import load_target  # noqa: E402
 

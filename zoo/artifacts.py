@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import hashlib
 import os
 import shutil
@@ -25,11 +26,13 @@ import platformdirs
 import pooch
 
 from zoo.errors import ArtifactError, HashMismatchError, OfflineError
+from zoo.paths import confined
 
-__all__ = ["Fetchable", "cache_dir", "fetch", "cached_build", "is_offline", "local_source", "locked", "no_download",
-           "sha256_of"]
+__all__ = ["Fetchable", "cache_dir", "cache_error", "fetch", "cached_build", "is_offline", "local_source", "locked",
+           "no_download", "sha256_of"]
 
 LOCK_TIMEOUT_S = 600
+MANIFEST = "MANIFEST.sha256"  # of a compiled form: written last, checked before every use
 _NO_DOWNLOAD = contextvars.ContextVar("zoo_no_download", default=False)
 
 
@@ -73,13 +76,22 @@ def _mismatch(what: str, expected: str, actual: str) -> HashMismatchError:
         "(mirror, URL or local file) or the card's sha256.")
 
 
+def cache_error(path: Path, exc: OSError) -> ArtifactError:
+    """An ArtifactError for an OSError met in the cache: names the path and the fix."""
+    return ArtifactError(f"cannot write to zoo's cache at {path}: {exc.strerror or exc}. Free some space, make "
+                         f"{cache_dir()} a writable folder, or set ZOO_CACHE_DIR to one (a read-only cache can "
+                         "only serve files and compiled forms that are already in it)")
+
+
 @contextlib.contextmanager
 def locked(target: Path) -> Iterator[None]:
-    """Hold `target`'s file lock; waiting too long for another process is an ArtifactError."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Hold `target`'s file lock; waiting too long for another process, or an unwritable cache, is an ArtifactError."""
     lock = filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
+    except OSError as exc:
+        raise cache_error(target.parent, exc) from None
     except filelock.Timeout:
         raise ArtifactError(f"{lock.lock_file} has been held for over {LOCK_TIMEOUT_S} s: another zoo process is "
                             "fetching or building this entry; wait for it, or delete the lock file if no zoo "
@@ -92,10 +104,21 @@ def locked(target: Path) -> Iterator[None]:
 
 def _copy_verified(source: Path, target: Path, artifact: Fetchable) -> None:
     """Copy a mirror or local file to `target` through a temporary file, only if its hash matches."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
     try:
-        shutil.copyfile(source, tmp)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        os.close(fd)
+    except OSError as exc:
+        raise cache_error(target.parent, exc) from None
+    try:
+        try:
+            src = open(source, "rb")  # noqa: SIM115 - closed below; a read error is the source's, not the cache's
+        except OSError as exc:
+            raise ArtifactError(f"cannot read {source}: {exc.strerror or exc}") from None
+        try:
+            with src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except OSError as exc:
+            raise cache_error(target.parent, exc) from None
         actual = sha256_of(Path(tmp))
         if actual != artifact.sha256:
             raise _mismatch(f"{source}", artifact.sha256, actual)
@@ -153,15 +176,17 @@ def fetch(model: str, artifact: Fetchable, base_dir: Path | None = None) -> Path
         >>> fetch(card.name, card.artifact("int8"))  # doctest: +SKIP
         PosixPath('/root/.cache/zoo/artifacts/stmnist_v1/stmnist_v1_int8.tflite')
     """
-    target = cache_dir() / "artifacts" / model / artifact.file
+    target = confined(cache_dir() / "artifacts", model, artifact.file)
+    if _valid(target, artifact.sha256):  # files land by rename: a hit needs no lock (and works read-only)
+        return target
     with locked(target):
-        if target.exists():
-            if sha256_of(target) == artifact.sha256:
-                return target
-            target.unlink()  # corrupt or stale entry: drop it and fetch again below
+        if _valid(target, artifact.sha256):
+            return target
+        if os.path.lexists(target):
+            _unlink(target)  # corrupt or stale entry: drop it and fetch again below
         mirror = os.environ.get("ZOO_MIRROR")
         if mirror:
-            source = Path(mirror) / model / artifact.file
+            source = confined(Path(mirror), model, artifact.file)
             if source.is_file():
                 _copy_verified(source, target, artifact)
                 return target
@@ -179,6 +204,20 @@ def fetch(model: str, artifact: Fetchable, base_dir: Path | None = None) -> Path
         return target
 
 
+def _valid(target: Path, sha256: str) -> bool:
+    return target.is_file() and not target.is_symlink() and sha256_of(target) == sha256
+
+
+def _unlink(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        raise cache_error(path, exc) from None
+
+
 def local_source(url: str, base_dir: Path | None = None) -> Path | None:
     """A card's url that names a local file (``file://`` URL or plain path, relative to `base_dir`), else None."""
     if url.startswith("file://"):
@@ -191,8 +230,10 @@ def local_source(url: str, base_dir: Path | None = None) -> Path | None:
 def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None]) -> Path:
     """A folder built once per key and reused: e.g. a backend's compiled form of an artifact.
 
-    `build(tmp_dir)` fills an empty temporary folder; only when it returns is the folder moved
-    into place, so an interrupted or failed build never leaves a half-written entry.
+    `build(tmp_dir)` fills an empty temporary folder; only when it returns is a manifest of every
+    file's sha256 written (last) and the folder moved into place, so an interrupted or failed
+    build never leaves an entry. Each use checks the manifest first: a damaged entry (a truncated
+    shared library would crash the process that loads it) is rebuilt, never loaded.
 
     Args:
         kind: a sub-folder of the cache, e.g. ``compiled/tflite``.
@@ -200,20 +241,63 @@ def cached_build(kind: str, key_parts: list[str], build: Callable[[Path], None])
         build: fills the folder it is given.
 
     Returns:
-        The cached folder.
+        The cached, verified folder.
+
+    Raises:
+        ArtifactError: the cache cannot be written (the entry is missing or damaged and the cache is
+            read-only or full), or another process holds the entry's lock for too long.
     """
     digest = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:20]
-    target = cache_dir() / kind / digest
+    target = confined(cache_dir(), *kind.split("/"), digest)
+    if _intact(target):  # entries land by rename: a hit needs no lock (and works in a read-only cache)
+        return target
     with locked(target):
-        if target.is_dir():
+        if _intact(target):
             return target
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest}.", suffix=".part"))
+        if os.path.lexists(target):
+            _unlink(target)  # damaged, or from before manifests: build it again
         try:
-            build(tmp)
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest}.", suffix=".part"))
+        except OSError as exc:
+            raise cache_error(target.parent, exc) from None
+        try:
+            try:
+                build(tmp)
+            except OSError as exc:
+                if exc.errno not in _CACHE_ERRNOS:
+                    raise
+                raise cache_error(target.parent, exc) from None
             (tmp / "KEY").write_text("\n".join(key_parts) + "\n")
+            _write_manifest(tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except OSError as exc:
+            raise cache_error(target.parent, exc) from None
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return target
 
+
+_CACHE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _write_manifest(folder: Path) -> None:
+    lines = [f"{sha256_of(folder / rel)}  {rel}" for rel in _files(folder)]
+    with open(folder / MANIFEST, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _intact(folder: Path) -> bool:
+    """Whether a compiled form holds exactly the files its manifest lists, each with its sha256."""
+    try:
+        text = (folder / MANIFEST).read_text(encoding="utf-8")
+        listed = dict(reversed(line.split("  ", 1)) for line in text.splitlines() if line)
+        return (folder.is_dir() and not folder.is_symlink() and sorted(listed) == _files(folder)
+                and all(sha256_of(folder / rel) == digest for rel, digest in listed.items()))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False

@@ -73,6 +73,9 @@ class Footprint:
 class Runner(ABC):
     """A loaded, compiled model. Inputs and outputs are keyed by the card's tensor names."""
 
+    #: The largest batch one :meth:`run` call takes (None: any); zoo.Model splits larger batches into chunks.
+    max_batch: int | None = None
+
     @abstractmethod
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch. Inputs are already checked against the card (dtype, shape with any batch size N).

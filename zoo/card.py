@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
 from zoo.errors import CardError, UnknownNameError
+from zoo.paths import PlainName, SafeRelativePath
 from zoo.strict import Strict, read_yaml, validate_document
 
 __all__ = [
@@ -167,7 +168,7 @@ class Artifact(_Frozen):
     (dequantize/quantize with the card's quantization), never silently inside a backend.
     """
 
-    file: str  # file name (also the name in a mirror: <model>/<file>)
+    file: PlainName  # file name (also the name in a mirror: <model>/<file>)
     format: Literal["tflite", "keras_h5", "onnx"]
     precision: Literal["int8", "float32"]
     url: str  # upstream download URL at a pinned commit
@@ -252,7 +253,7 @@ class KnownGap(_Frozen):
 class Conformance(_Frozen):
     reference_backend: str  # whose outputs the golden vectors hold: tflm for int8 cards
     reference_reason: str | None = None  # why this runtime is the reference, for the Markdown card
-    golden: str | None = None  # golden-vector file (.npz, with .npz.sha256), beside the card
+    golden: SafeRelativePath | None = None  # golden-vector file (.npz, with .npz.sha256), beside the card
     golden_inputs: Literal["image", "audio_features", "spectrogram", "timeseries", "generic"] = "generic"
     evaluation_dataset: str | None = None  # real data for accuracy when the card's own dataset is absent
     tolerances: dict[str, Tolerance]  # artifact id -> default budget

@@ -7,7 +7,6 @@ those two files, so ``--check`` can tell whether the committed Markdown is stale
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,10 @@ from typing import Any
 import jinja2
 
 from zoo import registry
+from zoo.atomic import atomic_write
 from zoo.card import Card, ReportedFigure, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef
-from zoo.errors import ArtifactError
+from zoo.conformance.results_file import read_results
 
 __all__ = ["render_card", "validation_path", "write_card"]
 
@@ -71,6 +71,19 @@ def _table_text(text: Any) -> str:
     return _text(text)
 
 
+def _code(value: Any) -> str:
+    """Text for a Markdown code span: one line, no backticks (escapes do not work inside code spans)."""
+    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
+
+
+def _gap_rows(card: Card) -> list[tuple[tuple[str, str], list[str]]]:
+    """The card's known gaps grouped by (backend, reason), with the checks each covers."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for g in card.conformance.known_gaps:
+        groups.setdefault((g.backend, g.reason), []).append(g.check)
+    return list(groups.items())
+
+
 def _link(title: Any, url: Any) -> str:
     """A Markdown link, only for http(s) URLs; anything else is shown as escaped text."""
     url = str(url)
@@ -102,7 +115,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
     env.filters.update(num=_num, pct=_pct, fig=_fig, flips=_flips, table=_table_text, text=_text, link=_link,
-                       steps=_steps, budget=_budget, worst=_worst)
+                       steps=_steps, budget=_budget, worst=_worst, code=_code)
     return env
 
 
@@ -203,7 +216,7 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
         "platforms": [(p, _fit(validation, p.core)) for p in card.platforms],
         "tolerances": tolerances, "budget_columns": budget_columns, "confusion_png": confusion_png,
         "machine": prov.get("machine", MISSING), "card_file": registry.card_path(card.name).name,
-        "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card),
+        "comparison_rows": comparison_rows(card), "io_bytes": _io_bytes(card), "gap_rows": _gap_rows(card),
     }
     try:
         return _environment().get_template("model_card.md.j2").render(**context)
@@ -231,22 +244,24 @@ def write_card(card: Card, check: bool = False) -> tuple[Path, bool]:
         (path of the Markdown file, whether it is up to date / was written).
 
     Raises:
-        ArtifactError: the validation JSON exists but cannot be read.
+        ArtifactError: the validation JSON exists but cannot be read or is malformed.
+        OutputError: the Markdown card or its PNG cannot be written (each is replaced atomically).
     """
     vpath = validation_path(card)
-    validation = None
-    if vpath.exists():
-        try:
-            validation = json.loads(vpath.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"cannot read validation results {vpath}: {exc}") from None
-    md = vpath.with_name(f"{card.name}.md")
+    validation = read_results(vpath)
+    md_path = vpath.with_name(f"{card.name}.md")
     png = vpath.with_name(f"{card.name}_confusion.png")
-    has_png = bool(validation and validation["backends"].get(validation.get("reference") or "", {}).get("confusion"))
+    confusion = (validation["backends"].get(validation.get("reference") or "") or {}).get("confusion") if validation \
+        else None
+    has_png = bool(confusion) and len(confusion) == card.num_classes and all(len(r) == card.num_classes
+                                                                               for r in confusion)
     text = render_card(card, validation, png.name if has_png else None, vpath.name)
     if check:
-        return md, md.exists() and md.read_text() == text
+        try:
+            return md_path, md_path.is_file() and md_path.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            return md_path, False
     if has_png:
         _confusion_png(validation, card, png)
-    md.write_text(text)
-    return md, True
+    atomic_write(md_path, text, "Markdown card")
+    return md_path, True

@@ -21,10 +21,12 @@ from rich.table import Table
 import zoo
 from zoo import registry
 from zoo.card import TASKS, TensorSpec
-from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, UnknownNameError, ZooError
+from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, OutputError, UnknownNameError,
+                        ZooError)
+from zoo.proc import exit_on_signals
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError)
+USAGE_ERRORS = (InputError, CardError, UnknownNameError, ArtifactError, BackendUnavailableError, OutputError)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -35,9 +37,20 @@ def _errors_to_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ZooError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _error(str(exc))
             sys.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED)
+        except OSError as exc:  # a safety net: zoo turns the OSErrors it expects into ZooErrors naming the fix
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or exc}")
+            sys.exit(EXIT_FAILED)
+        except MemoryError:
+            _error("out of memory; pass fewer or smaller images at a time")
+            sys.exit(EXIT_FAILED)
     return wrapper
+
+
+def _error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def _emit_json(data: Any) -> None:
@@ -50,6 +63,7 @@ def _emit_json(data: Any) -> None:
 @click.version_option(zoo.__version__, prog_name="zoo")
 def main(cards: tuple[Path, ...]) -> None:
     """A model zoo for microcontroller models."""
+    exit_on_signals()  # SIGTERM/SIGHUP clean up (tools, temporary files) as Ctrl-C does
     if cards:
         _errors_to_exit(registry.add_cards)(list(cards))
 
@@ -81,8 +95,8 @@ def info(model: str, as_json: bool) -> None:
         return _emit_json(card.model_dump(mode="json"))
     classes = f", {card.num_classes} classes" if card.labels else ""
     out.print(f"[bold]{escape(card.name)}[/] {escape(card.version)} — {card.task}{classes}, by {escape(card.publisher)}")
-    out.print(card.description, highlight=False)
-    out.print(f"license: {card.license}", highlight=False)
+    out.print(card.description, markup=False, highlight=False)
+    out.print(f"license: {card.license}", markup=False, highlight=False)
     table = Table("artifact", "file", "format", "bytes", "sha256")
     for k, a in card.artifacts.items():
         table.add_row(k, a.file, a.format, str(a.size), a.sha256[:16] + "…")
@@ -109,7 +123,7 @@ def backends(as_json: bool) -> None:
     table = Table("backend", "available", "details")
     for name, avail in found.items():
         detail = _summary(name) if avail else avail.message()
-        table.add_row(name, "[green]yes[/]" if avail else "[red]no[/]", detail)
+        table.add_row(escape(name), "[green]yes[/]" if avail else "[red]no[/]", escape(detail))
     out.print(table)
 
 
@@ -193,24 +207,68 @@ def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_j
 def validate(model: str, backends: tuple[str, ...], dataset: str | None, limit: int | None, json_path: Path | None,
              report_dir: Path | None, no_timing: bool) -> None:
     """Run every (or the given) backend through the conformance checks; exit 1 if any fails."""
+    from zoo.atomic import check_target
     from zoo.conformance.table import report_table
     from zoo.conformance.validate import validate as run_validate
 
+    if json_path:
+        check_target(json_path, "validation results")  # now, not after a long validation
+
     with err.status("validating") as status:
         report = run_validate(model, list(backends) or None, dataset, limit, timing=not no_timing,
-                              progress=lambda msg: status.update(msg))
+                              progress=lambda msg: status.update(escape(msg)))
     out.print(report_table(report))
     for name, r in report.results.items():
         if r.status != "pass":
-            out.print(f"[bold]{name}[/] {r.status}: {r.reason}", highlight=False)
+            out.print(f"[bold]{escape(name)}[/] {r.status}: {escape(r.reason)}", highlight=False)
     if json_path:
         report.write_json(json_path)
-        out.print(f"wrote {json_path}", highlight=False)
+        out.print(f"wrote {json_path}", markup=False, highlight=False)
     if report_dir:
         from zoo.conformance.report import write_report
 
-        out.print(f"wrote {write_report(report, report_dir)}", highlight=False)
+        out.print(f"wrote {write_report(report, report_dir)}", markup=False, highlight=False)
     sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--backend", "-b", "backends", multiple=True, help="Backend (repeatable; default: all).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=None, help="Use at most N evaluation images per job.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: one Ray task per job (pip extra ray).")
+@click.option("--workers", "-j", type=click.IntRange(1), default=None,
+              help="Jobs at once (local pool, or the CPUs of a local Ray cluster); default: one per core.")
+@click.option("--address", default=None, help="Ray cluster to connect to (HOST:PORT); default: start a local one.")
+@click.option("--job-timeout", type=click.FloatRange(1, min_open=False), default=None,
+              help="Seconds one try of a job may run before it is stopped (default: 3600).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the matrix as JSON to this file.")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the matrix as Markdown to this file.")
+@click.option("--title", default="Backend conformance matrix", show_default=True, help="Markdown title.")
+@click.option("--merge", "merge_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Merge these `--json` files of earlier runs instead of running jobs (repeatable).")
+@click.option("--require-backends", is_flag=True, help="Exit 1 when a backend is unavailable (skipped), too.")
+@_errors_to_exit
+def matrix(models: tuple[str, ...], backends: tuple[str, ...], limit: int | None, executor: str,
+           workers: int | None, address: str | None, job_timeout: float | None, json_path: Path | None,
+           md_path: Path | None, title: str, merge_paths: tuple[Path, ...], require_backends: bool) -> None:
+    """Every (model, backend) pair (default: all of each) through `zoo validate`'s checks, as one matrix."""
+    from zoo.matrix.command import run_command
+    from zoo.matrix.render import markdown, passed, table, write_atomic
+
+    outputs = [p for p in (json_path, md_path) if p]
+    data = run_command(list(models), list(backends), limit, executor, workers, address, job_timeout,
+                       list(merge_paths), outputs, err)
+    out.print(table(data))
+    if json_path:
+        write_atomic(json_path, json.dumps(data, indent=2) + "\n")
+        out.print(f"wrote {json_path}", highlight=False)
+    if md_path:
+        write_atomic(md_path, markdown(data, title))
+        out.print(f"wrote {md_path}", highlight=False)
+    sys.exit(EXIT_OK if passed(data, require_backends) else EXIT_FAILED)
 
 
 @main.command()
@@ -254,14 +312,16 @@ def export_cmd(model: str, out_dir: Path, backend: str, lowering: str) -> None:
     """Copy MODEL's C model library as device BACKEND builds it (sources, header, metadata.json) to OUT_DIR."""
     import shutil
 
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InputError(f"{out_dir} exists and is not empty; give a new or empty folder")
+    from zoo.atomic import atomic_dir
+
+    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
+        raise InputError(f"{out_dir} exists and is not empty (or not a folder); give a new or empty folder")
     if not getattr(registry.backend_class(backend), "exports_library", False):
         raise InputError(f"backend {backend!r} builds no C model library; choose a device backend: "
                          f"{', '.join(_device_backends())}")
     m = zoo.load(model, backend=backend, lowering=lowering)
-    library = m.runner.dir / "library"
-    shutil.copytree(library, out_dir, dirs_exist_ok=True)
+    with atomic_dir(out_dir, "model library") as tmp:  # all of it or nothing
+        shutil.copytree(m.runner.dir / "library", tmp, dirs_exist_ok=True)
     click.echo(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in out_dir.iterdir())))
     click.echo(f"build it for the {m.backend.target.core} with: arm-none-eabi-gcc {' '.join(m.backend.target.cflags)} -O2")
 

@@ -15,6 +15,7 @@ __all__ = [
     "BackendUnavailableError",
     "BackendError",
     "InputError",
+    "OutputError",
     "ToolchainError",
 ]
 
@@ -67,3 +68,7 @@ class ToolchainError(BackendError):
 
 class InputError(ZooError, ValueError):
     """Images or other user input do not match what the model card specifies."""
+
+
+class OutputError(ZooError):
+    """An output file or folder cannot be written (not a regular file, not writable, disk full)."""

@@ -35,9 +35,16 @@ def _check_tflite(data: bytes, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            Interpreter(model_content=data)  # runs the flatbuffer verifier; allocates nothing yet
+            interp = Interpreter(model_content=data)  # runs the flatbuffer verifier; allocates nothing yet
         except (ValueError, RuntimeError) as exc:
             raise ArtifactError(f"{path} is a truncated or corrupt TFLite file: {exc}") from None
+        try:  # names are decoded as UTF-8 wherever a runtime lists tensors
+            interp.get_input_details(), interp.get_output_details(), interp.get_tensor_details()
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"{path} has a tensor name that is not UTF-8 text ({exc.reason} at byte "
+                                f"{exc.start}); rename its tensors (the flatbuffer schema requires UTF-8 strings)") from None
+        except (ValueError, RuntimeError) as exc:
+            raise ArtifactError(f"{path} is a corrupt TFLite file: {exc}") from None
 
 
 def _check_h5(data: bytes, path: Path) -> None:

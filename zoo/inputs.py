@@ -112,11 +112,16 @@ def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
             f"images have dtype {arr.dtype}; the model takes {spec.dtype} in [{low:g}, {high:g}]. "
             f"If your values are floats in [0, 1], convert with (x * 255).round().astype(np.{spec.dtype}); "
             f"if they are in [0, 255], with x.round().astype(np.{spec.dtype}).")
-    lo, hi = arr.min(), arr.max()
+    distinct = arr[tuple(slice(0, 1) if st == 0 else slice(None) for st in arr.strides)]  # a broadcast axis: once
+    lo, hi = distinct.min(), distinct.max()
     if lo < low or hi > high:
         raise InputError(f"image values span [{lo}, {hi}]; expected [{low:g}, {high:g}] ({spec.dtype}). "
                          "Rescale or clip the images first.")
-    return np.ascontiguousarray(arr, dtype=want)
+    try:
+        return np.ascontiguousarray(arr, dtype=want)
+    except MemoryError:
+        raise InputError(f"a batch of {arr.shape[0]:,} images ({arr.shape[0] * int(np.prod(arr.shape[1:])):,} "
+                         f"{spec.dtype} values) does not fit in memory; pass smaller batches") from None
 
 
 check_tensor = check_images  # any input tensor: images are the NHWC case with image-specific hints

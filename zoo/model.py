@@ -20,6 +20,12 @@ from zoo.tflite_model import check_card_tensors, read_tflite
 __all__ = ["Model", "load"]
 
 
+def _batch_size(inputs: Any) -> int | None:
+    """N of a batch given as an array or a dict of arrays, before any check (None: not an array)."""
+    first = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) else inputs
+    return len(first) if isinstance(first, np.ndarray) and first.ndim >= 1 else None
+
+
 @dataclass
 class Model:
     """A model compiled by one backend, ready to run.
@@ -75,6 +81,12 @@ class Model:
             InputError: the inputs do not match the artifact's input specs.
             BackendError: the backend failed or returned outputs of the wrong shape or dtype.
         """
+        n, step = _batch_size(inputs), self.runner.max_batch
+        if step is not None and n is not None and n > step:  # more than the runtime takes: in chunks
+            return self._run_chunks(inputs, n, step, logits)
+        return self._run_once(inputs, logits)
+
+    def _run_once(self, inputs: Any, logits: bool) -> dict[str, np.ndarray]:
         feeds = self._feeds(inputs)
         n = next(iter(feeds.values())).shape[0]
         run = self.runner.run_with_logits if logits else self.runner.run
@@ -86,6 +98,22 @@ class Model:
                 got = None if out is None else f"{out.dtype}{list(out.shape)}"
                 raise BackendError(f"backend {self.backend.name!r} returned output {spec.name!r} as {got}; "
                                    f"expected {spec.dtype}{list(want)}")
+        return outputs
+
+    def _run_chunks(self, inputs: Any, n: int, step: int, logits: bool) -> dict[str, np.ndarray]:
+        """A batch larger than the runner takes, `step` examples at a time, into outputs allocated once."""
+        def part(i: int) -> Any:
+            return {k: v[i:i + step] for k, v in inputs.items()} if isinstance(inputs, Mapping) else inputs[i:i + step]
+
+        try:  # before any work: do the outputs fit?
+            outputs = {s.name: np.empty((n, *s.shape[1:]), s.dtype) for s in self.output_specs}
+            first = self._run_once(part(0), logits)
+            outputs |= {k: np.empty((n, *v.shape[1:]), v.dtype) for k, v in first.items() if k not in outputs}
+        except MemoryError:
+            raise InputError(f"the outputs of {n:,} examples do not fit in memory; pass smaller batches") from None
+        for i in range(0, n, step):
+            for k, v in (first if i == 0 else self._run_once(part(i), logits)).items():
+                outputs[k][i:i + len(v)] = v
         return outputs
 
     def run_intermediates(self, inputs: Any) -> dict[int, np.ndarray]:

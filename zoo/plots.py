@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import atomic_file
 from zoo.errors import BackendUnavailableError
 
 __all__ = ["confusion_png", "image_grid_png"]
@@ -26,6 +27,14 @@ def _pyplot():  # noqa: ANN202 - matplotlib is an optional, heavy import
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:  # noqa: ANN001 - matplotlib objects
+    try:
+        with atomic_file(path, "figure") as f:
+            fig.savefig(f, format="png", metadata=_NO_STAMP)
+    finally:
+        plt.close(fig)
+
+
 def confusion_png(matrix: np.ndarray, labels: Sequence[str], title: str, path: Path) -> None:
     """Save a row-normalised confusion matrix (rows: true class, columns: prediction)."""
     plt = _pyplot()
@@ -42,8 +51,7 @@ def confusion_png(matrix: np.ndarray, labels: Sequence[str], title: str, path: P
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, metadata=_NO_STAMP)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def image_grid_png(images: np.ndarray, captions: Sequence[str], title: str, path: Path, columns: int = 8) -> None:
@@ -59,5 +67,4 @@ def image_grid_png(images: np.ndarray, captions: Sequence[str], title: str, path
         ax.set_title(caption, fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, metadata=_NO_STAMP)
-    plt.close(fig)
+    _save(plt, fig, path)

@@ -100,7 +100,11 @@ def gcc_version(timeout_s: float = 30) -> str:
     Raises:
         ToolchainError: the compiler is missing or does not answer.
     """
-    return _run([GCC, "--version"], "asking the compiler's version", timeout_s).splitlines()[0].strip()
+    lines = _run([GCC, "--version"], "asking the compiler's version", timeout_s).strip().splitlines()
+    if not lines:
+        raise ToolchainError(f"{GCC} --version printed nothing; the compiler is broken: reinstall it "
+                             "(apt-get install -y gcc-arm-none-eabi)")
+    return lines[0].strip()
 
 
 def compile_objects(sources: list[Path], obj_dir: Path, target: TargetSpec, *, include_dirs: list[Path],

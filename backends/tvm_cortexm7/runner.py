@@ -73,7 +73,7 @@ class CortexM7Runner(Runner):
                                f"{int(bad[0])} ({bad.size} of {len(flat)} inputs failed); the library is broken - "
                                "rebuild it and report the model")
         self.last_result = result
-        out = dict(zip(out_names, unpack(self.library.outputs, result.outputs)))
+        out = dict(zip(out_names, unpack(self.library.outputs, result.outputs), strict=True))
         if result.logits is not None:
             out[LOGITS] = result.logits
         return out

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from tflm_ref import tflm_run
 
 
@@ -64,7 +63,7 @@ def convert(cases: Sequence[Case], path: Path, in_type: str, out_type: str, seed
     def representative():
         for _ in range(48):
             yield {t.name: (rng.standard_normal((1, *t.shape[1:])) * s).astype(np.float32)
-                   for t, s in zip(inputs, spreads)}
+                   for t, s in zip(inputs, spreads, strict=True)}
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -130,7 +129,7 @@ def differences(path: Path, outputs: list[np.ndarray], logits: np.ndarray | None
 
     model = TFLiteModel.from_file(path)
     ref, ref_logits = tflm_run(path, inputs)
-    diff = {model.tensor(i).name: int(np.sum(o != r)) for i, o, r in zip(model.outputs, outputs, ref)}
+    diff = {model.tensor(i).name: int(np.sum(o != r)) for i, o, r in zip(model.outputs, outputs, ref, strict=True)}
     if logits is not None:
         diff["logits"] = int(np.sum(logits != ref_logits))
     return diff
@@ -159,8 +158,8 @@ def qemu_run(lib, inputs: list[np.ndarray], folder: Path,  # noqa: ANN001
     from zoo.backends.tvm_cortexm7.firmware import build_firmware
     from zoo.backends.tvm_cortexm7.library import pack, unpack
     from zoo.backends.tvm_cortexm7.qemu import QemuRunner
-    from zoo.backends.tvm_cortexm7.targets import load_target
     from zoo.backends.tvm_cortexm7.records import RecordLayout
+    from zoo.backends.tvm_cortexm7.targets import load_target
 
     fw = build_firmware(lib, folder / "fw", load_target(target))
     layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 from opmodels import Case
-
 from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
 from zoo.backends.tvm_cortexm7.int8.operators import UnsupportedOperatorError, supported_operators
+
 from zoo.errors import BackendError
 
 

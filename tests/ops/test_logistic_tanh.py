@@ -23,5 +23,5 @@ def test_logistic_tanh_bit_exact_on_every_int8_value(op_models, tmp_path) -> Non
     inputs = [np.concatenate([sweep, sweep[:, ::-1]]) for _ in lib.inputs]
     ours, _ = host.run(inputs)
     ref, _ = tflm_run(path, inputs)
-    bad = {t.name: int(np.sum(o != r)) for t, o, r in zip(lib.outputs, ours, ref) if np.any(o != r)}
+    bad = {t.name: int(np.sum(o != r)) for t, o, r in zip(lib.outputs, ours, ref, strict=True) if np.any(o != r)}
     assert not bad, f"elements differing from TFLM: {bad}"

@@ -26,7 +26,6 @@ def test_quantized_pad_imports_and_runs_on_the_host_tvm_path(op_models) -> None:
     import tflite
     from tvm import relax
     from tvm.relax.frontend.tflite import from_tflite
-
     from zoo.backends.tvm_tflite import import_tflite
 
     path = op_models.model("tvm_pad", CASES)

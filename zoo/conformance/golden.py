@@ -7,6 +7,8 @@ names an evaluation dataset, real images from it (a fixed number per class).
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,11 @@ import numpy as np
 
 from zoo import registry
 from zoo.artifacts import sha256_of
+from zoo.atomic import atomic_write
 from zoo.backend import LOGITS
 from zoo.card import Card, TensorSpec
 from zoo.errors import ArtifactError, CardError
+from zoo.paths import confined
 
 __all__ = ["Golden", "golden_path", "load_golden", "make_golden", "write_golden"]
 
@@ -53,7 +57,7 @@ def golden_path(card: Card) -> Path:
     """Where a card's golden file lives: beside the card's YAML file."""
     if not card.conformance.golden:
         raise ArtifactError(f"card {card.name!r} names no golden file (conformance.golden)")
-    return registry.card_path(card.name).parent / card.conformance.golden
+    return confined(registry.card_path(card.name).parent, card.conformance.golden)
 
 
 def _image_patterns(h: int, w: int) -> list[np.ndarray]:
@@ -233,11 +237,13 @@ def write_golden(golden: Golden, path: Path) -> str:
     if golden.logits is not None:
         arrays["logits"] = golden.logits
     arrays |= {f"meta_{k}": np.array(v) for k, v in golden.meta.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    digest = sha256_of(path)
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    stamp = path.with_name(path.name + ".sha256")
+    atomic_write(path, data, "golden vectors")  # each file whole or untouched; a failure in between
+    atomic_write(stamp, f"{digest}  {path.name}\n", "golden hash")  # leaves a mismatch load_golden reports
     return digest
 
 
@@ -251,7 +257,10 @@ def load_golden(card: Card) -> Golden:
     stamp = path.with_name(path.name + ".sha256")
     if not path.is_file() or not stamp.is_file():
         raise ArtifactError(f"golden vectors {path} (or its .sha256) are missing; create them with `zoo golden {card.name}`")
-    expected, actual = stamp.read_text().split()[0], sha256_of(path)
+    try:
+        expected, actual = (stamp.read_text(encoding="utf-8", errors="replace").split() or [""])[0], sha256_of(path)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read golden vectors {path}: {exc.strerror or exc}") from None
     if expected != actual:
         raise ArtifactError(f"golden vectors {path} have sha256 {actual}, but {stamp.name} records {expected}; "
                             f"restore the file from git or regenerate with `zoo golden {card.name}`")

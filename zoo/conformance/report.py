@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.atomic import atomic_write, output_error
 from zoo.conformance.harness import BackendResult, EvalData
 from zoo.conformance.validate import ValidationReport
 
@@ -56,7 +57,10 @@ def write_report(report: ValidationReport, folder: Path) -> Path:
 
     Backends without evaluation results (skipped, failed before running) are listed, not drawn.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(folder, exc, "report folder") from None
     data, labels = report.data, report.card.labels
     reference = report.card.conformance.reference_backend
     lines = [f"# {report.card.name}: evaluation report", "",
@@ -68,8 +72,9 @@ def write_report(report: ValidationReport, folder: Path) -> Path:
             continue
         backends[name], section = _backend_section(name, r, data, labels, folder, reference)
         lines += section
-    (folder / "report.json").write_text(json.dumps({"model": report.card.name, "dataset": data.name if data else None,
-                                                    "labels": list(labels), "backends": backends}, indent=1) + "\n")
+    atomic_write(folder / "report.json", json.dumps({"model": report.card.name, "dataset": data.name if data else None,
+                                                     "labels": list(labels), "backends": backends}, indent=1) + "\n",
+                 "report")
     md = folder / "report.md"
-    md.write_text("\n".join(lines))
+    atomic_write(md, "\n".join(lines), "report")
     return md

@@ -7,8 +7,9 @@ A test module brings it in with one line::
 Environment: ``ZOO_CONFORMANCE_MODELS`` / ``ZOO_CONFORMANCE_BACKENDS`` (comma-separated) narrow
 the matrix (a third-party package sets the latter to its own backend); ``ZOO_CONFORMANCE_LIMIT``
 caps the evaluation images; ``ZOO_CONFORMANCE_GOLDEN_ONLY`` names backends checked on the golden
-vectors only (tests/conformance/conftest.py defaults it to the emulated targets other than the M7, whose
-full-data runs would take minutes; ci/conformance.sh clears it); ``ZOO_CONFORMANCE_REPORT_DIR`` makes the session write each
+vectors only and ``ZOO_CONFORMANCE_EXCLUDE`` leaves out ``model:backend`` pairs (shell patterns)
+(tests/conformance/conftest.py sets both for the emulated targets other than the M7, whose runs would take
+minutes; ci/conformance.sh clears them); ``ZOO_CONFORMANCE_REPORT_DIR`` makes the session write each
 result as ``<model>__<entry>.json`` there (what ci/matrix.py reads); ``ZOO_REQUIRE_BACKENDS=1``
 (set by ci/test.sh) turns an unavailable backend into a failure instead of a skip, so a CI
 machine that lost a toolchain cannot pass by skipping. Unavailable backends are skipped with their reason; checks the
@@ -17,6 +18,7 @@ card declares as known gaps are xfail with the card's reason.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from pathlib import Path
@@ -43,6 +45,8 @@ def _matrix() -> list[pytest.param]:
     for model in _env_list("ZOO_CONFORMANCE_MODELS", zoo.list_models()):
         card = zoo.get_card(model)
         for entry, backend, artifact in entries(card, _env_list("ZOO_CONFORMANCE_BACKENDS", zoo.registry.backend_names())):
+            if any(fnmatch.fnmatchcase(f"{model}:{backend}", p) for p in _env_list("ZOO_CONFORMANCE_EXCLUDE", [])):
+                continue
             for check in CHECKS:
                 params.append(pytest.param(model, entry, backend, artifact, check, id=f"{model}-{entry}-{check}",
                                            marks=[pytest.mark.xdist_group(f"{model}-{entry}"),

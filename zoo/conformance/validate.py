@@ -13,6 +13,7 @@ from typing import Any
 
 import zoo
 from zoo.artifacts import no_download
+from zoo.atomic import atomic_write
 from zoo.backend import LOGITS
 from zoo.card import Card
 from zoo.conformance.golden import check_dataset_fits
@@ -104,10 +105,12 @@ class ValidationReport:
         }
 
     def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
-        tmp.replace(path)
+        """Write the results as JSON, atomically (see :mod:`zoo.atomic`).
+
+        Raises:
+            OutputError: `path` is not a regular file or cannot be written.
+        """
+        atomic_write(path, json.dumps(self.as_dict(), indent=2) + "\n", "validation results")
 
 
 def validate(model: str, backends: list[str] | None = None, dataset: str | None = None, limit: int | None = None,

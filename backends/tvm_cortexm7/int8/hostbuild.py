@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import ToolchainError
-
-from ..library import ModelLibrary, pack, unpack
 from zoo.proc import run as proc_run
 
+from ..library import ModelLibrary, pack, unpack
 from ..targets import load_target
 
 __all__ = ["HostLibrary", "build_host", "build_arm_objects", "arm_size"]

@@ -7,12 +7,11 @@ point, so the zero-point term ``-in_zp * sum(w)`` is folded into the int32 bias 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zoo.errors import BackendError
-
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
@@ -61,7 +60,7 @@ def single_step_requant(mults: np.ndarray, shifts: np.ndarray, out_zp: int) -> n
     if np.any(shifts > -2):
         return None
     rows = []
-    for m, s in zip(mults.tolist(), shifts.tolist()):
+    for m, s in zip(mults.tolist(), shifts.tolist(), strict=True):
         hi = (1 << (-s - 2)) + out_zp * (1 << (-s - 1))
         if not -(2**31) <= hi < 2**31:
             return None
@@ -69,7 +68,7 @@ def single_step_requant(mults: np.ndarray, shifts: np.ndarray, out_zp: int) -> n
     return np.array(rows, np.int64).astype(np.int32)
 
 
-def _finish(data: KernelData, layer: "Conv2D") -> KernelData:
+def _finish(data: KernelData, layer: Conv2D) -> KernelData:
     """Pick the requantization form and the clamp flag."""
     # the single step rounds the final shift half up; TFLM rounds half away from zero. They
     # differ only on negative results, which an activation floor at or above the zero point
@@ -81,7 +80,7 @@ def _finish(data: KernelData, layer: "Conv2D") -> KernelData:
     return data
 
 
-def _regular_conv(layer: "Conv2D", wide: bool = False) -> KernelData:
+def _regular_conv(layer: Conv2D, wide: bool = False) -> KernelData:
     oc = layer.out_hwc[2]
     w = layer.weights.reshape(oc, -1).astype(np.int8)  # (O, K) in ky, kx, c order
     k = w.shape[1]
@@ -99,7 +98,7 @@ def _regular_conv(layer: "Conv2D", wide: bool = False) -> KernelData:
                       _pad_even(np.array(layer.shifts, np.int32)), flags=flags)
 
 
-def _depthwise(layer: "Conv2D") -> KernelData:
+def _depthwise(layer: Conv2D) -> KernelData:
     kh, kw = layer.kernel
     taps, oc = kh * kw, layer.out_hwc[2]
     w = layer.weights.reshape(taps, oc).astype(np.int8)
@@ -111,7 +110,7 @@ def _depthwise(layer: "Conv2D") -> KernelData:
     return KernelData(np.ascontiguousarray(w).reshape(-1), None, bias, mult, shift)
 
 
-def c1_records(layer: "Conv2D") -> np.ndarray | None:
+def c1_records(layer: Conv2D) -> np.ndarray | None:
     """Per-channel records of ``zoo_conv2d_s8_c1`` (one input channel, at most 9 taps, single-step
     requantization into the full int8 range), int32 [C][8]:
     ``{w0|w1<<16, w2|w3<<16, w4|w5<<16, w6|w7<<16, (e-1)|w8<<16, bias, m, hi}``; None if it does not apply."""
@@ -162,7 +161,7 @@ def packed_dw(data: KernelData) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
 
 
-def conv_data(layer: "Conv2D", wide: bool = False) -> KernelData:
+def conv_data(layer: Conv2D, wide: bool = False) -> KernelData:
     """Weights, folded bias and requantization arrays of a convolution.
 
     Args:

@@ -12,11 +12,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Feature tiers, chosen by the compiler's feature macros as in CMSIS-NN: portable C (ARMv6-M
+ * Cortex-M0, the host build), the DSP extension (M4, M7, M33), and Helium (M55: FULLY_CONNECTED
+ * has an MVE path; the other kernels use the DSP path there). */
 #if defined(__ARM_FEATURE_DSP) && !defined(ZOO_INT8_PORTABLE)
 #include <arm_acle.h>
 #define ZOO_DSP 1
 #else
 #define ZOO_DSP 0
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(ZOO_INT8_PORTABLE)
+#define ZOO_MVE 1
+#else
+#define ZOO_MVE 0
 #endif
 
 #ifdef __cplusplus

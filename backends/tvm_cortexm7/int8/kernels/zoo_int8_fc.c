@@ -10,11 +10,8 @@
  * of 4 groups de-interleaves the block into its 4 rows' 16 consecutive taps, each one VMLADAVA. */
 #include "zoo_int8.h"
 
-#if defined(__ARM_FEATURE_MVE) && !defined(ZOO_INT8_PORTABLE)
+#if ZOO_MVE
 #include <arm_mve.h>
-#define ZOO_MVE 1
-#else
-#define ZOO_MVE 0
 #endif
 
 #if ZOO_DSP

@@ -7,8 +7,7 @@ compile (name, index, why, what would work).
 
 from __future__ import annotations
 
-from . import (concatenation, conv2d, elementwise, fully_connected, lut, mean, pad, pool, quantize,  # noqa: F401
-               reduce_max, relu, shape, softmax)
+from . import concatenation, conv2d, elementwise, fully_connected, lut, mean, pad, pool, quantize, reduce_max, relu, shape, softmax  # noqa: F401
 from .base import REGISTRY, Context, Layer, TensorInfo, UnsupportedOperatorError
 
 __all__ = ["REGISTRY", "Context", "Layer", "TensorInfo", "UnsupportedOperatorError", "supported_operators"]

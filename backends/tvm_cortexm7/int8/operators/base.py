@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -112,7 +112,7 @@ def register(*tflite_ops: str, summary: str) -> Callable:
     return wrap
 
 
-@lru_cache(maxsize=None)
+@cache
 def _header_limits() -> dict[str, int]:
     text = KERNEL_HEADER.read_text(encoding="utf-8")
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (ZOO_(?:MAX|ADD)_\w+) (\d+)", text)}

@@ -45,7 +45,7 @@ class FullyConnected(Layer):
         """``zoo_fc_s8``: weights (``layout.fc_weights``), the folded bias and the requantization in flash."""
         data = layout.fc_data(self)
         w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
-        per_channel = int(len(set(zip(self.multipliers, self.shifts))) > 1)
+        per_channel = int(len(set(zip(self.multipliers, self.shifts, strict=True))) > 1)
         n = len(self.multipliers) if per_channel else 1
         m = s = rq = "0"
         # the single step rounds negative ties differently from TFLM: only where the floor hides them
