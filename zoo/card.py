@@ -118,7 +118,8 @@ class TensorSpec(_Frozen):
         if self.value_range is not None and self.value_range[0] > self.value_range[1]:
             raise ValueError(f"value_range {list(self.value_range)} has low > high")
         if self.dtype != "float32" and self.quantization is None:
-            raise ValueError(f"a {self.dtype} tensor needs its quantization {{scale, zero_point}} (read it from the "
+            article = "an" if self.dtype == "int8" else "a"
+            raise ValueError(f"{article} {self.dtype} tensor needs its quantization {{scale, zero_point}} (read it from the "
                              "model, e.g. with `zoo card init`)")
         if self.dtype != "float32" and self.value_range is not None:
             info = np.iinfo(self.dtype)

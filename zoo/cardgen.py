@@ -72,8 +72,9 @@ def _table_text(text: Any) -> str:
 
 
 def _code(value: Any) -> str:
-    """Text for a Markdown code span: one line, no backticks (escapes do not work inside code spans)."""
-    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
+    """Text for a Markdown code span: one line, no backticks (escapes do not work inside code spans), pipes
+    escaped (GitHub's tables split cells at a pipe even inside a code span; ``\\|`` shows as ``|`` there)."""
+    return "`" + " ".join(str(value).split()).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _gap_rows(card: Card) -> list[tuple[tuple[str, str], list[str]]]:

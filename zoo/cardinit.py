@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from zoo.artifacts import sha256_of
+from zoo.atomic import atomic_write
 from zoo.card import TASKS, parse_card
 from zoo.errors import CardError, InputError
 from zoo.tflite_model import TensorInfo, TFLiteInfo, read_tflite
@@ -318,9 +319,7 @@ def write_card_data(data: dict[str, Any], path: Path) -> None:
     parse_card(data, path)  # never write a card that does not load
     text = "# Written by `zoo card init`; edit the [fill in] fields, keep the measured budgets.\n"
     text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text, "model card")
 
 
 def measure_float_budget(card_path: Path, artifact: str) -> dict[str, Any]:

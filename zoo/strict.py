@@ -3,14 +3,13 @@
 The YAML is bounded before it is built: at most :data:`MAX_BYTES` of text, :data:`MAX_DEPTH`
 levels of nesting, :data:`MAX_ALIASES` aliases and :data:`MAX_NODES` nodes once aliases are
 expanded (an alias bomb in a few kilobytes would otherwise cost exponential time and memory).
-Duplicate keys are refused (YAML would keep the last one silently), and so are non-finite
-numbers (``.inf``, ``.nan``, ``1.0e309``). Error messages quote at most a few dozen characters
-of any value, never the whole input.
+Duplicate keys are refused (YAML would keep the last one silently); non-finite numbers (``.inf``,
+``.nan``, ``1.0e+309``) are refused by the schema (``allow_inf_nan=False``), naming the key. Error
+messages quote at most a few dozen characters of any value, never the whole input.
 """
 
 from __future__ import annotations
 
-import math
 import reprlib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +47,7 @@ def short_errors(exc: ValidationError) -> str:
         elif err["type"] == "missing":
             msg = "missing required key"
         else:
-            msg = err["msg"][:300] + (f" (got {_REPR.repr(err['input'])})" if "input" in err else "")
+            msg = err["msg"][:2000] + (f" (got {_REPR.repr(err['input'])})" if "input" in err else "")
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)
 
@@ -70,8 +69,8 @@ _Base: type = yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader
 
 
 class _BoundedLoader(_Base):
-    """PyYAML's safe loader (libyaml's parser where installed), refusing deep nesting, alias bombs, duplicate
-    keys and non-finite numbers. With libyaml, nesting and aliases are counted by :func:`_prescan`; the
+    """PyYAML's safe loader (libyaml's parser where installed), refusing deep nesting, alias bombs and duplicate
+    keys. With libyaml, nesting and aliases are counted by :func:`_prescan`; the
     pure-Python composer counts them itself in :meth:`compose_node`."""
 
     def __init__(self, stream: str) -> None:
@@ -108,15 +107,6 @@ class _BoundedLoader(_Base):
                     raise _Refused(f"duplicate key {_REPR.repr(key)} (line {key_node.start_mark.line + 1}); "
                                    "YAML would silently keep the last one: keep one")
         return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_float(self, node: Any) -> float:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise _Refused(f"non-finite number {_REPR.repr(node.value)} (line {node.start_mark.line + 1})")
-        return value
-
-
-_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
 
 
 class _Refused(Exception):
@@ -192,7 +182,7 @@ def read_yaml(path: Path, what: str) -> Any:
 
     Raises:
         CardError: unreadable, too large, not UTF-8, not YAML, or refused (depth, aliases, duplicate
-            keys, non-finite numbers); the message names the file and the reason.
+            keys); the message names the file and the reason.
     """
     try:
         with open(path, "rb") as f:

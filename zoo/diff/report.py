@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import atomic_write
 from zoo.diff.run import DiffReport
 from zoo.diff.table import short_name
 from zoo.plots import _NO_STAMP, _pyplot
@@ -98,5 +99,5 @@ def write_report(report: DiffReport, folder: Path) -> Path:
         _divergence_png(report, folder / "first_diverging.png")
         figures.append("first_diverging.png")
     path = folder / "diff.md"
-    path.write_text(_markdown(report, figures))
+    atomic_write(path, _markdown(report, figures), "diff report")
     return path

@@ -10,7 +10,6 @@ compared on the model's outputs only, and the report says so and why.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 import zoo
 from zoo import artifacts, registry
+from zoo.atomic import atomic_write
 from zoo.card import Card
 from zoo.diff.compare import LayerDiff, compare_tensor, divergence_map
 from zoo.errors import BackendUnavailableError, InputError
@@ -86,13 +86,7 @@ class DiffReport:
         """Write :meth:`as_dict` to `path` atomically (a temporary file beside it, then renamed)."""
         if path.is_dir():
             raise InputError(f"--json {path} is a folder; give a file name")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        try:
-            tmp.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(path, json.dumps(self.as_dict(), indent=2) + "\n", "diff results")
 
 
 def load_inputs(path: Path, card: Card) -> dict[str, np.ndarray]:
