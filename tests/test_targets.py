@@ -292,9 +292,8 @@ def mve_macs(objects: list[Path], arch: str) -> int:
     return len(_MVE_MAC.findall(proc.stdout))
 
 
-@pytest.mark.xfail(strict=True, reason="the int8 kernels (branch compiler's int8/kernels) have no MVE path yet and "
-                   "gcc -O2 does not vectorize their loops for the M55 (its only MVE instructions are one 16-byte copy)")
 def test_cortexm55_kernels_multiply_with_helium() -> None:
+    """The M55 build of the kernels multiplies with MVE (zoo_int8_fc.c's VLD4 + VMLADAVA path)."""
     model = zoo.load("stmnist_v1", backend="tvm-cortexm55")
     kernels = sorted((model.runner.dir / "build" / "model").glob("zoo_int8_*.o"))
     assert kernels and mve_macs(kernels, load_target("cortexm55").arch) > 0

@@ -152,7 +152,8 @@ def family_test_dir(tmp_path_factory, name: str) -> Path:  # noqa: ANN001
 
 
 
-def qemu_run(lib, inputs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, object]:  # noqa: ANN001
+def qemu_run(lib, inputs: list[np.ndarray], folder: Path,  # noqa: ANN001
+             target: str = "cortexm7") -> tuple[list[np.ndarray], np.ndarray | None, object]:
     """Build a library into the harness firmware, run a batch under QEMU: (outputs, logits, records)."""
     from zoo.backends.tvm_cortexm7.firmware import build_firmware
     from zoo.backends.tvm_cortexm7.library import pack, unpack
@@ -160,19 +161,20 @@ def qemu_run(lib, inputs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarr
     from zoo.backends.tvm_cortexm7.records import RecordLayout
     from zoo.backends.tvm_cortexm7.targets import load_target
 
-    fw = build_firmware(lib, folder / "fw", load_target("cortexm7"))
+    fw = build_firmware(lib, folder / "fw", load_target(target))
     layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
-    res = QemuRunner(load_target("cortexm7")).run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
+    res = QemuRunner(load_target(target)).run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
     assert np.all(res.status == 0), f"the model returned status {res.status.max()}"
     return unpack(lib.outputs, res.outputs), res.logits, res
 
 
-def assert_qemu_bit_exact(path: Path, folder: Path, n: int = 16, seed: int = 3) -> None:
-    """Build ``path`` into Cortex-M7 firmware (DSP code paths), run it under QEMU, compare with TFLM."""
+def assert_qemu_bit_exact(path: Path, folder: Path, n: int = 16, seed: int = 3, target: str = "cortexm7") -> None:
+    """Build ``path`` into firmware for ``target`` (Cortex-M7: the DSP code paths), run it under QEMU,
+    compare with TFLM."""
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
 
     lib = generate_int8_library(path, folder / "lib", "m")
     inputs = inputs_for(lib, n, seed)
-    outputs, logits, _ = qemu_run(lib, inputs, folder)
+    outputs, logits, _ = qemu_run(lib, inputs, folder, target)
     bad = {k: v for k, v in differences(path, outputs, logits, inputs).items() if v}
-    assert not bad, f"{path.name} on QEMU: elements differing from TFLM on {n} inputs: {bad}"
+    assert not bad, f"{path.name} on QEMU ({target}): elements differing from TFLM on {n} inputs: {bad}"

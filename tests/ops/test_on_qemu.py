@@ -1,6 +1,6 @@
 """Every operator family on the emulated Cortex-M7 (the DSP kernels), bit-exact with TFLM: all
 int8 cases side by side in one model, so one firmware run covers them (plus one run with float32
-and uint8 edges)."""
+and uint8 edges); the Helium (MVE) kernels on the emulated Cortex-M55."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ ALL_INT8 = [*test_conv2d.CONV, *test_conv2d.DEPTHWISE, *test_fully_connected.CAS
 
 def test_all_operators_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
     assert_qemu_bit_exact(op_models.model("all_ops", ALL_INT8), tmp_path, n=24)
+
+
+def test_fully_connected_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
+    """The M55's MVE FULLY_CONNECTED path (VLD4 + VMLADAVA over blocks of 4 rows): whole blocks of 16
+    inputs, leftover groups of 4 (20 and 24 inputs), leftover rows (10 and 6 outputs), no DSP fallback."""
+    assert_qemu_bit_exact(op_models.model("fully_connected", test_fully_connected.CASES), tmp_path,
+                          n=24, target="cortexm55")
 
 
 def test_float_and_uint8_edges_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -13,8 +13,8 @@
 #include <string.h>
 
 /* Feature tiers, chosen by the compiler's feature macros as in CMSIS-NN: portable C (ARMv6-M
- * Cortex-M0, the host build), the DSP extension (M4, M7, M33), and Helium (M55), for which no
- * kernel has an MVE path yet (ZOO_MVE is there for them to test; they use the DSP path). */
+ * Cortex-M0, the host build), the DSP extension (M4, M7, M33), and Helium (M55: FULLY_CONNECTED
+ * has an MVE path; the other kernels use the DSP path there). */
 #if defined(__ARM_FEATURE_DSP) && !defined(ZOO_INT8_PORTABLE)
 #include <arm_acle.h>
 #define ZOO_DSP 1
@@ -136,7 +136,10 @@ typedef struct {
     int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
     int32_t act_min, act_max;
 } zoo_binary_t;
-void zoo_add_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
+/* `lut`: NULL, or ZOO_ADD_LUT_BYTES of scratch for the tabulated input terms (worth it from ~1,000 elements). */
+void zoo_add_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
+                int32_t *lut);
+#define ZOO_ADD_LUT_BYTES 2048
 void zoo_mul_s8(const zoo_binary_t *p, const int8_t *a, const int8_t *b, int8_t *out, int32_t n);
 
 /* RELU (requantized into [act_min, act_max]) */

@@ -400,11 +400,10 @@ typedef void (*zoo_pairs_fn)(const int16_t *cols, const int32_t *stream, int8_t 
 
 /* Pixel pairs: two im2col columns, then the packed channel loop. `words`: stream words per
  * weight group (4 for int16 weights, 2 for int8). */
-static void fast_conv(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch,
-                      const void *weights, int32_t words, zoo_pairs_fn pairs)
+__attribute__((noinline)) static void fast_conv_rel(const zoo_conv_t *p, const int8_t *in, int8_t *out,
+                                                    int16_t *scratch, const int32_t *r, const void *weights,
+                                                    int32_t words, zoo_pairs_fn pairs)
 {
-    int32_t rel[ZOO_MAX_TAPS];
-    const int32_t *r = conv_rel(p, rel);
     const int32_t k = p->k_h * p->k_w * p->in_c, groups = (k + 3) / 4;
     const int32_t npix = p->out_h * p->out_w, oc = p->out_c;
     const int32_t *stream = (const int32_t *)weights;
@@ -415,6 +414,25 @@ static void fast_conv(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_
         build_column(p, in, pix, r, k, scratch);
         build_column(p, in, two ? pix + 1 : pix, r, k, scratch + 4);
         pairs(scratch, stream, out + pix * oc, two ? oc : 0, groups, end);
+    }
+}
+
+/* The tap offsets (conv_rel) live on the stack only for channel counts that need them. */
+__attribute__((noinline)) static void fast_conv_gather(const zoo_conv_t *p, const int8_t *in, int8_t *out,
+                                                       int16_t *scratch, const void *weights, int32_t words,
+                                                       zoo_pairs_fn pairs)
+{
+    int32_t rel[ZOO_MAX_TAPS];
+    fast_conv_rel(p, in, out, scratch, conv_rel(p, rel), weights, words, pairs);
+}
+
+static void fast_conv(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch,
+                      const void *weights, int32_t words, zoo_pairs_fn pairs)
+{
+    if ((p->in_c & 3) == 0) {
+        fast_conv_rel(p, in, out, scratch, 0, weights, words, pairs);
+    } else {
+        fast_conv_gather(p, in, out, scratch, weights, words, pairs);
     }
 }
 

@@ -6,8 +6,13 @@
  * otherwise [n_out][n_in]. The blocked path first widens the input row into `scratch`
  * (2 * n_in bytes: per 4 inputs the words SXTB16(x), SXTB16(x ror 8)); a block's four dot products
  * then share every input pair: per 4 inputs one LDRD of the input, then per two rows one LDRD,
- * four SXTB16 and four SMLAD of the weights. */
+ * four SXTB16 and four SMLAD of the weights. With MVE (Helium) the raw input is read instead: a VLD4
+ * of 4 groups de-interleaves the block into its 4 rows' 16 consecutive taps, each one VMLADAVA. */
 #include "zoo_int8.h"
+
+#if ZOO_MVE
+#include <arm_mve.h>
+#endif
 
 #if ZOO_DSP
 /* One group of 4 inputs x 4 rows: 16 MACs in 8 SMLAD, 19 instructions. */
@@ -33,6 +38,7 @@
     "smlad %[a3], %[x1], %[t], %[a3]\n\t"
 #endif
 
+#if !ZOO_MVE
 /* The input row as int16 pairs in SXTB16 order (x0 x2, x1 x3 per group of 4). */
 static void widen_row(const int8_t *x, int16_t *xw, int32_t groups)
 {
@@ -53,7 +59,7 @@ static void widen_row(const int8_t *x, int16_t *xw, int32_t groups)
 }
 
 /* acc[0..3] += the block's four dot products over `groups` groups of 4 widened inputs. */
-static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_t *acc)
+__attribute__((noinline)) static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_t *acc)
 {
 #if ZOO_DSP
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
@@ -90,9 +96,35 @@ static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_
     }
 #endif
 }
+#endif
+
+#if ZOO_MVE
+/* acc[0..3] += the block's four dot products over `groups` groups of 4 raw inputs. */
+static void dot_block4_mve(const int8_t *x, const int8_t *w, int32_t groups, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], g, r, j;
+    for (g = 0; g + 4 <= groups; g += 4, x += 16, w += 64) {
+        const int8x16_t xv = vld1q_s8(x);
+        const int32x4x4_t rows = vld4q_s32((const int32_t *)(const void *)w); /* val[r]: row r, 16 taps */
+        a0 = vmladavaq_s8(a0, xv, vreinterpretq_s8_s32(rows.val[0]));
+        a1 = vmladavaq_s8(a1, xv, vreinterpretq_s8_s32(rows.val[1]));
+        a2 = vmladavaq_s8(a2, xv, vreinterpretq_s8_s32(rows.val[2]));
+        a3 = vmladavaq_s8(a3, xv, vreinterpretq_s8_s32(rows.val[3]));
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    for (; g < groups; ++g, x += 4, w += 16) {
+        for (r = 0; r < 4; ++r) {
+            for (j = 0; j < 4; ++j) acc[r] += x[j] * w[4 * r + j];
+        }
+    }
+}
+#endif
 
 /* One row in the [n_in] layout. */
-static int32_t dot_row(const int8_t *x, const int8_t *w, int32_t n_in, int32_t acc)
+__attribute__((noinline)) static int32_t dot_row(const int8_t *x, const int8_t *w, int32_t n_in, int32_t acc)
 {
     int32_t i = 0;
 #if ZOO_DSP
@@ -123,10 +155,16 @@ void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratc
     int32_t r, o, j;
     for (r = 0; r < p->rows; ++r, in += n_in, out += n_out) {
         const int8_t *w = p->weights;
+#if !ZOO_MVE
         if (blocks) widen_row(in, scratch, n_in >> 2);
+#endif
         for (o = 0; o < 4 * blocks; o += 4, w += 4 * n_in) {
             int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
+#if ZOO_MVE
+            dot_block4_mve(in, w, n_in >> 2, acc);
+#else
             dot_block4(scratch, w, n_in >> 2, acc);
+#endif
             if (fast) {
                 for (j = 0; j < 4; ++j) out[o + j] = zoo_sat8(zoo_rq_fast(acc[j], p->rq));
                 continue;

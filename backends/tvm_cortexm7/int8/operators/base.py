@@ -115,7 +115,7 @@ def register(*tflite_ops: str, summary: str) -> Callable:
 @cache
 def _header_limits() -> dict[str, int]:
     text = KERNEL_HEADER.read_text(encoding="utf-8")
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (ZOO_MAX_\w+) (\d+)", text)}
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (ZOO_(?:MAX|ADD)_\w+) (\d+)", text)}
 
 
 def kernel_limit(name: str) -> int:

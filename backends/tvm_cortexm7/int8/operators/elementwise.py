@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import quant
-from .base import Context, Layer, activation_range, register
+from .base import Context, Layer, activation_range, kernel_limit, register
 
 __all__ = ["Binary"]
+
+#: elements from which tabulating ADD's input terms (512 requantizations) pays off
+LUT_FROM = 1024
 
 
 @dataclass
@@ -25,12 +28,18 @@ class Binary(Layer):
     params: list[int] = field(default_factory=list)  # zoo_binary_t in order
     in_place = True
 
+    def scratch_bytes(self) -> int:
+        """A large ADD tabulates its two input terms (``ZOO_ADD_LUT_BYTES``: 2 x 256 int32)."""
+        return kernel_limit("ZOO_ADD_LUT_BYTES") if self.op == "ADD" and self.count >= LUT_FROM else 0
+
     def emit(self, em, i: int) -> str:  # noqa: ANN001
         """``zoo_add_s8`` / ``zoo_mul_s8``."""
         em.decl(f"static const zoo_binary_t s_l{i} = {{{', '.join(map(str, self.params))}}};")
-        fn = "zoo_add_s8" if self.op == "ADD" else "zoo_mul_s8"
-        a, b = (em.ptr(n) for n in self.inputs)
-        return f"{fn}(&s_l{i}, {a}, {b}, {em.ptr(self.outputs[0])}, {self.count});"
+        a, b, y = (em.ptr(n) for n in (*self.inputs, self.outputs[0]))
+        if self.op == "MUL":
+            return f"zoo_mul_s8(&s_l{i}, {a}, {b}, {y}, {self.count});"
+        lut = f"(int32_t *)({em.scratch(i)})" if self.scratch_bytes() else "0"
+        return f"zoo_add_s8(&s_l{i}, {a}, {b}, {y}, {self.count}, {lut});"
 
 
 def _smaller_than_one(real: float) -> tuple[int, int]:
