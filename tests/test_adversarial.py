@@ -22,13 +22,14 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from hostile import MIRROR_MODEL, card_data, children, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from hostile import MIRROR_MODEL, card_data, children, tree
 from zoo import registry
 from zoo.cli import main
+
 
 def bounded(examples: int) -> settings:
     """Reproducible, bounded runs: the same examples on every CI run, none remembered between runs."""

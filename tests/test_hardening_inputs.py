@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from hostile import MIRROR_MODEL, card_data, write_card
 from PIL import Image
 
 import zoo
-from hostile import MIRROR_MODEL, card_data, write_card
 from zoo.card import load_card
 from zoo.cli import main
 from zoo.errors import ArtifactError, CardError, InputError, ToolchainError

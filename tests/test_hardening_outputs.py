@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hostile import card_data, fill, read_only, small_fs, write_card
 
 import zoo
-from hostile import card_data, fill, read_only, small_fs, write_card
 from zoo import artifacts
 from zoo.cli import main
 from zoo.errors import ArtifactError

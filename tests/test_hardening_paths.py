@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hostile import card_data, write_card
 
 import zoo
-from hostile import card_data, write_card
 from zoo import artifacts
 from zoo.card import load_card
 from zoo.datasets.card import load_dataset_card

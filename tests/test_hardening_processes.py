@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hostile import live_processes
 
 pytestmark = pytest.mark.emulator

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hostile import card_data, write_card
 
 import zoo
-from hostile import card_data, write_card
 from zoo.cardgen import render_card
 from zoo.cli import main
 

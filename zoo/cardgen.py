@@ -18,6 +18,7 @@ from zoo.atomic import atomic_write
 from zoo.card import Card, ReportedFigure, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef
 from zoo.conformance.results_file import read_results
+from zoo.errors import ArtifactError
 
 __all__ = ["render_card", "validation_path", "write_card"]
 
@@ -221,7 +222,7 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
     }
     try:
         return _environment().get_template("model_card.md.j2").render(**context)
-    except jinja2.TemplateError as exc:  # a validation JSON of another shape than the template expects
+    except (jinja2.TemplateError, TypeError, ValueError, KeyError) as exc:  # results of another shape than expected
         raise ArtifactError(f"cannot render the card of {card.name} from {validation_file}: {exc}; regenerate the "
                             f"validation with `zoo validate {card.name} --json ...`") from None
 

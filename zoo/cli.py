@@ -21,8 +21,7 @@ from rich.table import Table
 import zoo
 from zoo import registry
 from zoo.card import TASKS, TensorSpec
-from zoo.errors import (ArtifactError, BackendUnavailableError, CardError, InputError, OutputError, UnknownNameError,
-                        ZooError)
+from zoo.errors import ArtifactError, BackendUnavailableError, CardError, InputError, OutputError, UnknownNameError, ZooError
 from zoo.proc import exit_on_signals
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
