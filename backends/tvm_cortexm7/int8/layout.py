@@ -2,6 +2,10 @@
 
 The kernels accumulate ``x * w`` on raw int8 inputs and read padding as the input zero
 point, so the zero-point term ``-in_zp * sum(w)`` is folded into the int32 bias here.
+
+Weights stay the model's int8 values (re-ordered, never widened: the kernels sign-extend them on
+the fly); per output channel the packed streams hold the folded int32 bias, the model's int32
+multiplier and the shift in 16 (convolutions) or 8 (depthwise) bits, nothing derived from them.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
-           "FLAG_W16", "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw"]
+           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable"]
 
-FLAG_W16 = 1  # ZOO_CONV_W16
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1
 FLAG_PACKED = 8  # ZOO_CONV_PACKED
@@ -30,7 +33,6 @@ class KernelData:
     """Arrays one layer needs in flash, ready to print as C."""
 
     weights: np.ndarray | None  # int8, kernel layout
-    weights16: np.ndarray | None  # int16, depthwise fast-path layout
     bias: np.ndarray  # int32, folded (and padded to even length for convolutions)
     mult: np.ndarray  # int32 per channel (padded like bias)
     shift: np.ndarray  # int32 per channel
@@ -80,7 +82,7 @@ def _finish(data: KernelData, layer: Conv2D) -> KernelData:
     return data
 
 
-def _regular_conv(layer: Conv2D, wide: bool = False) -> KernelData:
+def _regular_conv(layer: Conv2D) -> KernelData:
     oc = layer.out_hwc[2]
     w = layer.weights.reshape(oc, -1).astype(np.int8)  # (O, K) in ky, kx, c order
     k = w.shape[1]
@@ -90,24 +92,28 @@ def _regular_conv(layer: Conv2D, wide: bool = False) -> KernelData:
     # pairs of output channels, interleaved per group of 4 taps: [p][g][2][4]
     inter = wp.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3)
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)
-    w8, w16, flags = np.ascontiguousarray(inter).reshape(-1), None, 0
-    if wide:  # int16 in SMLAD order: no sign extension in the inner loop
-        w16 = np.ascontiguousarray(inter.astype(np.int16)[..., [0, 2, 1, 3]]).reshape(-1)
-        w8, flags = None, FLAG_W16
-    return KernelData(w8, w16, _pad_even(bias), _pad_even(np.array(layer.multipliers, np.int32)),
-                      _pad_even(np.array(layer.shifts, np.int32)), flags=flags)
+    return KernelData(np.ascontiguousarray(inter).reshape(-1), _pad_even(bias),
+                      _pad_even(np.array(layer.multipliers, np.int32)), _pad_even(np.array(layer.shifts, np.int32)))
 
 
 def _depthwise(layer: Conv2D) -> KernelData:
     kh, kw = layer.kernel
     taps, oc = kh * kw, layer.out_hwc[2]
-    w = layer.weights.reshape(taps, oc).astype(np.int8)
+    w = layer.weights.reshape(taps, oc).astype(np.int8)  # [tap][c], as the model has them
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=0), layer.in_zp)
-    mult, shift = np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32)
-    if layer.depth_multiplier == 1 and oc % 4 == 0:
-        w16 = w.astype(np.int16).reshape(taps, oc // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
-        return KernelData(None, np.ascontiguousarray(w16).reshape(-1), bias, mult, shift)
-    return KernelData(np.ascontiguousarray(w).reshape(-1), None, bias, mult, shift)
+    return KernelData(np.ascontiguousarray(w).reshape(-1), bias, np.array(layer.multipliers, np.int32),
+                      np.array(layer.shifts, np.int32))
+
+
+def packable(layer: Conv2D, data: KernelData) -> bool:
+    """Whether the packed streams' requantization (``zoo_rq_mm``: SMMLAR on twice the accumulator)
+    is exact for this layer: single-step legal (:func:`single_step_requant`), the full int8 range,
+    and every accumulator within +-2^30."""
+    if data.rq is None or not data.flags & FLAG_FULL8:
+        return False
+    kh, kw = layer.kernel
+    taps = kh * kw * (1 if layer.depthwise else layer.in_hwc[2])
+    return int(np.abs(data.bias.astype(np.int64)).max(initial=0)) + taps * 128 * 128 < 2**30
 
 
 def c1_records(layer: Conv2D) -> np.ndarray | None:
@@ -137,38 +143,39 @@ def c1_records(layer: Conv2D) -> np.ndarray | None:
     return ((rec + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 
+def _words(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(a, np.int64).astype("<u4").astype("<i4"))
+
+
 def packed(data: KernelData) -> np.ndarray:
-    """The ``zoo_conv2d_s8_fast_w16`` / ``_fast_w8`` stream of a regular convolution with
-    single-step requantization and an even channel count, as int32 words viewed in the weights'
-    type (int16 or int8): per channel pair ``{bias0, bias1}``, its weight groups,
-    ``{m0, hi0, e0-1, m1, hi1, e1-1}``."""
+    """The ``zoo_conv2d_s8_fast`` stream of a regular convolution (even channel count,
+    :func:`packable`), int32 words viewed as int8: per channel pair ``{bias0, bias1}``, its int8
+    weight groups, ``{m0, m1, (e0 - 1) | (e1 - 1) << 16}`` (e = -shift)."""
     pairs = data.bias.size // 2
-    wide = data.weights16 is not None
-    dt = np.int16 if wide else np.int8
-    w = np.ascontiguousarray(data.weights16 if wide else data.weights, dt).reshape(pairs, -1)
-    b = np.ascontiguousarray(data.bias.astype("<i4").reshape(pairs, 2)).view(dt)
-    q = np.ascontiguousarray(data.rq.astype("<i4").reshape(pairs, 6)).view(dt)
-    return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
+    w = np.ascontiguousarray(data.weights, np.int8).reshape(pairs, -1)
+    e1 = (-data.shift.astype(np.int64) - 1).reshape(pairs, 2)
+    tail = np.concatenate([data.mult.astype(np.int64).reshape(pairs, 2), (e1[:, 0] | e1[:, 1] << 16)[:, None]], axis=1)
+    b = _words(data.bias.reshape(pairs, 2)).view(np.int8)
+    return np.ascontiguousarray(np.concatenate([b, w, _words(tail).view(np.int8)], axis=1)).reshape(-1)
 
 
-def packed_dw(data: KernelData) -> np.ndarray:
-    """The ``zoo_dwconv_s8_3x3`` stream (int16 view of int32 words) of a 3x3 depthwise fast-path
-    layer: per group of 4 channels ``{bias0..3}``, its 9 x 4 int16 weights, ``{m, hi, e-1}`` x 4."""
+def packed_dw(data: KernelData, kernel: tuple[int, int]) -> np.ndarray:
+    """The ``zoo_dwconv_s8_3x3`` stream (int32 words viewed as int8) of a 3x3 depthwise layer
+    (depth multiplier 1, channels % 4 == 0, :func:`packable`): per group of 4 channels
+    ``{bias0..3}``, the 9 taps' int8 weights of the 4 channels, ``{m0..m3}``, the 4 ``e - 1`` bytes."""
+    taps = kernel[0] * kernel[1]
     groups = data.bias.size // 4
-    w = np.ascontiguousarray(data.weights16, np.int16).reshape(groups, -1)
-    b = np.ascontiguousarray(data.bias.astype("<i4").reshape(groups, 4)).view(np.int16)
-    q = np.ascontiguousarray(data.rq.astype("<i4").reshape(groups, 12)).view(np.int16)
-    return np.ascontiguousarray(np.concatenate([b, w, q], axis=1)).reshape(-1)
+    w = np.ascontiguousarray(data.weights, np.int8).reshape(taps, groups, 4).transpose(1, 0, 2).reshape(groups, -1)
+    e1 = (-data.shift.astype(np.int64) - 1).reshape(groups, 4)
+    tail = np.concatenate([data.mult.astype(np.int64).reshape(groups, 4),
+                           (e1 << np.array([0, 8, 16, 24])).sum(axis=1)[:, None]], axis=1)
+    b = _words(data.bias.reshape(groups, 4)).view(np.int8)
+    return np.ascontiguousarray(np.concatenate([b, w, _words(tail).view(np.int8)], axis=1)).reshape(-1)
 
 
-def conv_data(layer: Conv2D, wide: bool = False) -> KernelData:
-    """Weights, folded bias and requantization arrays of a convolution.
-
-    Args:
-        layer: the convolution.
-        wide: store a regular convolution's weights as int16 (twice the flash, faster).
-    """
-    return _finish(_depthwise(layer) if layer.depthwise else _regular_conv(layer, wide), layer)
+def conv_data(layer: Conv2D) -> KernelData:
+    """Weights (int8), folded bias and requantization arrays of a convolution."""
+    return _finish(_depthwise(layer) if layer.depthwise else _regular_conv(layer), layer)
 
 
 def fc_weights(w: np.ndarray) -> np.ndarray:
@@ -187,5 +194,5 @@ def fc_data(layer: Any) -> KernelData:
     """Weights (in the :func:`fc_weights` layout) and folded bias of a fully connected layer."""
     w = layer.weights.astype(np.int8)
     bias = _fold(layer.bias, w.astype(np.int64).sum(axis=1), layer.in_zp)
-    return KernelData(fc_weights(w), None, bias, np.array(layer.multipliers, np.int32),
+    return KernelData(fc_weights(w), bias, np.array(layer.multipliers, np.int32),
                       np.array(layer.shifts, np.int32))

@@ -37,18 +37,17 @@ typedef struct {
     uint8_t k_h, k_w, stride_h, stride_w, pad_top, pad_left, depth_mult;
     uint8_t flags; /* ZOO_CONV_* */
     int8_t in_zp, out_zp, act_min, act_max;
-    /* regular conv: out channels in pairs; per pair, per group of 4 taps (ky,kx,c
-     * order, zero-padded to a multiple of 4): 4 bytes of channel 2p, 4 of 2p+1.
+    /* int8 weights as the model has them, re-laid out (never widened):
+     * regular conv: out channels in pairs; per pair, per group of 4 taps (ky,kx,c order,
+     * zero-padded to a multiple of 4): 4 bytes of channel 2p, 4 of 2p+1.
      * depthwise (generic path): [k_h][k_w][out_c].
-     * ZOO_CONV_PACKED without ZOO_CONV_W16: the zoo_conv2d_s8_fast_w8 stream. */
+     * ZOO_CONV_PACKED: the zoo_conv2d_s8_fast / zoo_dwconv_s8_3x3 stream (int32 words: bias,
+     * int8 weights, multipliers and shifts interleaved per channel pair / group of 4, see the
+     * kernel sources); bias, mult, shift and rq are then NULL.
+     * ZOO_CONV_C1: NULL (rq holds the zoo_conv2d_s8_c1 records). */
     const int8_t *weights;
-    /* depthwise fast path (depth_mult 1, in_c % 4 == 0): [c/4][tap][w0,w2,w1,w3];
-     * regular conv with ZOO_CONV_W16: the pair layout as int16; else NULL.
-     * ZOO_CONV_PACKED: the zoo_conv2d_s8_fast_w16 / zoo_dwconv_s8_3x3 stream (bias, weights
-     * and requantization interleaved per channel pair / group, see the kernel sources); bias
-     * and rq are then NULL */
-    const int16_t *weights16;
-    /* depthwise fast path: in_c bytes of the input zero point (what padding reads) */
+    /* depthwise with depth_mult 1 and in_c % 4 == 0: in_c bytes of the input zero point (what
+     * padding taps read); else NULL */
     const int8_t *pad;
     /* bias - in_zp * sum(weights), padded to an even channel count */
     const int32_t *bias;
@@ -60,25 +59,23 @@ typedef struct {
     const int32_t *rq;
 } zoo_conv_t;
 
-#define ZOO_CONV_W16 1u      /* regular conv: weights16 holds the pair layout as int16 (w0,w2,w1,w3) */
 #define ZOO_CONV_FULL8 2u    /* act_min == -128 and act_max == 127 */
-#define ZOO_CONV_PACKED 8u   /* zoo_conv2d_s8_fast_w16 stream: bias, weights, rq per channel pair */
+#define ZOO_CONV_PACKED 8u   /* weights hold the kernel's stream: bias, weights, requantization */
 #define ZOO_CONV_C1 4u       /* zoo_conv2d_s8_c1 layout: rq holds 8 words per channel */
 
 /* Any layer. `scratch`: two int16 im2col columns, 16 * ceil(k_h * k_w * in_c / 4) bytes. */
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
-/* Specialised: rq set, full int8 activation range, ZOO_CONV_W16 set / clear. _fast_w16 takes
- * the ZOO_CONV_PACKED stream in weights16 (see zoo_int8_conv.c) and an even out_c. */
-void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
-void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Specialised: single-step requantization into the full int8 range, an even out_c, the
+ * ZOO_CONV_PACKED stream in weights (see zoo_int8_conv.c). */
+void zoo_conv2d_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
-/* Specialised: weights16 and rq set, full int8 activation range. */
+/* Specialised: depth multiplier 1, channels % 4 == 0, pad and rq set, full int8 activation range. */
 void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
-/* Specialised: 3x3, depth multiplier 1, channels % 4 == 0, ZOO_CONV_PACKED stream in weights16
- * (see zoo_int8_dwconv.c), pad set, full int8 activation range. */
+/* Specialised: 3x3, depth multiplier 1, channels % 4 == 0, ZOO_CONV_PACKED stream in weights
+ * (see zoo_int8_dwconv.c), full int8 activation range. */
 void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 
 /* Limits of the kernels: the single source (the Python generator reads these lines). */
@@ -213,6 +210,15 @@ static inline int32_t zoo_rq_fast(int32_t x, const int32_t *q)
 {
     const int64_t v = (int64_t)x * q[0] + (int64_t)(((uint64_t)(uint32_t)q[1] << 32) | (1u << 30));
     return (int32_t)(v >> 32) >> q[2];
+}
+
+/* The single-step requantization of the packed streams, as SMMLAR computes it:
+ * ((c << 32) + 2x * m + 2^31) >> 32 (mod 2^64), then >> e, with c = (2 zp + 1) << (e - 1): the
+ * same nested floors as zoo_rq_fast with hi = c / 2 (the generator checks |2x| < 2^31). */
+static inline int32_t zoo_rq_mm(int32_t x, int32_t m, int32_t c, int32_t e)
+{
+    const uint64_t v = ((uint64_t)(uint32_t)c << 32) + (uint64_t)((int64_t)x * 2 * m) + (1u << 31);
+    return (int32_t)(uint32_t)(v >> 32) >> e;
 }
 
 /* Requantization of one layer, held in locals by the kernels. */

@@ -1,5 +1,6 @@
 /* zoo int8 CONV_2D: im2col into int16 columns, 2 pixels x 2 output channels per inner
- * loop (hand-scheduled SMLAD on Cortex-M with the DSP extension). */
+ * loop over int8 weights sign-extended on the fly (hand-scheduled SXTB16 + SMLAD on Cortex-M
+ * with the DSP extension). */
 #include "zoo_int8.h"
 
 
@@ -121,8 +122,9 @@ static void build_column(const zoo_conv_t *p, const int8_t *in, int32_t pix, con
     }}
 
 #if ZOO_DSP
-/* Hand-scheduled inner loops (Thumb-2 + DSP): per group of 4 taps, 2 pixels x 2 output
- * channels = 16 MACs in 8 SMLADs. `n` groups, n >= 1. */
+/* Hand-scheduled inner loop (Thumb-2 + DSP): per group of 4 taps, the int8 weights of a channel
+ * pair are sign-extended on the fly (4 SXTB16) and feed 2 pixels x 2 output channels = 16 MACs
+ * in 8 SMLADs. `n` groups, n >= 1. */
 #define ZOO_X_STEP                                                         \
     "smlad %[a0], %[x0], %[t0], %[a0]\n\t"                                \
     "smlad %[a0], %[x1], %[w0], %[a0]\n\t"                                \
@@ -140,92 +142,44 @@ static void build_column(const zoo_conv_t *p, const int8_t *in, int32_t pix, con
     "sxtb16 %[w0], %[w0], ror #8\n\t"                                     \
     "sxtb16 %[t1], %[w1]\n\t"                                             \
     "sxtb16 %[w1], %[w1], ror #8\n\t" ZOO_X_STEP
-#define ZOO_W16_GROUP                                                      \
-    "ldrd %[t0], %[w0], [%[pw]], #16\n\t"                                 \
-    "ldrd %[t1], %[w1], [%[pw], #-8]\n\t"                                 \
-    "ldrd %[x0], %[x1], [%[px]], #16\n\t" ZOO_X_STEP
-/* groups % 4 single groups first, then 4 per loop iteration */
-#define ZOO_GEMM_ASM(GROUP)                                                \
-    __asm__ volatile("tst %[n], #1\n\t"                                    \
-                     "beq 2f\n\t" GROUP                                    \
-                     "2:\n\t"                                              \
-                     "tst %[n], #2\n\t"                                    \
-                     "beq 4f\n\t" GROUP GROUP                              \
-                     "4:\n\t"                                              \
-                     "lsrs %[n], %[n], #2\n\t"                             \
-                     "beq 3f\n\t"                                          \
-                     "1:\n\t" GROUP GROUP GROUP GROUP                      \
-                     "subs %[n], %[n], #1\n\t"                             \
-                     "bne 1b\n\t"                                          \
-                     "3:\n\t"                                              \
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), \
-                       [pw] "+r"(pw), [px] "+r"(px), [n] "+r"(n), [w0] "=&r"(w0), \
-                       [w1] "=&r"(w1), [t0] "=&r"(t0), [t1] "=&r"(t1), [x0] "=&r"(x0), \
-                       [x1] "=&r"(x1)                                      \
-                     :                                                     \
-                     : "cc", "memory")
 #endif
 
 /* acc[0..3] += (A . w0, A . w1, B . w0, B . w1) over `groups` groups of 4 taps;
- * `cols` holds the interleaved pixel pair, `w` one channel pair (int8 or int16). */
-ZOO_INLINE void dot_2x2(const int16_t *cols, const void *w, int32_t groups, int wide, int32_t *acc)
+ * `cols` holds the interleaved pixel pair, `w` one channel pair's int8 weights. */
+ZOO_INLINE void dot_2x2(const int16_t *cols, const int8_t *w, int32_t groups, int32_t *acc)
 {
 #if ZOO_DSP
     int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
     int32_t w0, w1, t0, t1, x0, x1, n = groups;
-    const void *pw = w;
+    const int8_t *pw = w;
     const int16_t *px = cols;
-    if (wide) {
-        /* int16 weights: one LDM fetches both channels' 4 weight pairs of a group, so the
-         * registers are pinned (LDM fills registers in ascending order). */
-        register int32_t r_t0 __asm__("r0"), r_w0 __asm__("r1"), r_t1 __asm__("r2"),
-            r_w1 __asm__("r3"), r_x0 __asm__("r4"), r_x1 __asm__("r5");
-        register int32_t r_a0 __asm__("r6") = a0, r_a1 __asm__("r8") = a1;
-        register int32_t r_b0 __asm__("r9") = b0, r_b1 __asm__("r10") = b1;
-        register const void *r_pw __asm__("r11") = pw;
-        register const int16_t *r_px __asm__("r12") = px;
-        register int32_t r_n __asm__("lr") = n;
-        __asm__ volatile(
-#define ZOO_LDM_GROUP                                                      \
-    "ldmia %[pw]!, {r0, r1, r2, r3}\n\t"                                   \
-    "ldrd %[x0], %[x1], [%[px]], #16\n\t" ZOO_X_STEP
-            "tst %[n], #1\n\t"
-            "beq 2f\n\t" ZOO_LDM_GROUP
-            "2:\n\t"
-            "tst %[n], #2\n\t"
-            "beq 4f\n\t" ZOO_LDM_GROUP ZOO_LDM_GROUP
-            "4:\n\t"
-            "lsrs %[n], %[n], #2\n\t"
-            "beq 3f\n\t"
-            "1:\n\t" ZOO_LDM_GROUP ZOO_LDM_GROUP ZOO_LDM_GROUP ZOO_LDM_GROUP
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n\t"
-            "3:\n\t"
-            : [a0] "+r"(r_a0), [a1] "+r"(r_a1), [b0] "+r"(r_b0), [b1] "+r"(r_b1), [pw] "+r"(r_pw),
-              [px] "+r"(r_px), [n] "+r"(r_n), [t0] "=&r"(r_t0), [w0] "=&r"(r_w0), [t1] "=&r"(r_t1),
-              [w1] "=&r"(r_w1), [x0] "=&r"(r_x0), [x1] "=&r"(r_x1)
-            :
-            : "cc", "memory");
-        a0 = r_a0;
-        a1 = r_a1;
-        b0 = r_b0;
-        b1 = r_b1;
-    } else {
-        ZOO_GEMM_ASM(ZOO_W8_GROUP);
-    }
+    __asm__ volatile("tst %[n], #1\n\t"
+                     "beq 2f\n\t" ZOO_W8_GROUP
+                     "2:\n\t"
+                     "tst %[n], #2\n\t"
+                     "beq 4f\n\t" ZOO_W8_GROUP ZOO_W8_GROUP
+                     "4:\n\t"
+                     "lsrs %[n], %[n], #2\n\t"
+                     "beq 3f\n\t"
+                     "1:\n\t" ZOO_W8_GROUP ZOO_W8_GROUP ZOO_W8_GROUP ZOO_W8_GROUP
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     "3:\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1),
+                       [pw] "+r"(pw), [px] "+r"(px), [n] "+r"(n), [w0] "=&r"(w0),
+                       [w1] "=&r"(w1), [t0] "=&r"(t0), [t1] "=&r"(t1), [x0] "=&r"(x0),
+                       [x1] "=&r"(x1)
+                     :
+                     : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = b0;
     acc[3] = b1;
 #else
     int32_t g, j;
-    const int8_t *w8 = (const int8_t *)w;
-    const int16_t *w16 = (const int16_t *)w;
     for (g = 0; g < groups; ++g, cols += 8) {
-        for (j = 0; j < 4; ++j) {
-            /* int8: [ch0 w0..w3][ch1 w0..w3]; int16: [ch0 w0 w2 w1 w3][ch1 ...] */
-            const int32_t k0 = wide ? w16[8 * g + k_pos[j]] : w8[8 * g + j];
-            const int32_t k1 = wide ? w16[8 * g + 4 + k_pos[j]] : w8[8 * g + 4 + j];
+        for (j = 0; j < 4; ++j) { /* [ch0 w0..w3][ch1 w0..w3] per group */
+            const int32_t k0 = w[8 * g + j], k1 = w[8 * g + 4 + j];
             acc[0] += cols[k_pos[j]] * k0;
             acc[1] += cols[k_pos[j]] * k1;
             acc[2] += cols[4 + k_pos[j]] * k0;
@@ -237,25 +191,23 @@ ZOO_INLINE void dot_2x2(const int16_t *cols, const void *w, int32_t groups, int 
 
 /* Any regular convolution (the layer's own requantization and clamp). */
 static void conv_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *in, int8_t *out,
-                        int16_t *scratch, const int32_t *rel, int wide)
+                        int16_t *scratch, const int32_t *rel)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, groups = (k + 3) / 4;
     const int32_t npix = p->out_h * p->out_w, oc_n = p->out_c;
-    const int32_t pair_bytes = 8 * groups * (wide ? 2 : 1);
-    const uint8_t *w0 = wide ? (const uint8_t *)p->weights16 : (const uint8_t *)p->weights;
     const int32_t *bias = p->bias;
     int32_t pix, oc;
     for (pix = 0; pix < npix; pix += 2) {
         const int two = pix + 1 < npix;
         int8_t *out_a = out + pix * oc_n, *out_b = out_a + oc_n;
-        const uint8_t *w = w0;
+        const int8_t *w = p->weights;
         build_column(p, in, pix, rel, k, scratch);
         build_column(p, in, two ? pix + 1 : pix, rel, k, scratch + 4);
-        for (oc = 0; oc < oc_n; oc += 2, w += pair_bytes) {
+        for (oc = 0; oc < oc_n; oc += 2, w += 8 * groups) {
             int32_t acc[4];
             acc[0] = acc[2] = bias[oc];
             acc[1] = acc[3] = bias[oc + 1];
-            dot_2x2(scratch, w, groups, wide, acc);
+            dot_2x2(scratch, w, groups, acc);
             out_a[oc] = zoo_requant(r, acc[0], oc, 0);
             if (two) out_b[oc] = zoo_requant(r, acc[2], oc, 0);
             if (oc + 1 < oc_n) {
@@ -280,19 +232,14 @@ static const int32_t *conv_rel(const zoo_conv_t *p, int32_t *rel)
     return rel;
 }
 
-/* The generator calls the specialised entry points where they apply (single-step
- * requantization into the full int8 range, int16 or int8 weights); zoo_conv2d_s8 runs any
- * layer. Each is its own function so the linker drops the ones a model does not use. */
-/* zoo_conv2d_s8_fast_w16 / _fast_w8: the whole channel loop of a pixel pair runs in
- * zoo_w16_pairs / zoo_w8_pairs over one stream per channel pair (ZOO_CONV_PACKED layout, int32
- * words): {bias0, bias1}, groups x {the pair's weight group: int16 (w0|w2, w1|w3 of channel 0,
- * the same of channel 1) or int8 (w0..w3 of channel 0, of channel 1)}, {m0, hi0, e0 - 1, m1,
- * hi1, e1 - 1} (zoo_rq_fast). Writes out_a[0..2*pairs) and out_a[delta + 0..2*pairs). */
+/* zoo_conv2d_s8_fast: the whole channel loop of a pixel pair runs in zoo_conv_pairs over one
+ * stream per channel pair (ZOO_CONV_PACKED layout, int32 words): {bias0, bias1}, groups x {the
+ * int8 weights w0..w3 of channel 0, of channel 1}, {m0, m1, (e0 - 1) | (e1 - 1) << 16} (the
+ * model's multipliers, e = -shift; the rounding constant (2 zp + 1) << (e - 1) of zoo_rq_mm is
+ * derived, `zp2` = 2 zp + 1). Writes out_a[0..2*pairs) and out_a[delta + 0..2*pairs). */
 #if ZOO_DSP
-void zoo_w16_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
-                   int32_t groups, const int32_t *end);
-void zoo_w8_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
-                  int32_t groups, const int32_t *end);
+void zoo_conv_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                    int32_t groups, const int32_t *end, int32_t zp2);
 #define ZOO_PK_X                                                           \
     "ldrd r4, r5, [r12], #16\n\t"                                         \
     "smlad r6, r4, r0, r6\n\t"                                            \
@@ -304,146 +251,126 @@ void zoo_w8_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int
     "smlad r9, r5, r1, r9\n\t"                                            \
     "smlad r10, r4, r2, r10\n\t"                                          \
     "smlad r10, r5, r3, r10\n\t"
-#define ZOO_PK_W16 "ldmia r11!, {r0, r1, r2, r3}\n\t" ZOO_PK_X
 #define ZOO_PK_W8                                                          \
     "ldrd r1, r3, [r11], #8\n\t"                                          \
     "sxtb16 r0, r1\n\t"                                                   \
     "sxtb16 r1, r1, ror #8\n\t"                                           \
     "sxtb16 r2, r3\n\t"                                                   \
     "sxtb16 r3, r3, ror #8\n\t" ZOO_PK_X
-#define ZOO_PK_RQ(A, B)                                                    \
-    "ldmia r11!, {r0, r1, r2}\n\t"                                         \
-    "mov r3, r1\n\t"                                                      \
-    "mov r4, #0x40000000\n\t"                                             \
-    "smlal r4, r1, " A ", r0\n\t"                                         \
-    "mov r4, #0x40000000\n\t"                                             \
-    "smlal r4, r3, " B ", r0\n\t"                                         \
-    "asr r1, r1, r2\n\t"                                                  \
-    "asr r3, r3, r2\n\t"                                                  \
-    "ssat r1, #8, r1\n\t"                                                 \
-    "ssat r3, #8, r3\n\t"                                                 \
-    "strb r3, [r7, r5]\n\t"                                               \
-    "strb r1, [r7], #1\n\t"
-/* r0 cols, r1 stream, r2 out_a, r3 delta; [sp] groups, [sp+4] end of the stream */
-#define ZOO_PAIRS_FN(NAME, G)                                              \
-    ".section .text." NAME ",\"ax\",%progbits\n\t"                        \
-    ".align 2\n\t"                                                        \
-    ".global " NAME "\n\t"                                                \
-    ".thumb\n\t"                                                          \
-    ".thumb_func\n\t"                                                     \
-    ".type " NAME ", %function\n" NAME ":\n\t"                            \
-    "push {r0, r3, r4-r11, lr}\n\t" /* [sp] cols, [sp+4] delta, [sp+44] groups, [sp+48] end */ \
-    "mov r11, r1\n\t"                                                     \
-    "mov r7, r2\n"                                                        \
-    "5:\n\t"                                                              \
-    "ldmia r11!, {r6, r8}\n\t"                                            \
-    "mov r9, r6\n\t"                                                      \
-    "mov r10, r8\n\t"                                                     \
-    "ldr r12, [sp]\n\t"                                                   \
-    "ldr lr, [sp, #44]\n\t"                                               \
-    "tst lr, #1\n\t"                                                      \
-    "beq 2f\n\t" G                                                        \
-    "2:\n\t"                                                              \
-    "tst lr, #2\n\t"                                                      \
-    "beq 4f\n\t" G G                                                      \
-    "4:\n\t"                                                              \
-    "lsrs lr, lr, #2\n\t"                                                 \
-    "beq 3f\n"                                                            \
-    "1:\n\t" G G G G                                                      \
-    "subs lr, lr, #1\n\t"                                                 \
-    "bne 1b\n"                                                            \
-    "3:\n\t"                                                              \
-    "ldr r5, [sp, #4]\n\t" ZOO_PK_RQ("r6", "r9") ZOO_PK_RQ("r8", "r10")   \
-    "ldr r0, [sp, #48]\n\t"                                               \
-    "cmp r11, r0\n\t"                                                     \
-    "bne 5b\n\t"                                                          \
-    "add sp, #8\n\t"                                                      \
-    "pop {r4-r11, pc}\n\t"                                                \
-    ".size " NAME ", .-" NAME "\n\t"                                      \
-    ".text"
-__asm__(ZOO_PAIRS_FN("zoo_w16_pairs", ZOO_PK_W16));
-__asm__(ZOO_PAIRS_FN("zoo_w8_pairs", ZOO_PK_W8));
+/* one channel: accumulators A (pixel a) and B (pixel b), multiplier M; r3 = e - 1 (by S),
+ * r12 = 2 zp + 1, r5 = delta; SMMLAR(2 acc, m, c) >> e is zoo_rq_mm */
+#define ZOO_PK_RQ(A, B, M, S)                                              \
+    S "\n\t"                                                              \
+    "lsl r4, r12, r3\n\t"                                                 \
+    "add r3, r3, #1\n\t"                                                  \
+    "lsl lr, " A ", #1\n\t"                                               \
+    "smmlar lr, lr, " M ", r4\n\t"                                        \
+    "asr lr, lr, r3\n\t"                                                  \
+    "ssat lr, #8, lr\n\t"                                                 \
+    "lsl " A ", " B ", #1\n\t"                                            \
+    "smmlar " A ", " A ", " M ", r4\n\t"                                  \
+    "asr " A ", " A ", r3\n\t"                                            \
+    "ssat " A ", #8, " A "\n\t"                                           \
+    "strb " A ", [r7, r5]\n\t"                                            \
+    "strb lr, [r7], #1\n\t"
+/* r0 cols, r1 stream, r2 out_a, r3 delta; [sp] groups, [sp+4] end, [sp+8] zp2 */
+__asm__(".section .text.zoo_conv_pairs,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_conv_pairs\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_conv_pairs, %function\n"
+        "zoo_conv_pairs:\n\t"
+        "push {r0, r3, r4-r11, lr}\n\t" /* [sp] cols, [sp+4] delta, [sp+44] groups, [sp+48] end, [sp+52] zp2 */
+        "mov r11, r1\n\t"
+        "mov r7, r2\n"
+        "5:\n\t"
+        "ldmia r11!, {r6, r8}\n\t"
+        "mov r9, r6\n\t"
+        "mov r10, r8\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldr lr, [sp, #44]\n\t"
+        "tst lr, #1\n\t"
+        "beq 2f\n\t" ZOO_PK_W8
+        "2:\n\t"
+        "tst lr, #2\n\t"
+        "beq 4f\n\t" ZOO_PK_W8 ZOO_PK_W8
+        "4:\n\t"
+        "lsrs lr, lr, #2\n\t"
+        "beq 3f\n"
+        "1:\n\t" ZOO_PK_W8 ZOO_PK_W8 ZOO_PK_W8 ZOO_PK_W8
+        "subs lr, lr, #1\n\t"
+        "bne 1b\n"
+        "3:\n\t"
+        "ldmia r11!, {r0, r1, r2}\n\t"
+        "ldr r12, [sp, #52]\n\t"
+        "ldr r5, [sp, #4]\n\t"
+        ZOO_PK_RQ("r6", "r9", "r0", "uxth r3, r2") ZOO_PK_RQ("r8", "r10", "r1", "lsr r3, r2, #16")
+        "ldr r0, [sp, #48]\n\t"
+        "cmp r11, r0\n\t"
+        "bne 5b\n\t"
+        "add sp, #8\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_conv_pairs, .-zoo_conv_pairs\n\t"
+        ".text");
 #else
-static void zoo_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
-                      int32_t groups, const int32_t *end, int wide)
+static void zoo_conv_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
+                           int32_t groups, const int32_t *end, int32_t zp2)
 {
     while (stream < end) {
         int32_t acc[4], c, j;
         acc[0] = acc[2] = stream[0];
         acc[1] = acc[3] = stream[1];
-        dot_2x2(cols, stream + 2, groups, wide, acc);
-        stream += 2 + (wide ? 4 : 2) * groups;
-        for (c = 0; c < 2; ++c, stream += 3) {
+        dot_2x2(cols, (const int8_t *)(const void *)(stream + 2), groups, acc);
+        stream += 2 + 2 * groups;
+        for (c = 0; c < 2; ++c) {
+            const int32_t e1 = (int32_t)(((uint32_t)stream[2] >> (16 * c)) & 0xFFFFu);
             for (j = 0; j < 2; ++j) {
-                const int32_t v = zoo_rq_fast(acc[c + 2 * j], stream);
-                out_a[j * delta] = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+                out_a[j * delta] = zoo_sat8(zoo_rq_mm(acc[c + 2 * j], stream[c], zp2 << e1, e1 + 1));
             }
             ++out_a;
         }
+        stream += 3;
     }
-}
-static void zoo_w16_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
-                          int32_t groups, const int32_t *end)
-{
-    zoo_pairs(cols, stream, out_a, delta, groups, end, 1);
-}
-
-static void zoo_w8_pairs(const int16_t *cols, const int32_t *stream, int8_t *out_a, int32_t delta,
-                         int32_t groups, const int32_t *end)
-{
-    zoo_pairs(cols, stream, out_a, delta, groups, end, 0);
 }
 #endif
 
-typedef void (*zoo_pairs_fn)(const int16_t *cols, const int32_t *stream, int8_t *out_a,
-                             int32_t delta, int32_t groups, const int32_t *end);
-
-/* Pixel pairs: two im2col columns, then the packed channel loop. `words`: stream words per
- * weight group (4 for int16 weights, 2 for int8). */
+/* Pixel pairs: two im2col columns, then the packed channel loop. */
 __attribute__((noinline)) static void fast_conv_rel(const zoo_conv_t *p, const int8_t *in, int8_t *out,
-                                                    int16_t *scratch, const int32_t *r, const void *weights,
-                                                    int32_t words, zoo_pairs_fn pairs)
+                                                    int16_t *scratch, const int32_t *r)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, groups = (k + 3) / 4;
     const int32_t npix = p->out_h * p->out_w, oc = p->out_c;
-    const int32_t *stream = (const int32_t *)weights;
-    const int32_t *end = stream + (oc / 2) * (8 + words * groups);
+    const int32_t *stream = (const int32_t *)(const void *)p->weights;
+    const int32_t *end = stream + (oc / 2) * (5 + 2 * groups);
+    const int32_t zp2 = 2 * p->out_zp + 1;
     int32_t pix;
     for (pix = 0; pix < npix; pix += 2) {
         const int two = pix + 1 < npix;
         build_column(p, in, pix, r, k, scratch);
         build_column(p, in, two ? pix + 1 : pix, r, k, scratch + 4);
-        pairs(scratch, stream, out + pix * oc, two ? oc : 0, groups, end);
+        zoo_conv_pairs(scratch, stream, out + pix * oc, two ? oc : 0, groups, end, zp2);
     }
 }
 
 /* The tap offsets (conv_rel) live on the stack only for channel counts that need them. */
 __attribute__((noinline)) static void fast_conv_gather(const zoo_conv_t *p, const int8_t *in, int8_t *out,
-                                                       int16_t *scratch, const void *weights, int32_t words,
-                                                       zoo_pairs_fn pairs)
+                                                       int16_t *scratch)
 {
     int32_t rel[ZOO_MAX_TAPS];
-    fast_conv_rel(p, in, out, scratch, conv_rel(p, rel), weights, words, pairs);
+    fast_conv_rel(p, in, out, scratch, conv_rel(p, rel));
 }
 
-static void fast_conv(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch,
-                      const void *weights, int32_t words, zoo_pairs_fn pairs)
+/* The generator calls zoo_conv2d_s8_fast where it applies (ZOO_CONV_PACKED: single-step
+ * requantization into the full int8 range, even out_c); zoo_conv2d_s8 runs any layer. Each is its
+ * own function so the linker drops the ones a model does not use. */
+void zoo_conv2d_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
 {
     if ((p->in_c & 3) == 0) {
-        fast_conv_rel(p, in, out, scratch, 0, weights, words, pairs);
+        fast_conv_rel(p, in, out, scratch, 0);
     } else {
-        fast_conv_gather(p, in, out, scratch, weights, words, pairs);
+        fast_conv_gather(p, in, out, scratch);
     }
-}
-
-void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
-{
-    fast_conv(p, in, out, scratch, p->weights16, 4, zoo_w16_pairs);
-}
-
-void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
-{
-    fast_conv(p, in, out, scratch, p->weights, 2, zoo_w8_pairs);
 }
 
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
@@ -451,7 +378,7 @@ void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *
     int32_t rel[ZOO_MAX_TAPS];
     zoo_rq_t r;
     zoo_conv_rq(p, &r);
-    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel), (p->flags & ZOO_CONV_W16) != 0);
+    conv_pixels(p, &r, in, out, scratch, conv_rel(p, rel));
 }
 
 /* Single input channel, at most 9 taps (a first 3x3 convolution on a grey image), single-step

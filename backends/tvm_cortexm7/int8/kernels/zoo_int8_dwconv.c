@@ -3,63 +3,31 @@
 #include "zoo_int8.h"
 
 
-/* 4 channels (group g) of one output pixel over all taps. `tap` holds each tap's input
- * pixel (the pad row for padding); `w` the group's weights [tap][w0 w2 w1 w3]. */
-ZOO_INLINE void dw_group4(const int8_t *const *tap, int32_t g4, const int16_t *w, int32_t taps,
-                          int32_t *acc)
+/* 4 channels (g4 .. g4 + 3) of one output pixel over all taps. `tap` holds each tap's input
+ * pixel (the pad row for padding); `w` the int8 weights [tap][c] of the layer, from channel g4
+ * (`c` channels per tap), sign-extended on the fly. */
+ZOO_INLINE void dw_group4(const int8_t *const *tap, int32_t g4, const int8_t *w, int32_t c,
+                          int32_t taps, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-#if ZOO_DSP
-    int32_t x, xe, we, wo, n = taps;
-    const int8_t *px;
-    const int8_t *const *pt = tap;
-    const int16_t *pw = w;
-#define ZOO_DW_TAP                                                         \
-    "ldr %[px], [%[pt]], #4\n\t"                                          \
-    "ldr %[x], [%[px], %[g4]]\n\t"                                        \
-    "ldrd %[we], %[wo], [%[pw]], #8\n\t"                                  \
-    "sxtb16 %[xe], %[x]\n\t"                                              \
-    "sxtb16 %[x], %[x], ror #8\n\t"                                       \
-    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                               \
-    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                               \
-    "smlabb %[a1], %[x], %[wo], %[a1]\n\t"                                \
-    "smlatt %[a3], %[x], %[wo], %[a3]\n\t"
-    if (taps == 9) { /* 3x3: fully unrolled */
-        __asm__ volatile(ZOO_DW_TAP ZOO_DW_TAP ZOO_DW_TAP ZOO_DW_TAP ZOO_DW_TAP ZOO_DW_TAP
-                         ZOO_DW_TAP ZOO_DW_TAP ZOO_DW_TAP
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pt] "+r"(pt),
-                           [pw] "+r"(pw), [px] "=&r"(px), [x] "=&r"(x), [xe] "=&r"(xe),
-                           [we] "=&r"(we), [wo] "=&r"(wo)
-                         : [g4] "r"(g4)
-                         : "memory");
-    } else
-    __asm__ volatile("1:\n\t"
-                     "ldr %[px], [%[pt]], #4\n\t"
-                     "ldr %[x], [%[px], %[g4]]\n\t"
-                     "ldrd %[we], %[wo], [%[pw]], #8\n\t"
-                     "sxtb16 %[xe], %[x]\n\t"
-                     "sxtb16 %[x], %[x], ror #8\n\t"
-                     "smlabb %[a0], %[xe], %[we], %[a0]\n\t"
-                     "smlatt %[a2], %[xe], %[we], %[a2]\n\t"
-                     "smlabb %[a1], %[x], %[wo], %[a1]\n\t"
-                     "smlatt %[a3], %[x], %[wo], %[a3]\n\t"
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b\n\t"
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pt] "+r"(pt),
-                       [pw] "+r"(pw), [n] "+r"(n), [px] "=&r"(px), [x] "=&r"(x), [xe] "=&r"(xe),
-                       [we] "=&r"(we), [wo] "=&r"(wo)
-                     : [g4] "r"(g4)
-                     : "cc", "memory");
-#else
     int32_t t;
-    for (t = 0; t < taps; ++t, w += 4) {
+    for (t = 0; t < taps; ++t, w += c) {
+#if ZOO_DSP
+        const uint32_t x = (uint32_t)zoo_read32(tap[t] + g4), wv = (uint32_t)zoo_read32(w);
+        const int32_t xe = (int32_t)__sxtb16(x), xo = zoo_sxtb16_ror8(x);
+        const int32_t we = (int32_t)__sxtb16(wv), wo = zoo_sxtb16_ror8(wv);
+        a0 = __smlabb(xe, we, a0);
+        a2 = __smlatt(xe, we, a2);
+        a1 = __smlabb(xo, wo, a1);
+        a3 = __smlatt(xo, wo, a3);
+#else
         const int8_t *x = tap[t] + g4;
         a0 += x[0] * w[0];
-        a2 += x[2] * w[1];
-        a1 += x[1] * w[2];
+        a1 += x[1] * w[1];
+        a2 += x[2] * w[2];
         a3 += x[3] * w[3];
-    }
 #endif
+    }
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
@@ -122,7 +90,7 @@ ZOO_INLINE void dw_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *
                 acc[1] = bias[4 * g + 1];
                 acc[2] = bias[4 * g + 2];
                 acc[3] = bias[4 * g + 3];
-                dw_group4(tap, 4 * g, p->weights16 + 4 * taps * g, taps, acc);
+                dw_group4(tap, 4 * g, p->weights + 4 * g, c, taps, acc);
                 out[4 * g] = zoo_requant(r, acc[0], 4 * g, fast8);
                 out[4 * g + 1] = zoo_requant(r, acc[1], 4 * g + 1, fast8);
                 out[4 * g + 2] = zoo_requant(r, acc[2], 4 * g + 2, fast8);
@@ -132,7 +100,7 @@ ZOO_INLINE void dw_pixels(const zoo_conv_t *p, const zoo_rq_t *r, const int8_t *
     }
 }
 
-/* Fast path: depth multiplier 1, channels % 4 == 0 (weights16), single-step requantization
+/* Fast path: depth multiplier 1, channels % 4 == 0 (pad set), single-step requantization
  * into the full int8 range. zoo_dwconv_s8 runs any depthwise layer. */
 void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
@@ -147,7 +115,7 @@ void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out)
     int32_t oy, ox;
     zoo_rq_t r;
     zoo_conv_rq(p, &r);
-    if (p->weights16 != 0) {
+    if (p->pad != 0) {
         dw_pixels(p, &r, in, out, 0);
         return;
     }
@@ -161,27 +129,35 @@ void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 
 /* 3x3 fast path (depth multiplier 1, channels % 4 == 0, single-step requantization into the
  * full int8 range): one asm loop over the 4-channel groups of an output pixel reads one stream
- * (ZOO_CONV_PACKED, weights16 as int32 words): per group {bias0..3}, 9 taps x {w0|w2, w1|w3},
- * {m, hi, e - 1} x 4 channels (zoo_rq_fast). */
+ * (ZOO_CONV_PACKED, weights as int32 words): per group {bias0..3}, 9 taps x {the int8 weights of
+ * the 4 channels}, {m0..m3}, {(e - 1) bytes of the 4 channels} (zoo_rq_mm, `zp2` = 2 zp + 1). */
+#define ZOO_DW9_WORDS 18
 #if ZOO_DSP
-void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8_t *out, const int32_t *end);
+void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8_t *out, const int32_t *end,
+                    int32_t zp2);
 #define ZOO_DW9_TAP                                                        \
     "ldr r12, [r0], #4\n\t"                                               \
     "ldr r8, [r12, lr]\n\t"                                               \
-    "ldrd r10, r11, [r1], #8\n\t"                                         \
+    "ldr r10, [r1], #4\n\t"                                               \
     "sxtb16 r9, r8\n\t"                                                   \
     "sxtb16 r8, r8, ror #8\n\t"                                           \
-    "smlabb r4, r9, r10, r4\n\t"                                          \
-    "smlatt r6, r9, r10, r6\n\t"                                          \
-    "smlabb r5, r8, r11, r5\n\t"                                          \
-    "smlatt r7, r8, r11, r7\n\t"
-#define ZOO_DW9_RQ(A)                                                      \
-    "ldmia r1!, {r8, r9, r10}\n\t"                                         \
-    "mov r11, #0x40000000\n\t"                                            \
-    "smlal r11, r9, " A ", r8\n\t"                                        \
-    "asr r9, r9, r10\n\t"                                                 \
-    "ssat r9, #8, r9\n\t"                                                 \
-    "strb r9, [r2], #1\n\t"
+    "sxtb16 r11, r10\n\t"                                                 \
+    "sxtb16 r10, r10, ror #8\n\t"                                         \
+    "smlabb r4, r9, r11, r4\n\t"                                          \
+    "smlatt r6, r9, r11, r6\n\t"                                          \
+    "smlabb r5, r8, r10, r5\n\t"                                          \
+    "smlatt r7, r8, r10, r7\n\t"
+/* r11 = 2 zp + 1, r12 = the group's (e - 1) bytes */
+#define ZOO_DW9_RQ(A, BYTE)                                                \
+    "ldr r8, [r1], #4\n\t"                                                \
+    "ubfx r9, r12, #" BYTE ", #8\n\t"                                     \
+    "lsl r10, r11, r9\n\t"                                                \
+    "add r9, r9, #1\n\t"                                                  \
+    "lsl " A ", " A ", #1\n\t"                                            \
+    "smmlar " A ", " A ", r8, r10\n\t"                                    \
+    "asr " A ", " A ", r9\n\t"                                            \
+    "ssat " A ", #8, " A "\n\t"                                           \
+    "strb " A ", [r2], #1\n\t"
 __asm__(".section .text.zoo_dw9_groups,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_dw9_groups\n\t"
@@ -189,13 +165,16 @@ __asm__(".section .text.zoo_dw9_groups,\"ax\",%progbits\n\t"
         ".thumb_func\n\t"
         ".type zoo_dw9_groups, %function\n"
         "zoo_dw9_groups:\n\t"
-        "push {r4-r11, lr}\n\t"
+        "push {r4-r11, lr}\n\t" /* [sp+36] zp2 */
         "mov lr, #0\n"
         "1:\n\t"
         "ldmia r1!, {r4, r5, r6, r7}\n\t"
         ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP
         ZOO_DW9_TAP ZOO_DW9_TAP
-        ZOO_DW9_RQ("r4") ZOO_DW9_RQ("r5") ZOO_DW9_RQ("r6") ZOO_DW9_RQ("r7")
+        "ldr r12, [r1, #16]\n\t"
+        "ldr r11, [sp, #36]\n\t"
+        ZOO_DW9_RQ("r4", "0") ZOO_DW9_RQ("r5", "8") ZOO_DW9_RQ("r6", "16") ZOO_DW9_RQ("r7", "24")
+        "add r1, r1, #4\n\t"
         "sub r0, r0, #36\n\t"
         "add lr, lr, #4\n\t"
         "cmp r1, r3\n\t"
@@ -205,17 +184,17 @@ __asm__(".section .text.zoo_dw9_groups,\"ax\",%progbits\n\t"
         ".text");
 #else
 static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8_t *out,
-                           const int32_t *end)
+                           const int32_t *end, int32_t zp2)
 {
     int32_t g4;
-    for (g4 = 0; stream < end; g4 += 4) {
+    for (g4 = 0; stream < end; g4 += 4, stream += ZOO_DW9_WORDS) {
         int32_t acc[4], j;
         memcpy(acc, stream, sizeof acc);
-        dw_group4(tap, g4, (const int16_t *)(const void *)(stream + 4), 9, acc);
-        stream += 4 + 18;
-        for (j = 0; j < 4; ++j, stream += 3) {
-            const int32_t v = zoo_rq_fast(acc[j], stream);
-            *out++ = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+        /* the 9 weight words are [tap][4 channels]: a tap stride of 4 bytes */
+        dw_group4(tap, g4, (const int8_t *)(const void *)(stream + 4), 4, 9, acc);
+        for (j = 0; j < 4; ++j) {
+            const int32_t e1 = (int32_t)(((uint32_t)stream[17] >> (8 * j)) & 0xFFu);
+            *out++ = zoo_sat8(zoo_rq_mm(acc[j], stream[13 + j], zp2 << e1, e1 + 1));
         }
     }
 }
@@ -223,9 +202,9 @@ static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8
 
 void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
-    const int32_t c = p->in_c, in_w = p->in_w;
-    const int32_t *stream = (const int32_t *)(const void *)p->weights16;
-    const int32_t *end = stream + (c / 4) * 34;
+    const int32_t c = p->in_c, in_w = p->in_w, zp2 = 2 * p->out_zp + 1;
+    const int32_t *stream = (const int32_t *)(const void *)p->weights;
+    const int32_t *end = stream + (c / 4) * ZOO_DW9_WORDS;
     int32_t rel[9];
     const int8_t *tap[9];
     int32_t oy, ox, t;
@@ -240,7 +219,7 @@ void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
             } else {
                 dw_taps(p, in, p->pad, iy0, ix0, tap);
             }
-            zoo_dw9_groups(tap, stream, out, end);
+            zoo_dw9_groups(tap, stream, out, end, zp2);
         }
     }
 }

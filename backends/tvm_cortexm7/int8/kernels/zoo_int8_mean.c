@@ -2,6 +2,9 @@
  * folded into the multiplier at compile time). */
 #include "zoo_int8.h"
 
+/* Cold (one call per inference, over one small tensor): size before speed, whatever the build's -O. */
+#pragma GCC optimize("Os")
+
 void zoo_mean_hw_s8(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
                     int32_t out_zp, int32_t mult, int32_t shift)
 {

@@ -5,6 +5,9 @@
  * sum in Q12.19, reciprocal, rounded division by a power of two. */
 #include "zoo_int8.h"
 
+/* Cold (one call per inference, over one small tensor): size before speed, whatever the build's -O. */
+#pragma GCC optimize("Os")
+
 #define ZOO_ACCUM_BITS 12 /* kAccumulationIntegerBits */
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent */

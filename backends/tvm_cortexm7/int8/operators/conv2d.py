@@ -127,48 +127,41 @@ def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: 
             f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {', '.join(ptrs)}}};")
 
 
-def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant selection in one place
+def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
+    if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
+        raise BackendError(f"{layer.op} #{layer.index}: zero points and activation bounds must be int8 values")
     rec = layout.c1_records(layer)
     if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
         r = em.array(f"l{i}_rec", rec)
-        em.decl(_decl(layer, i, layout.FLAG_C1 | layout.FLAG_FULL8, ("0", "0", "0", "0", "0", "0", r), 1))
+        em.decl(_decl(layer, i, layout.FLAG_C1 | layout.FLAG_FULL8, ("0", "0", "0", "0", "0", r), 1))
         return f"zoo_conv2d_s8_c1(&s_l{i}, {x}, {y}, 0);"
-    wide = not layer.depthwise and (layer.macs() >= 0.5 * em.total_macs or layer.weights.size <= 256)
-    data = layout.conv_data(layer, wide)
-    fast = data.rq is not None and bool(data.flags & layout.FLAG_FULL8)
-    if not layer.depthwise and fast and layer.out_hwc[2] % 2 == 0:
-        stream = layout.packed(data)  # bias, weights and requantization in one stream per channel pair
-        if data.flags & layout.FLAG_W16:
-            data.weights16 = stream
-        else:
-            data.weights = stream
+    data = layout.conv_data(layer)
+    oc = layer.out_hwc[2]
+    four = layer.depthwise and layer.depth_multiplier == 1 and oc % 4 == 0  # 4 channels per step
+    fast = layout.packable(layer, data)
+    if not layer.depthwise and fast and oc % 2 == 0:
+        fn, stream = "zoo_conv2d_s8_fast", layout.packed(data)  # bias, weights, requantization per pair
+    elif four and fast and tuple(layer.kernel) == (3, 3):
+        fn, stream = "zoo_dwconv_s8_3x3", layout.packed_dw(data, layer.kernel)
+    else:
+        fn = "zoo_dwconv_s8" if layer.depthwise else "zoo_conv2d_s8"
+        if four and data.rq is not None and data.flags & layout.FLAG_FULL8:
+            fn = "zoo_dwconv_s8_fast"
+        stream = None
+    if stream is not None:
+        ptrs = (em.array(f"l{i}_w", stream), "0", "0", "0", "0", "0")
         data.flags |= layout.FLAG_PACKED
-        data.bias, data.rq = None, None
-    if layer.depthwise and fast and data.weights16 is not None and tuple(layer.kernel) == (3, 3):
-        data.weights16, data.flags = layout.packed_dw(data), data.flags | layout.FLAG_PACKED
-        data.bias, data.rq = None, None
-    w = em.array(f"l{i}_w", data.weights) if data.weights is not None else "0"
-    w16 = em.array(f"l{i}_w16", data.weights16) if data.weights16 is not None else "0"
-    b = em.array(f"l{i}_bias", data.bias) if data.bias is not None else "0"
-    m = s = rq = "0"
-    if not data.flags & layout.FLAG_PACKED:
+    else:
+        m = s = rq = "0"
         if data.rq is not None:
             rq = em.array(f"l{i}_rq", data.rq)
         else:
             m, s = em.array(f"l{i}_mult", data.mult), em.array(f"l{i}_shift", data.shift)
-    pad = "0"
-    if data.weights16 is not None and layer.depthwise:
-        pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
-    if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
-        raise BackendError(f"{layer.op} #{layer.index}: zero points and activation bounds must be int8 values")
-    em.decl(_decl(layer, i, data.flags, (w, w16, pad, b, m, s, rq), layer.depth_multiplier))
+        ptrs = (em.array(f"l{i}_w", data.weights), "0", em.array(f"l{i}_bias", data.bias), m, s, rq)
+    if four:  # what padding taps read
+        ptrs = (ptrs[0], em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8)), *ptrs[2:])
+    em.decl(_decl(layer, i, data.flags, ptrs, layer.depth_multiplier))
     if layer.depthwise:
-        fn = "zoo_dwconv_s8_fast" if fast and data.weights16 is not None else "zoo_dwconv_s8"
-        if data.flags & layout.FLAG_PACKED:
-            fn = "zoo_dwconv_s8_3x3"
         return f"{fn}(&s_l{i}, {x}, {y});"
-    fn = "zoo_conv2d_s8"
-    if data.flags & layout.FLAG_PACKED:
-        fn += "_fast_w16" if data.flags & layout.FLAG_W16 else "_fast_w8"
     return f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)({em.scratch(i)}));"
