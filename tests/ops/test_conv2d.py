@@ -11,6 +11,18 @@ def _conv(filters, kernel, **kw):  # noqa: ANN001, ANN202
     return lambda keras, tf, x: keras.layers.Conv2D(filters, kernel, **kw)(x[0])
 
 
+def _pointwise_dead(keras, tf, x):  # noqa: ANN001, ANN202
+    """A 1x1 conv whose channel 3 has all-zero weights (a pruned channel: its scale gives TFLM a
+    degenerate shift, as in MLPerf vww01) and channel 5 a large bias."""
+    layer = keras.layers.Conv2D(8, 1, activation="relu")
+    y = layer(x[0])
+    w, b = layer.get_weights()
+    w[..., 3] = 0.0
+    b[3], b[5] = 0.7, 3.0
+    layer.set_weights([w, b])
+    return y
+
+
 def _dw(kernel, **kw):  # noqa: ANN001, ANN202
     return lambda keras, tf, x: keras.layers.DepthwiseConv2D(kernel, **kw)(x[0])
 
@@ -24,6 +36,9 @@ CONV = [
     Case("relu6_odd", [(7, 7, 3)], _conv(5, 3, padding="same", activation="relu6")),
     Case("wide16", [(6, 6, 16)], _conv(16, 3, padding="same", activation="relu")),
     Case("no_bias", [(6, 5, 4)], _conv(4, (2, 3), padding="same", use_bias=False)),
+    Case("pointwise16_tail", [(5, 7, 16)], _conv(12, 1, activation="relu")),  # 35 pixels: a tail of 3
+    Case("pointwise8_s2", [(9, 7, 8)], _conv(6, 1, strides=2, activation="relu")),  # 20 pixels
+    Case("pointwise_dead", [(6, 6, 4)], _pointwise_dead),
 ]
 
 DEPTHWISE = [
@@ -40,7 +55,7 @@ def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("conv2d", CONV), tmp_path)
     assert meta["ops"].count("CONV_2D") == len(CONV)
     calls = (tmp_path / "lib" / "m_model.c").read_text()
-    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast("):
+    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1("):
         assert fn in calls, f"{fn} not exercised"
 
 

@@ -17,11 +17,14 @@ import numpy as np
 
 from zoo.errors import BackendError
 
+from . import quant
+
 if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
-           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable"]
+           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable",
+           "pointwise"]
 
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1
@@ -171,6 +174,40 @@ def packed_dw(data: KernelData, kernel: tuple[int, int]) -> np.ndarray:
                            (e1 << np.array([0, 8, 16, 24])).sum(axis=1)[:, None]], axis=1)
     b = _words(data.bias.reshape(groups, 4)).view(np.int8)
     return np.ascontiguousarray(np.concatenate([b, w, _words(tail).view(np.int8)], axis=1)).reshape(-1)
+
+
+def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: int) -> tuple[int, int, int] | None:
+    """``(bias, m, e - 1)`` of one channel for ``zoo_rq_mm`` (full int8 range), or None.
+
+    A channel whose weights are all zero (a pruned channel: its scale gives e = 31 or a left shift)
+    is a constant, TFLM's ``MultiplyByQuantizedMultiplier(bias) + zp`` clamped, encoded exactly as
+    bias ``4 (v - zp) - 2``, m = 2^30, e = 1.
+    """
+    zp = layer.out_zp
+    if zero:
+        v = min(max(quant.multiply_by_quantized_multiplier(bias, m, shift) + zp, -128), 127)
+        return 4 * (v - zp) - 2, 1 << 30, 0
+    e = -shift
+    if e < 1 or abs(2 * zp + 1) << (e - 1) >= 2**31 or abs(bias) + taps * 128 * 128 >= 2**30:
+        return None
+    return bias, m, e - 1
+
+
+def pointwise(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``zoo_conv2d_s8_1x1`` data of a 1x1 convolution without padding, ``in_c % 4 == 0``, into the
+    full int8 range: (stream, e - 1 bytes), the stream int32 words viewed as int8: per output channel
+    ``{bias, m, the channel's int8 weights}`` (the model's order); None where it does not apply."""
+    ic, oc = layer.in_hwc[2], layer.out_hwc[2]
+    if layer.depthwise or tuple(layer.kernel) != (1, 1) or any(layer.pad) or ic % 4 or not data.flags & FLAG_FULL8:
+        return None
+    w = layer.weights.reshape(oc, ic).astype(np.int8)
+    rows = [_mm_channel(layer, int(data.bias[c]), int(data.mult[c]), int(data.shift[c]), not w[c].any(), ic)
+            for c in range(oc)]
+    if any(r is None for r in rows):
+        return None
+    head = _words(np.array([r[:2] for r in rows], np.int64)).view(np.int8)
+    stream = np.ascontiguousarray(np.concatenate([head, w], axis=1)).reshape(-1)
+    return stream, np.array([r[2] for r in rows], np.int8)
 
 
 def conv_data(layer: Conv2D) -> KernelData:

@@ -57,6 +57,8 @@ typedef struct {
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
      * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
+    /* zoo_conv2d_s8_1x1: e - 1 per output channel (e = -shift); else NULL */
+    const int8_t *shift8;
 } zoo_conv_t;
 
 #define ZOO_CONV_FULL8 2u    /* act_min == -128 and act_max == 127 */
@@ -68,6 +70,10 @@ void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *
 /* Specialised: single-step requantization into the full int8 range, an even out_c, the
  * ZOO_CONV_PACKED stream in weights (see zoo_int8_conv.c). */
 void zoo_conv2d_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Specialised: 1x1 kernel, no padding, in_c % 4 == 0, full int8 range, ZOO_CONV_PACKED stream
+ * in weights and shift8 (see zoo_int8_conv_1x1.c); scratch ZOO_CONV1X1_SCRATCH_BYTES(in_c). */
+void zoo_conv2d_s8_1x1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+#define ZOO_CONV1X1_SCRATCH_BYTES(in_c) (8 * (in_c))
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Any depthwise layer. */

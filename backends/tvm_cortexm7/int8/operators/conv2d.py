@@ -47,9 +47,12 @@ class Conv2D(Layer):
         return oh * ow * oc * self.kernel[0] * self.kernel[1] * (1 if self.depthwise else self.in_hwc[2])
 
     def scratch_bytes(self) -> int:
-        """Two int16 im2col columns for a regular convolution (``ZOO_CONV2D_SCRATCH_BYTES``)."""
+        """Two int16 im2col columns for a regular convolution (``ZOO_CONV2D_SCRATCH_BYTES``), four
+        pixels' inputs for ``zoo_conv2d_s8_1x1`` (``ZOO_CONV1X1_SCRATCH_BYTES``)."""
         if self.depthwise:
             return 0
+        if layout.c1_records(self) is None and layout.pointwise(self, layout.conv_data(self)) is not None:
+            return 8 * self.in_hwc[2]
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
         return 16 * ((k + 3) // 4)
 
@@ -134,13 +137,18 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
     rec = layout.c1_records(layer)
     if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
         r = em.array(f"l{i}_rec", rec)
-        em.decl(_decl(layer, i, layout.FLAG_C1 | layout.FLAG_FULL8, ("0", "0", "0", "0", "0", r), 1))
+        em.decl(_decl(layer, i, layout.FLAG_C1 | layout.FLAG_FULL8, ("0", "0", "0", "0", "0", r, "0"), 1))
         return f"zoo_conv2d_s8_c1(&s_l{i}, {x}, {y}, 0);"
     data = layout.conv_data(layer)
     oc = layer.out_hwc[2]
     four = layer.depthwise and layer.depth_multiplier == 1 and oc % 4 == 0  # 4 channels per step
     fast = layout.packable(layer, data)
-    if not layer.depthwise and fast and oc % 2 == 0:
+    one = layout.pointwise(layer, data)
+    shift8 = "0"
+    if one is not None:
+        fn, stream = "zoo_conv2d_s8_1x1", one[0]
+        shift8 = em.array(f"l{i}_shift8", one[1])
+    elif not layer.depthwise and fast and oc % 2 == 0:
         fn, stream = "zoo_conv2d_s8_fast", layout.packed(data)  # bias, weights, requantization per pair
     elif four and fast and tuple(layer.kernel) == (3, 3):
         fn, stream = "zoo_dwconv_s8_3x3", layout.packed_dw(data, layer.kernel)
@@ -161,7 +169,7 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
         ptrs = (em.array(f"l{i}_w", data.weights), "0", em.array(f"l{i}_bias", data.bias), m, s, rq)
     if four:  # what padding taps read
         ptrs = (ptrs[0], em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8)), *ptrs[2:])
-    em.decl(_decl(layer, i, data.flags, ptrs, layer.depth_multiplier))
+    em.decl(_decl(layer, i, data.flags, (*ptrs, shift8), layer.depth_multiplier))
     if layer.depthwise:
         return f"{fn}(&s_l{i}, {x}, {y});"
     return f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)({em.scratch(i)}));"
