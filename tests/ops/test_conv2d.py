@@ -39,6 +39,9 @@ CONV = [
     Case("pointwise16_tail", [(5, 7, 16)], _conv(12, 1, activation="relu")),  # 35 pixels: a tail of 3
     Case("pointwise8_s2", [(9, 7, 8)], _conv(6, 1, strides=2, activation="relu")),  # 20 pixels
     Case("pointwise_dead", [(6, 6, 4)], _pointwise_dead),
+    Case("conv3x3_s1_valid", [(7, 9, 8)], _conv(6, 3, activation="relu")),  # rows of 7: a block of 3
+    Case("conv3x3_s1_noact", [(6, 6, 8)], _conv(8, 3, padding="same")),  # negative ties: not the single step
+    Case("conv3x3_s1_pairs", [(5, 6, 4)], _conv(4, 3, strides=(2, 1), padding="same", activation="relu")),
 ]
 
 DEPTHWISE = [
@@ -55,7 +58,7 @@ def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("conv2d", CONV), tmp_path)
     assert meta["ops"].count("CONV_2D") == len(CONV)
     calls = (tmp_path / "lib" / "m_model.c").read_text()
-    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1("):
+    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3("):
         assert fn in calls, f"{fn} not exercised"
 
 

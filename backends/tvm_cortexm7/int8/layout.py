@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
            "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable",
-           "pointwise"]
+           "pointwise", "conv3x3"]
 
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1
@@ -193,21 +193,41 @@ def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: 
     return bias, m, e - 1
 
 
-def pointwise(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ``zoo_conv2d_s8_1x1`` data of a 1x1 convolution without padding, ``in_c % 4 == 0``, into the
-    full int8 range: (stream, e - 1 bytes), the stream int32 words viewed as int8: per output channel
-    ``{bias, m, the channel's int8 weights}`` (the model's order); None where it does not apply."""
-    ic, oc = layer.in_hwc[2], layer.out_hwc[2]
-    if layer.depthwise or tuple(layer.kernel) != (1, 1) or any(layer.pad) or ic % 4 or not data.flags & FLAG_FULL8:
+def _channel_stream(layer: Conv2D, data: KernelData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per output channel ``{bias, m, the channel's weights w[c]}`` (int32 words viewed as int8) and
+    the e - 1 bytes, or None unless every channel is exact in ``zoo_rq_mm`` (:func:`_mm_channel`) and
+    the activation floor is at or above the output zero point (TFLM rounds negative ties away from
+    zero, the single step up: equal once clamped)."""
+    oc = layer.out_hwc[2]
+    if layer.act_min < layer.out_zp:  # the single step rounds negative ties up; only a floor hides them
         return None
-    w = layer.weights.reshape(oc, ic).astype(np.int8)
-    rows = [_mm_channel(layer, int(data.bias[c]), int(data.mult[c]), int(data.shift[c]), not w[c].any(), ic)
-            for c in range(oc)]
+    rows = [_mm_channel(layer, int(data.bias[c]), int(data.mult[c]), int(data.shift[c]), not w[c].any(),
+                        w.shape[1]) for c in range(oc)]
     if any(r is None for r in rows):
         return None
     head = _words(np.array([r[:2] for r in rows], np.int64)).view(np.int8)
-    stream = np.ascontiguousarray(np.concatenate([head, w], axis=1)).reshape(-1)
-    return stream, np.array([r[2] for r in rows], np.int8)
+    return np.ascontiguousarray(np.concatenate([head, w], axis=1)).reshape(-1), np.array([r[2] for r in rows], np.int8)
+
+
+def pointwise(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``zoo_conv2d_s8_1x1`` data of a 1x1 convolution without padding, ``in_c % 4 == 0``, into the
+    full int8 range: (stream, e - 1 bytes), per output channel ``{bias, m, the channel's int8 weights}``
+    (the model's order); None where it does not apply."""
+    ic, oc = layer.in_hwc[2], layer.out_hwc[2]
+    if layer.depthwise or tuple(layer.kernel) != (1, 1) or any(layer.pad) or ic % 4 or not data.flags & FLAG_FULL8:
+        return None
+    return _channel_stream(layer, data, layer.weights.reshape(oc, ic).astype(np.int8))
+
+
+def conv3x3(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``zoo_conv2d_s8_3x3`` data of a 3x3 stride-1 convolution, ``in_c % 4 == 0``, into the full int8
+    range: as :func:`pointwise`, the int8 weights of a channel re-ordered ``[ky][group of 4 channels][kx]``."""
+    ic, oc = layer.in_hwc[2], layer.out_hwc[2]
+    if (layer.depthwise or tuple(layer.kernel) != (3, 3) or tuple(layer.stride) != (1, 1) or ic % 4
+            or not data.flags & FLAG_FULL8):
+        return None
+    w = layer.weights.reshape(oc, 3, 3, ic // 4, 4).transpose(0, 1, 3, 2, 4).reshape(oc, -1).astype(np.int8)
+    return _channel_stream(layer, data, w)
 
 
 def conv_data(layer: Conv2D) -> KernelData:

@@ -57,7 +57,7 @@ typedef struct {
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
      * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
-    /* zoo_conv2d_s8_1x1: e - 1 per output channel (e = -shift); else NULL */
+    /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); else NULL */
     const int8_t *shift8;
 } zoo_conv_t;
 
@@ -74,6 +74,10 @@ void zoo_conv2d_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out, int1
  * in weights and shift8 (see zoo_int8_conv_1x1.c); scratch ZOO_CONV1X1_SCRATCH_BYTES(in_c). */
 void zoo_conv2d_s8_1x1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 #define ZOO_CONV1X1_SCRATCH_BYTES(in_c) (8 * (in_c))
+/* Specialised: 3x3 kernel, stride 1, in_c % 4 == 0, full int8 range, ZOO_CONV_PACKED stream in
+ * weights and shift8 (see zoo_int8_conv_3x3.c); scratch ZOO_CONV3X3_SCRATCH_BYTES(in_c). */
+void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+#define ZOO_CONV3X3_SCRATCH_BYTES(in_c) (36 * (in_c) + 8)
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Any depthwise layer. */

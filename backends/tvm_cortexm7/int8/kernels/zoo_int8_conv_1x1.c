@@ -4,6 +4,9 @@
  * per block and sign-extended on the fly (2 SXTB16 per 4 weights, shared by the 4 pixels). */
 #include "zoo_int8.h"
 
+/* The C here is set-up around the asm loops (widening, tap pointers): size before speed. */
+#pragma GCC optimize("Os")
+
 /* Pixel `pix` (clamped to the last one) into slot j of the block's columns:
  * cols[g][j] = {x0|x2, x1|x3} of channels 4g..4g+3. */
 static void widen_pixel(const zoo_conv_t *p, const int8_t *in, int32_t pix, int32_t j, int32_t *cols)

@@ -35,7 +35,7 @@ ZOO_INLINE void dw_group4(const int8_t *const *tap, int32_t g4, const int8_t *w,
 }
 
 /* Input pixel of each tap of the window at (iy0, ix0); `pad` where the tap is padding. */
-static void dw_taps(const zoo_conv_t *p, const int8_t *in, const int8_t *pad, int32_t iy0,
+__attribute__((optimize("Os"))) static void dw_taps(const zoo_conv_t *p, const int8_t *in, const int8_t *pad, int32_t iy0,
                     int32_t ix0, const int8_t **tap)
 {
     int32_t ky, kx, t = 0;
@@ -165,20 +165,25 @@ __asm__(".section .text.zoo_dw9_groups,\"ax\",%progbits\n\t"
         ".thumb_func\n\t"
         ".type zoo_dw9_groups, %function\n"
         "zoo_dw9_groups:\n\t"
-        "push {r4-r11, lr}\n\t" /* [sp+36] zp2 */
+        "push {r3, r4-r11, lr}\n\t" /* [sp] end, [sp+40] zp2 */
         "mov lr, #0\n"
         "1:\n\t"
         "ldmia r1!, {r4, r5, r6, r7}\n\t"
-        ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP
-        ZOO_DW9_TAP ZOO_DW9_TAP
+        "add r3, r1, #36\n" /* the end of the group's taps (r3, the stream's end, is on the stack) */
+        "6:\n\t"
+        ZOO_DW9_TAP ZOO_DW9_TAP ZOO_DW9_TAP
+        "cmp r1, r3\n\t"
+        "bne 6b\n\t"
         "ldr r12, [r1, #16]\n\t"
-        "ldr r11, [sp, #36]\n\t"
+        "ldr r11, [sp, #40]\n\t"
         ZOO_DW9_RQ("r4", "0") ZOO_DW9_RQ("r5", "8") ZOO_DW9_RQ("r6", "16") ZOO_DW9_RQ("r7", "24")
         "add r1, r1, #4\n\t"
         "sub r0, r0, #36\n\t"
         "add lr, lr, #4\n\t"
+        "ldr r3, [sp]\n\t"
         "cmp r1, r3\n\t"
         "bne 1b\n\t"
+        "add sp, #4\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size zoo_dw9_groups, .-zoo_dw9_groups\n\t"
         ".text");
@@ -200,7 +205,7 @@ static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8
 }
 #endif
 
-void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+__attribute__((optimize("Os"))) void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t c = p->in_c, in_w = p->in_w, zp2 = 2 * p->out_zp + 1;
     const int32_t *stream = (const int32_t *)(const void *)p->weights;

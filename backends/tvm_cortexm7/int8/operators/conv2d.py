@@ -48,11 +48,16 @@ class Conv2D(Layer):
 
     def scratch_bytes(self) -> int:
         """Two int16 im2col columns for a regular convolution (``ZOO_CONV2D_SCRATCH_BYTES``), four
-        pixels' inputs for ``zoo_conv2d_s8_1x1`` (``ZOO_CONV1X1_SCRATCH_BYTES``)."""
+        pixels' inputs for ``zoo_conv2d_s8_1x1`` (``ZOO_CONV1X1_SCRATCH_BYTES``), a 3 x 6 window for
+        ``zoo_conv2d_s8_3x3`` (``ZOO_CONV3X3_SCRATCH_BYTES``)."""
         if self.depthwise:
             return 0
-        if layout.c1_records(self) is None and layout.pointwise(self, layout.conv_data(self)) is not None:
-            return 8 * self.in_hwc[2]
+        if layout.c1_records(self) is None:
+            data = layout.conv_data(self)
+            if layout.pointwise(self, data) is not None:
+                return 8 * self.in_hwc[2]
+            if layout.conv3x3(self, data) is not None:
+                return 36 * self.in_hwc[2] + 8
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
         return 16 * ((k + 3) // 4)
 
@@ -143,11 +148,12 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
     oc = layer.out_hwc[2]
     four = layer.depthwise and layer.depth_multiplier == 1 and oc % 4 == 0  # 4 channels per step
     fast = layout.packable(layer, data)
-    one = layout.pointwise(layer, data)
+    one, three = layout.pointwise(layer, data), layout.conv3x3(layer, data)
     shift8 = "0"
-    if one is not None:
-        fn, stream = "zoo_conv2d_s8_1x1", one[0]
-        shift8 = em.array(f"l{i}_shift8", one[1])
+    if one is not None or three is not None:
+        fn = "zoo_conv2d_s8_1x1" if one is not None else "zoo_conv2d_s8_3x3"
+        stream, shifts = one or three
+        shift8 = em.array(f"l{i}_shift8", shifts)
     elif not layer.depthwise and fast and oc % 2 == 0:
         fn, stream = "zoo_conv2d_s8_fast", layout.packed(data)  # bias, weights, requantization per pair
     elif four and fast and tuple(layer.kernel) == (3, 3):

@@ -1,0 +1,181 @@
+/* zoo int8 CONV_2D, 3x3 kernels with stride 1, in_c % 4 == 0: blocks of 4 output pixels of a row
+ * x 1 output channel. The block's 3 x 6 input window ("patch") is sign-extended once into int16
+ * pairs, [ky][channel group][position] (a stride-1 window slides along the positions, so each
+ * input word is widened once per block, not once per tap); then for every output channel each
+ * (ky, group) reads its 3 int8 weight words (kx = 0..2) once, sign-extends them (6 SXTB16) and
+ * walks the 6 positions: 24 SMLADs (48 MACs) for 6 loads. */
+#include "zoo_int8.h"
+
+/* The C here is set-up around the asm loops (widening, tap pointers): size before speed. */
+#pragma GCC optimize("Os")
+
+#define ZOO_PATCH_POS 6        /* 4 pixels + 2 */
+#define ZOO_PATCH_END 0x00FF00FF /* sentinel after the patch: no int16 pair of int8 values */
+
+/* One block of 4 pixels through every output channel (the asm reads it at fixed offsets). */
+typedef struct {
+    const int32_t *patch;  /* +0  */
+    int32_t unused;        /* +4  */
+    const int8_t *shift8;  /* +8  e - 1 per channel (advanced by the loop) */
+    int32_t zp2;           /* +12 2 zp + 1 */
+    int32_t d1, d2, d3;    /* +16 output offsets of pixels 1..3 (past the row end: the last pixel's,
+                            * stored before it) */
+    const int32_t *end;    /* +28 end of the stream */
+    int32_t m;             /* +32 the channel's multiplier, across the MAC loop */
+    int8_t *out;           /* +36 */
+} zoo_3x3_block_t;
+
+/* The patch of output row oy, columns ox0 .. ox0 + 3: padding reads the input zero point. */
+static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32_t ox0, int32_t *patch)
+{
+    const int32_t c = p->in_c, groups = c / 4;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
+    int32_t ky, q, g;
+    for (ky = 0; ky < 3; ++ky) {
+        const int32_t iy = oy - p->pad_top + ky;
+        for (q = 0; q < ZOO_PATCH_POS; ++q) {
+            const int32_t ix = ox0 - p->pad_left + q;
+            const int ok = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int8_t *src = in + (iy * p->in_w + ix) * c;
+            int32_t *dst = patch + 2 * (ky * groups * ZOO_PATCH_POS + q);
+            for (g = 0; g < groups; ++g, dst += 2 * ZOO_PATCH_POS) {
+                const uint32_t word = ok ? (uint32_t)zoo_read32(src + 4 * g) : zp4;
+#if ZOO_DSP
+                dst[0] = (int32_t)__sxtb16(word);
+                dst[1] = zoo_sxtb16_ror8(word);
+#else
+                int16_t *h = (int16_t *)(void *)dst;
+                h[0] = (int8_t)word;
+                h[1] = (int8_t)(word >> 16);
+                h[2] = (int8_t)(word >> 8);
+                h[3] = (int8_t)(word >> 24);
+#endif
+            }
+        }
+    }
+}
+
+#if ZOO_DSP
+void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream);
+/* position q of the (ky, group): (x0|x2, x1|x3) in r7, lr; weights kx = 0, 1, 2 in (r0, r3),
+ * (r1, r4), (r2, r5); pixels 0..3 accumulate in r6, r8, r9, r10 */
+#define ZOO_3X3_MAC(A, W0, W1) "smlad " A ", r7, " W0 ", " A "\n\t" "smlad " A ", lr, " W1 ", " A "\n\t"
+#define ZOO_3X3_LD "ldrd r7, lr, [r12], #8\n\t"
+#define ZOO_3X3_RQ(A)                                                      \
+    "lsl " A ", " A ", #1\n\t"                                            \
+    "smmlar " A ", " A ", r0, r2\n\t"                                     \
+    "asr " A ", " A ", r1\n\t"                                            \
+    "ssat " A ", #8, " A "\n\t"
+__asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_3x3_channels\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_3x3_channels, %function\n"
+        "zoo_3x3_channels:\n\t"
+        "push {r0, r4-r11, lr}\n\t" /* [sp] b */
+        "mov r11, r1\n"
+        "5:\n\t"
+        "ldr r0, [sp]\n\t"
+        "ldmia r11!, {r6, r10}\n\t" /* bias, m */
+        "str r10, [r0, #32]\n\t"
+        "ldr r12, [r0]\n\t"
+        "mov r8, r6\n\t"
+        "mov r9, r6\n\t"
+        "mov r10, r6\n\t" ZOO_3X3_LD
+        "1:\n\t"
+        "ldmia r11!, {r0, r1, r2}\n\t"
+        "sxtb16 r3, r0, ror #8\n\t"
+        "sxtb16 r0, r0\n\t"
+        "sxtb16 r4, r1, ror #8\n\t"
+        "sxtb16 r1, r1\n\t"
+        "sxtb16 r5, r2, ror #8\n\t"
+        "sxtb16 r2, r2\n\t"
+        ZOO_3X3_MAC("r6", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r6", "r1", "r4") ZOO_3X3_MAC("r8", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r6", "r2", "r5") ZOO_3X3_MAC("r8", "r1", "r4") ZOO_3X3_MAC("r9", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r8", "r2", "r5") ZOO_3X3_MAC("r9", "r1", "r4") ZOO_3X3_MAC("r10", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r9", "r2", "r5") ZOO_3X3_MAC("r10", "r1", "r4") ZOO_3X3_LD
+        ZOO_3X3_MAC("r10", "r2", "r5") ZOO_3X3_LD
+        "cmp r7, #0x00FF00FF\n\t"
+        "bne 1b\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldr r3, [r12, #8]\n\t"
+        "ldrsb r1, [r3], #1\n\t"   /* e - 1 */
+        "str r3, [r12, #8]\n\t"
+        "ldr r2, [r12, #12]\n\t"
+        "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
+        "add r1, r1, #1\n\t"       /* e */
+        "ldr r0, [r12, #32]\n\t"   /* m */
+        ZOO_3X3_RQ("r6") ZOO_3X3_RQ("r8") ZOO_3X3_RQ("r9") ZOO_3X3_RQ("r10")
+        "ldrd r4, r5, [r12, #16]\n\t" /* d1, d2 */
+        "ldr lr, [r12, #24]\n\t"       /* d3 */
+        "ldr r7, [r12, #36]\n\t"
+        "strb r10, [r7, lr]\n\t"
+        "strb r9, [r7, r5]\n\t"
+        "strb r8, [r7, r4]\n\t"
+        "strb r6, [r7], #1\n\t"
+        "str r7, [r12, #36]\n\t"
+        "ldr r0, [r12, #28]\n\t"
+        "cmp r11, r0\n\t"
+        "bne 5b\n\t"
+        "add sp, #4\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_3x3_channels, .-zoo_3x3_channels\n\t"
+        ".text");
+#else
+static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream)
+{
+    while (stream < b->end) {
+        const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
+        int32_t acc[4], j, t, kx;
+        const int16_t *x = (const int16_t *)(const void *)b->patch;
+        const int8_t *w = (const int8_t *)(const void *)(stream + 2);
+        acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
+        /* (ky, group) blocks of 6 positions until the sentinel, 3 weight words each */
+        for (; *(const int32_t *)(const void *)x != ZOO_PATCH_END; x += 4 * ZOO_PATCH_POS, w += 12) {
+            for (j = 0; j < 4; ++j) {
+                for (kx = 0; kx < 3; ++kx) {
+                    const int16_t *xq = x + 4 * (j + kx); /* x0 x2 x1 x3 */
+                    for (t = 0; t < 4; ++t) acc[j] += xq[(t & 1) * 2 + (t >> 1)] * w[4 * kx + t];
+                }
+            }
+        }
+        stream = (const int32_t *)(const void *)w;
+        b->out[b->d3] = zoo_sat8(zoo_rq_mm(acc[3], m, c, e1 + 1));
+        b->out[b->d2] = zoo_sat8(zoo_rq_mm(acc[2], m, c, e1 + 1));
+        b->out[b->d1] = zoo_sat8(zoo_rq_mm(acc[1], m, c, e1 + 1));
+        *b->out++ = zoo_sat8(zoo_rq_mm(acc[0], m, c, e1 + 1));
+    }
+}
+#endif
+
+/* `p->weights`: per output channel the int32 words {bias, m, the channel's int8 weights as
+ * [ky][group of 4 channels][kx]}; `p->shift8`: e - 1 per output channel (e = -shift); every
+ * channel's requantization is SMMLAR(2 acc, m, (2 zp + 1) << (e - 1)) >> e, saturated (full int8
+ * range); `scratch`: ZOO_CONV3X3_SCRATCH_BYTES(in_c). */
+void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
+{
+    const int32_t oc_n = p->out_c, groups = p->in_c / 4, ow = p->out_w;
+    const int32_t *stream = (const int32_t *)(const void *)p->weights;
+    int32_t *patch = (int32_t *)(void *)scratch;
+    zoo_3x3_block_t b;
+    int32_t oy, ox;
+    patch[2 * 3 * groups * ZOO_PATCH_POS] = ZOO_PATCH_END;
+    b.patch = patch;
+    b.unused = 0;
+    b.zp2 = 2 * p->out_zp + 1;
+    b.end = stream + (2 + 9 * groups) * oc_n;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < ow; ox += 4) {
+            const int32_t last = ow - ox - 1; /* pixels past the row end write the last one first */
+            build_patch(p, in, oy, ox, patch);
+            b.d1 = oc_n * (last < 1 ? last : 1);
+            b.d2 = oc_n * (last < 2 ? last : 2);
+            b.d3 = oc_n * (last < 3 ? last : 3);
+            b.shift8 = p->shift8;
+            b.out = out + (oy * ow + ox) * oc_n;
+            zoo_3x3_channels(&b, stream);
+        }
+    }
+}
