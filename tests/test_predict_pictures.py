@@ -106,3 +106,13 @@ def test_pixels_only_on_picture_tensors(tmp_path: Path) -> None:
     data["inputs"][0]["pixels"] = {"scale": 1.0, "source": "nowhere"}
     with pytest.raises(CardError, match="pixels describe pictures"):
         parse_card(data, tmp_path / "mlperf_ad01.yaml")
+
+
+def test_card_init_asks_for_the_pixel_mapping_of_an_int8_image_input(mirror: Path) -> None:
+    from zoo.cardinit import draft_card
+
+    _, todo = draft_card(mirror / "mlperf_ic01" / "pretrainedResnet_quant.tflite", "resnet8",
+                         task="image-classification")
+    assert any("pixels {scale, offset, source}" in t and "input_1_int8" in t for t in todo)
+    _, todo = draft_card(mirror / "mlperf_kws01" / "kws_ref_model.tflite", "kws", task="audio-classification")
+    assert not any("pixels" in t for t in todo)  # MFCC features, not pictures

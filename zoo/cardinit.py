@@ -146,6 +146,10 @@ def draft_card(model: Path, name: str, task: str | None = None, labels: list[str
         elif len(labels) != classes:
             raise InputError(f"--labels gives {len(labels)} names but the output has {classes} classes")
         card["labels"] = list(labels)
+    pictures = [s["name"] for s in ins if s["layout"] == "NHWC" and s["shape"][-1] in (1, 3) and s["dtype"] != "uint8"]
+    if pictures and task == "image-classification":
+        todo.append(f"inputs {pictures}: pixels {{scale, offset, source}}, how the training code maps a picture's "
+                    "pixels to the input's real values (value = pixel x scale + offset), so `zoo predict` takes PNGs")
     return card, todo
 
 
