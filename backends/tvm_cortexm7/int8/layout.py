@@ -193,7 +193,8 @@ def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: 
     return bias, m, e - 1
 
 
-def _channel_stream(layer: Conv2D, data: KernelData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _channel_stream(layer: Conv2D, data: KernelData, w: np.ndarray,
+                    elide: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """Per output channel ``{bias, m, the channel's weights w[c]}`` (int32 words viewed as int8) and
     the e - 1 bytes, or None unless every channel is exact in ``zoo_rq_mm`` (:func:`_mm_channel`) and
     the activation floor is at or above the output zero point (TFLM rounds negative ties away from
@@ -206,17 +207,23 @@ def _channel_stream(layer: Conv2D, data: KernelData, w: np.ndarray) -> tuple[np.
     if any(r is None for r in rows):
         return None
     head = _words(np.array([r[:2] for r in rows], np.int64)).view(np.int8)
-    return np.ascontiguousarray(np.concatenate([head, w], axis=1)).reshape(-1), np.array([r[2] for r in rows], np.int8)
+    shifts = np.array([r[2] for r in rows], np.int64)
+    if not elide:
+        return np.ascontiguousarray(np.concatenate([head, w], axis=1)).reshape(-1), shifts.astype(np.int8)
+    zero = ~w.any(axis=1)  # constant channels: {bias, m} only, bit 7 of their shift byte set
+    parts = [head[c] if zero[c] else np.concatenate([head[c], w[c]]) for c in range(oc)]
+    return np.concatenate(parts), np.where(zero, shifts | 0x80, shifts).astype(np.uint8).view(np.int8)
 
 
 def pointwise(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:
     """The ``zoo_conv2d_s8_1x1`` data of a 1x1 convolution without padding, ``in_c % 4 == 0``, into the
     full int8 range: (stream, e - 1 bytes), per output channel ``{bias, m, the channel's int8 weights}``
-    (the model's order); None where it does not apply."""
+    (the model's order; a channel whose weights are all zero is a constant: no weight words, bit 7 of its
+    byte set); None where it does not apply."""
     ic, oc = layer.in_hwc[2], layer.out_hwc[2]
     if layer.depthwise or tuple(layer.kernel) != (1, 1) or any(layer.pad) or ic % 4 or not data.flags & FLAG_FULL8:
         return None
-    return _channel_stream(layer, data, layer.weights.reshape(oc, ic).astype(np.int8))
+    return _channel_stream(layer, data, layer.weights.reshape(oc, ic).astype(np.int8), elide=True)
 
 
 def conv3x3(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | None:

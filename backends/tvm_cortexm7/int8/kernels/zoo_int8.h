@@ -77,7 +77,7 @@ void zoo_conv2d_s8_1x1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16
 /* Specialised: 3x3 kernel, stride 1, in_c % 4 == 0, full int8 range, ZOO_CONV_PACKED stream in
  * weights and shift8 (see zoo_int8_conv_3x3.c); scratch ZOO_CONV3X3_SCRATCH_BYTES(in_c). */
 void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
-#define ZOO_CONV3X3_SCRATCH_BYTES(in_c) (36 * (in_c) + 8)
+#define ZOO_CONV3X3_SCRATCH_BYTES(in_c) (36 * (in_c))
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Any depthwise layer. */

@@ -82,9 +82,13 @@ __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
         "str r10, [r0, #32]\n\t"
         "ldr r12, [r0]\n\t"
         "ldr lr, [r0, #4]\n\t"
+        "ldr r3, [r0, #8]\n\t"
+        "ldrsb r1, [r3]\n\t"     /* < 0: a constant channel, no weights */
         "mov r8, r6\n\t"
         "mov r9, r6\n\t"
         "mov r10, r6\n\t"
+        "cmp r1, #0\n\t"
+        "blt 3f\n\t"
         "tst lr, #1\n\t"
         "beq 2f\n\t" ZOO_1X1_GROUP
         "2:\n\t"
@@ -96,8 +100,9 @@ __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
         "3:\n\t"
         "ldr r12, [sp]\n\t"
         "ldr r3, [r12, #8]\n\t"
-        "ldrsb r1, [r3], #1\n\t"   /* e - 1 */
+        "ldrsb r1, [r3], #1\n\t"
         "str r3, [r12, #8]\n\t"
+        "and r1, r1, #31\n\t"     /* e - 1 */
         "ldr r2, [r12, #12]\n\t"
         "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
         "add r1, r1, #1\n\t"       /* e */
@@ -119,12 +124,13 @@ __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
 #else
 static void zoo_1x1_channels(zoo_1x1_block_t *b, const int32_t *stream, int8_t *out)
 {
-    for (; stream < b->end; stream += 2 + b->groups, ++out) {
-        const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
+    for (; stream < b->end; ++out) {
+        const int32_t groups = *b->shift8 < 0 ? 0 : b->groups, e1 = *b->shift8++ & 31;
+        const int32_t c = b->zp2 << e1, m = stream[1];
         int32_t acc[4], g, j, t;
         const int16_t *x = (const int16_t *)(const void *)b->cols;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
-        for (g = 0; g < b->groups; ++g, x += 16) {
+        for (g = 0; g < groups; ++g, x += 16) {
             const int8_t *w = (const int8_t *)(const void *)(stream + 2 + g);
             for (j = 0; j < 4; ++j) { /* x0 x2 x1 x3 per pixel */
                 for (t = 0; t < 4; ++t) acc[j] += x[4 * j + (t & 1) * 2 + (t >> 1)] * w[t];
@@ -134,12 +140,14 @@ static void zoo_1x1_channels(zoo_1x1_block_t *b, const int32_t *stream, int8_t *
         out[b->d2] = zoo_sat8(zoo_rq_mm(acc[2], m, c, e1 + 1));
         out[b->d1] = zoo_sat8(zoo_rq_mm(acc[1], m, c, e1 + 1));
         out[0] = zoo_sat8(zoo_rq_mm(acc[0], m, c, e1 + 1));
+        stream += 2 + groups;
     }
 }
 #endif
 
 /* `p->weights`: per output channel the int32 words {bias, m, the channel's int8 weights} (in_c / 4
- * words, the model's order); `p->shift8`: e - 1 per output channel (e = -shift). Every channel's
+ * words, the model's order; none for a channel whose weights are all zero, a constant: its shift8
+ * byte has bit 7 set); `p->shift8`: e - 1 per output channel (e = -shift). Every channel's
  * requantization is SMMLAR(2 acc, m, (2 zp + 1) << (e - 1)) >> e, saturated (full int8 range);
  * `scratch`: ZOO_CONV1X1_SCRATCH_BYTES(in_c). */
 void zoo_conv2d_s8_1x1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
@@ -151,7 +159,8 @@ void zoo_conv2d_s8_1x1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16
     b.cols = (const int32_t *)(const void *)scratch;
     b.groups = groups;
     b.zp2 = 2 * p->out_zp + 1;
-    b.end = stream + (2 + groups) * oc_n;
+    b.end = stream;
+    for (j = 0; j < oc_n; ++j) b.end += 2 + (p->shift8[j] < 0 ? 0 : groups); /* constant channels: 2 words */
     for (pix = 0; pix < npix; pix += 4) {
         const int32_t last = npix - pix - 1; /* pixels past it repeat it */
         for (j = 0; j < 4; ++j) widen_pixel(p, in, pix + j, j, (int32_t *)(void *)scratch);

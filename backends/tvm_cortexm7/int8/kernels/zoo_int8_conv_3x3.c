@@ -3,7 +3,9 @@
  * pairs, [ky][channel group][position] (a stride-1 window slides along the positions, so each
  * input word is widened once per block, not once per tap); then for every output channel each
  * (ky, group) reads its 3 int8 weight words (kx = 0..2) once, sign-extends them (6 SXTB16) and
- * walks the 6 positions: 24 SMLADs (48 MACs) for 6 loads. */
+ * walks the 6 positions: 24 SMLADs (48 MACs) for 6 loads. The asm loop has no register left for
+ * a counter: a sentinel word ends the patch, whose first position lives in the block's state
+ * instead, so the scratch is exactly the window (36 in_c bytes). */
 #include "zoo_int8.h"
 
 /* The C here is set-up around the asm loops (widening, tap pointers): size before speed. */
@@ -14,19 +16,26 @@
 
 /* One block of 4 pixels through every output channel (the asm reads it at fixed offsets). */
 typedef struct {
-    const int32_t *patch;  /* +0  */
-    int32_t unused;        /* +4  */
-    const int8_t *shift8;  /* +8  e - 1 per channel (advanced by the loop) */
-    int32_t zp2;           /* +12 2 zp + 1 */
-    int32_t d1, d2, d3;    /* +16 output offsets of pixels 1..3 (past the row end: the last pixel's,
+    const int32_t *patch;  /* +0  from (ky, group) 0's position 1 on */
+    int32_t first[2];      /* +4  (ky, group) 0's position 0 */
+    const int8_t *shift8;  /* +12 e - 1 per channel (advanced by the loop) */
+    int32_t zp2;           /* +16 2 zp + 1 */
+    int32_t d1, d2, d3;    /* +20 output offsets of pixels 1..3 (past the row end: the last pixel's,
                             * stored before it) */
-    const int32_t *end;    /* +28 end of the stream */
-    int32_t m;             /* +32 the channel's multiplier, across the MAC loop */
-    int8_t *out;           /* +36 */
+    const int32_t *end;    /* +32 end of the stream */
+    int32_t m;             /* +36 the channel's multiplier, across the MAC loop */
+    int8_t *out;           /* +40 */
 } zoo_3x3_block_t;
 
+/* Words of position q of (ky, group) block k: b->first for the very first, else in the patch. */
+static inline int32_t *patch_pos(int32_t *patch, int32_t *first, int32_t k, int32_t q)
+{
+    return k == 0 && q == 0 ? first : patch + 2 * (ZOO_PATCH_POS * k + q) - 2;
+}
+
 /* The patch of output row oy, columns ox0 .. ox0 + 3: padding reads the input zero point. */
-static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32_t ox0, int32_t *patch)
+__attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32_t ox0, int32_t *patch,
+                        int32_t *first)
 {
     const int32_t c = p->in_c, groups = c / 4;
     const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
@@ -37,9 +46,11 @@ static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32
             const int32_t ix = ox0 - p->pad_left + q;
             const int ok = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
             const int8_t *src = in + (iy * p->in_w + ix) * c;
-            int32_t *dst = patch + 2 * (ky * groups * ZOO_PATCH_POS + q);
-            for (g = 0; g < groups; ++g, dst += 2 * ZOO_PATCH_POS) {
+            int32_t *const row = patch_pos(patch, first, ky * groups + 1, q) - 2 * ZOO_PATCH_POS;
+            int32_t *const d0 = ky == 0 && q == 0 ? first : row; /* (ky, group 0)'s position q */
+            for (g = 0; g < groups; ++g) {
                 const uint32_t word = ok ? (uint32_t)zoo_read32(src + 4 * g) : zp4;
+                int32_t *dst = g ? row + 2 * ZOO_PATCH_POS * g : d0;
 #if ZOO_DSP
                 dst[0] = (int32_t)__sxtb16(word);
                 dst[1] = zoo_sxtb16_ror8(word);
@@ -78,11 +89,12 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "5:\n\t"
         "ldr r0, [sp]\n\t"
         "ldmia r11!, {r6, r10}\n\t" /* bias, m */
-        "str r10, [r0, #32]\n\t"
+        "str r10, [r0, #36]\n\t"
         "ldr r12, [r0]\n\t"
         "mov r8, r6\n\t"
         "mov r9, r6\n\t"
-        "mov r10, r6\n\t" ZOO_3X3_LD
+        "mov r10, r6\n\t"
+        "ldrd r7, lr, [r0, #4]\n\t" /* (ky, group) 0's position 0 */
         "1:\n\t"
         "ldmia r11!, {r0, r1, r2}\n\t"
         "sxtb16 r3, r0, ror #8\n\t"
@@ -100,23 +112,23 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "cmp r7, #0x00FF00FF\n\t"
         "bne 1b\n\t"
         "ldr r12, [sp]\n\t"
-        "ldr r3, [r12, #8]\n\t"
+        "ldr r3, [r12, #12]\n\t"
         "ldrsb r1, [r3], #1\n\t"   /* e - 1 */
-        "str r3, [r12, #8]\n\t"
-        "ldr r2, [r12, #12]\n\t"
+        "str r3, [r12, #12]\n\t"
+        "ldr r2, [r12, #16]\n\t"
         "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
         "add r1, r1, #1\n\t"       /* e */
-        "ldr r0, [r12, #32]\n\t"   /* m */
+        "ldr r0, [r12, #36]\n\t"   /* m */
         ZOO_3X3_RQ("r6") ZOO_3X3_RQ("r8") ZOO_3X3_RQ("r9") ZOO_3X3_RQ("r10")
-        "ldrd r4, r5, [r12, #16]\n\t" /* d1, d2 */
-        "ldr lr, [r12, #24]\n\t"       /* d3 */
-        "ldr r7, [r12, #36]\n\t"
+        "ldrd r4, r5, [r12, #20]\n\t" /* d1, d2 */
+        "ldr lr, [r12, #28]\n\t"       /* d3 */
+        "ldr r7, [r12, #40]\n\t"
         "strb r10, [r7, lr]\n\t"
         "strb r9, [r7, r5]\n\t"
         "strb r8, [r7, r4]\n\t"
         "strb r6, [r7], #1\n\t"
-        "str r7, [r12, #36]\n\t"
-        "ldr r0, [r12, #28]\n\t"
+        "str r7, [r12, #40]\n\t"
+        "ldr r0, [r12, #32]\n\t"
         "cmp r11, r0\n\t"
         "bne 5b\n\t"
         "add sp, #4\n\t"
@@ -129,14 +141,14 @@ static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream)
     while (stream < b->end) {
         const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
         int32_t acc[4], j, t, kx;
-        const int16_t *x = (const int16_t *)(const void *)b->patch;
         const int8_t *w = (const int8_t *)(const void *)(stream + 2);
+        int32_t k;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
         /* (ky, group) blocks of 6 positions until the sentinel, 3 weight words each */
-        for (; *(const int32_t *)(const void *)x != ZOO_PATCH_END; x += 4 * ZOO_PATCH_POS, w += 12) {
+        for (k = 0; *patch_pos((int32_t *)b->patch, b->first, k, 0) != ZOO_PATCH_END; ++k, w += 12) {
             for (j = 0; j < 4; ++j) {
-                for (kx = 0; kx < 3; ++kx) {
-                    const int16_t *xq = x + 4 * (j + kx); /* x0 x2 x1 x3 */
+                for (kx = 0; kx < 3; ++kx) { /* x0 x2 x1 x3 */
+                    const int16_t *xq = (const int16_t *)(void *)patch_pos((int32_t *)b->patch, b->first, k, j + kx);
                     for (t = 0; t < 4; ++t) acc[j] += xq[(t & 1) * 2 + (t >> 1)] * w[4 * kx + t];
                 }
             }
@@ -161,15 +173,14 @@ void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16
     int32_t *patch = (int32_t *)(void *)scratch;
     zoo_3x3_block_t b;
     int32_t oy, ox;
-    patch[2 * 3 * groups * ZOO_PATCH_POS] = ZOO_PATCH_END;
+    patch[2 * 3 * groups * ZOO_PATCH_POS - 2] = ZOO_PATCH_END;
     b.patch = patch;
-    b.unused = 0;
     b.zp2 = 2 * p->out_zp + 1;
     b.end = stream + (2 + 9 * groups) * oc_n;
     for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < ow; ox += 4) {
             const int32_t last = ow - ox - 1; /* pixels past the row end write the last one first */
-            build_patch(p, in, oy, ox, patch);
+            build_patch(p, in, oy, ox, patch, b.first);
             b.d1 = oc_n * (last < 1 ? last : 1);
             b.d2 = oc_n * (last < 2 ? last : 2);
             b.d3 = oc_n * (last < 3 ? last : 3);

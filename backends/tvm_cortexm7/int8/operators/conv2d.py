@@ -57,7 +57,7 @@ class Conv2D(Layer):
             if layout.pointwise(self, data) is not None:
                 return 8 * self.in_hwc[2]
             if layout.conv3x3(self, data) is not None:
-                return 36 * self.in_hwc[2] + 8
+                return 36 * self.in_hwc[2]
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
         return 16 * ((k + 3) // 4)
 
