@@ -72,14 +72,14 @@ def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN00
 
 
 def test_conv_weights_stored_as_int8(op_models, tmp_path) -> None:  # noqa: ANN001
-    """Every regular and depthwise convolution keeps its weights as the model's int8 values (issue 14):
+    """Every regular and depthwise convolution (the one-channel c1 records included) keeps its weights
+    as the model's int8 values (issue 14):
     its flash arrays are the weights (taps padded to groups of 4, channels to pairs) plus at most 16 B
     per channel (folded bias and requantization) and a row of padding bytes, never an int16 copy."""
     import re
 
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
     from zoo.backends.tvm_cortexm7.int8.graph import lower_model
-    from zoo.backends.tvm_cortexm7.int8.layout import c1_records
 
     width = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
     checked = 0
@@ -90,10 +90,10 @@ def test_conv_weights_stored_as_int8(op_models, tmp_path) -> None:  # noqa: ANN0
         for ctype, layer_index, n in re.findall(r"const (\w+) m_l(\d+)_\w+\[(\d+)\]", (lib.dir / "m_weights.c").read_text()):
             stored[int(layer_index)] = stored.get(int(layer_index), 0) + int(n) * width[ctype]
         for i, layer in enumerate(lower_model(path).layers):
-            if layer.op not in ("CONV_2D", "DEPTHWISE_CONV_2D") or c1_records(layer) is not None:
+            if layer.op not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
                 continue
             oc, taps = layer.out_hwc[2], layer.weights.size // layer.out_hwc[2]
             weights = layer.weights.size if layer.depthwise else (oc + oc % 2) * 4 * ((taps + 3) // 4)
             assert stored[i] <= weights + 16 * (oc + 1) + layer.in_hwc[2], f"{family} layer {i}: {stored[i]} B"
             checked += 1
-    assert checked == len(CONV) - 1 + len(DEPTHWISE)
+    assert checked == len(CONV) + len(DEPTHWISE)

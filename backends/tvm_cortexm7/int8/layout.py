@@ -121,8 +121,9 @@ def packable(layer: Conv2D, data: KernelData) -> bool:
 
 def c1_records(layer: Conv2D) -> np.ndarray | None:
     """Per-channel records of ``zoo_conv2d_s8_c1`` (one input channel, at most 9 taps, single-step
-    requantization into the full int8 range), int32 [C][8]:
-    ``{w0|w1<<16, w2|w3<<16, w4|w5<<16, w6|w7<<16, (e-1)|w8<<16, bias, m, hi}``; None if it does not apply."""
+    requantization into the full int8 range), int32 [C][5]: the model's int8 weights
+    ``{w0..w3, w4..w7, w8 | (e - 1) << 8}`` (bytes, zero-padded), the folded ``bias`` and ``m``
+    (:func:`_mm_channel`); None if it does not apply."""
     kh, kw = layer.kernel
     if layer.depthwise or layer.in_hwc[2] != 1 or kh * kw > 9 or not (
             layer.act_min == -128 and layer.act_max == 127) or layer.act_min < layer.out_zp:
@@ -130,19 +131,16 @@ def c1_records(layer: Conv2D) -> np.ndarray | None:
     oc = layer.out_hwc[2]
     w = layer.weights.reshape(oc, -1).astype(np.int64)
     bias = _fold(layer.bias, w.sum(axis=1), layer.in_zp)
-    rq = single_step_requant(np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32),
-                             layer.out_zp)
-    if rq is None:
+    rows = [_mm_channel(layer, int(bias[c]), int(layer.multipliers[c]), int(layer.shifts[c]), not w[c].any(),
+                        kh * kw) for c in range(oc)]
+    if any(r is None for r in rows):
         return None
-    taps = np.zeros((oc, 10), np.int64)
+    taps = np.zeros((oc, 12), np.int64)
     taps[:, :w.shape[1]] = w
-    u16 = taps & 0xFFFF
-    rec = np.zeros((oc, 8), np.int64)
-    rec[:, :4] = u16[:, 0:8:2] | (u16[:, 1:8:2] << 16)
-    rec[:, 4] = (rq[:, 2].astype(np.int64) & 0xFF) | (u16[:, 8] << 16)
-    rec[:, 5] = bias
-    rec[:, 6] = rq[:, 0]
-    rec[:, 7] = rq[:, 1]
+    rec = np.zeros((oc, 5), np.int64)
+    rec[:, :3] = ((taps & 0xFF).reshape(oc, 3, 4) << np.array([0, 8, 16, 24])).sum(axis=2)
+    rec[:, 2] |= np.array([r[2] for r in rows], np.int64) << 8
+    rec[:, 3:] = [r[:2] for r in rows]
     return ((rec + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 

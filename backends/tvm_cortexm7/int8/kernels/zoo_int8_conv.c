@@ -383,11 +383,11 @@ void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *
 
 /* Single input channel, at most 9 taps (a first 3x3 convolution on a grey image), single-step
  * requantization into the full int8 range: the window is gathered once per output pixel into
- * int16 registers, then every output channel costs 14 instructions. Per channel the layer's
- * `rq` holds 8 words {w0|w1<<16, w2|w3, w4|w5, w6|w7, (e-1)|w8<<16, bias, m, hi} (int16
- * weights, zero-padded to 9 taps; bias folded; m, hi, e-1 as in zoo_rq_fast). */
+ * int16 registers (x0|x2, x1|x3, x4|x6, x5|x7, x8), then every output channel costs 22
+ * instructions. Per channel the layer's `rq` holds 5 words {w0..w3, w4..w7, w8 | (e-1) << 8,
+ * bias, m} (the model's int8 weights, zero-padded to 9 taps; bias folded; zoo_rq_mm). */
 #if ZOO_DSP
-void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end);
+void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end, int32_t zp2);
 __asm__(".section .text.zoo_c1_channels,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_c1_channels\n\t"
@@ -395,38 +395,45 @@ __asm__(".section .text.zoo_c1_channels,\"ax\",%progbits\n\t"
         ".thumb_func\n\t"
         ".type zoo_c1_channels, %function\n"
         "zoo_c1_channels:\n\t"
-        "push {r4-r11, lr}\n\t"
+        "push {r4-r11, lr}\n\t" /* [sp+36] zp2 */
         "ldm r0, {r4, r5, r6, r7, r8}\n"
         "1:\n\t"
-        "ldmia r1!, {r0, r9, r10, r11, r12, lr}\n\t"
-        "smlad lr, r4, r0, lr\n\t"
-        "smlad lr, r5, r9, lr\n\t"
-        "smlad lr, r6, r10, lr\n\t"
-        "smlad lr, r7, r11, lr\n\t"
-        "smlabt lr, r8, r12, lr\n\t"
-        "ldmia r1!, {r0, r9}\n\t"
-        "mov r10, #0x40000000\n\t"
-        "smlal r10, r9, lr, r0\n\t"
-        "asr r9, r9, r12\n\t"
-        "ssat r9, #8, r9\n\t"
-        "strb r9, [r2], #1\n\t"
+        "ldmia r1!, {r0, r9, r10, r11, r12}\n\t"
+        "sxtb16 lr, r0\n\t"
+        "smlad r11, r4, lr, r11\n\t"
+        "sxtb16 lr, r0, ror #8\n\t"
+        "smlad r11, r5, lr, r11\n\t"
+        "sxtb16 lr, r9\n\t"
+        "smlad r11, r6, lr, r11\n\t"
+        "sxtb16 lr, r9, ror #8\n\t"
+        "smlad r11, r7, lr, r11\n\t"
+        "sxtb lr, r10\n\t"
+        "smlabb r11, r8, lr, r11\n\t"
+        "ubfx r10, r10, #8, #8\n\t"
+        "ldr r0, [sp, #36]\n\t"
+        "lsl r0, r0, r10\n\t"
+        "add r10, r10, #1\n\t"
+        "lsl r11, r11, #1\n\t"
+        "smmlar r11, r11, r12, r0\n\t"
+        "asr r11, r11, r10\n\t"
+        "ssat r11, #8, r11\n\t"
+        "strb r11, [r2], #1\n\t"
         "cmp r1, r3\n\t"
         "bne 1b\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size zoo_c1_channels, .-zoo_c1_channels\n\t"
         ".text");
 #else
-static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end)
+static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, const int32_t *end, int32_t zp2)
 {
-    const int16_t *xs = (const int16_t *)(const void *)x;
-    for (; rec < end; rec += 8) {
-        int32_t acc = rec[5], t;
-        int64_t v;
-        for (t = 0; t < 8; ++t) acc += xs[t] * (int16_t)((uint32_t)rec[t >> 1] >> (16 * (t & 1)));
-        acc += xs[8] * (int16_t)((uint32_t)rec[4] >> 16);
-        v = (int64_t)acc * rec[6] + (int64_t)(((uint64_t)(uint32_t)rec[7] << 32) | (1u << 30));
-        t = (int32_t)(v >> 32) >> (rec[4] & 0xff);
-        *out++ = (int8_t)(t < -128 ? -128 : (t > 127 ? 127 : t));
+    const int16_t *xs = (const int16_t *)(const void *)x; /* slots x0 x2 x1 x3 x4 x6 x5 x7 x8 */
+    static const uint8_t slot[9] = {0, 2, 1, 3, 4, 6, 5, 7, 8};
+    for (; rec < end; rec += 5) {
+        const int8_t *w = (const int8_t *)(const void *)rec;
+        const int32_t e1 = (int32_t)(((uint32_t)rec[2] >> 8) & 0xFFu);
+        int32_t acc = rec[3], t;
+        for (t = 0; t < 9; ++t) acc += xs[slot[t]] * w[t];
+        *out++ = zoo_sat8(zoo_rq_mm(acc, rec[4], zp2 << e1, e1 + 1));
     }
 }
 #endif
@@ -438,7 +445,8 @@ __attribute__((optimize("Os"))) void zoo_conv2d_s8_c1(const zoo_conv_t *p, const
     int16_t *x = (int16_t *)(void *)xw;
     int32_t rel[9];
     const int32_t kw = p->k_w, taps = p->k_h * kw, in_w = p->in_w, oc = p->out_c;
-    const int32_t *end = p->rq + 8 * oc;
+    const int32_t *end = p->rq + 5 * oc;
+    static const uint8_t slot[9] = {0, 2, 1, 3, 4, 6, 5, 7, 8}; /* tap -> its int16 slot (SXTB16 order) */
     int32_t oy, ox, t;
     (void)scratch;
     for (t = 0; t < taps; ++t) rel[t] = (t / kw) * in_w + t % kw;
@@ -448,14 +456,14 @@ __attribute__((optimize("Os"))) void zoo_conv2d_s8_c1(const zoo_conv_t *p, const
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
             if (zoo_window_inside(p, iy0, ix0)) {
                 const int8_t *base = in + iy0 * in_w + ix0;
-                for (t = 0; t < taps; ++t) x[t] = base[rel[t]];
+                for (t = 0; t < taps; ++t) x[slot[t]] = base[rel[t]];
             } else {
                 for (t = 0; t < taps; ++t) {
                     const int32_t iy = iy0 + t / kw, ix = ix0 + t % kw;
-                    x[t] = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? in[iy * in_w + ix] : p->in_zp;
+                    x[slot[t]] = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? in[iy * in_w + ix] : p->in_zp;
                 }
             }
-            zoo_c1_channels(xw, p->rq, out, end);
+            zoo_c1_channels(xw, p->rq, out, end, 2 * p->out_zp + 1);
         }
     }
 }
