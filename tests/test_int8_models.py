@@ -139,3 +139,22 @@ def test_library_contract_in_the_models_own_types(tmp_path: Path) -> None:
     for lib in (kws, st, resnet):
         sources = " ".join(p.read_text() for p in lib.sources)
         assert "malloc" not in sources and "printf" not in sources
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_kernel_choice_never_grows_the_arena(name: str) -> None:
+    """The faster 1x1 / 3x3 convolution kernels need blocks of 4 pixels of scratch: the generator keeps
+    them only where the arena does not grow past the plan with every layer on its smallest-scratch
+    kernel (MLPerf kws01: all four pointwise layers sit at the peak), issue 14."""
+    from zoo.backends.tvm_cortexm7.int8 import _plan_small
+    from zoo.backends.tvm_cortexm7.int8.graph import lower_model
+    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
+
+    graph = lower_model(model_path(name))
+    chosen = _plan_small(graph, plan_arena).size
+    assert chosen == plan_arena(graph).size  # the plan returned is the plan of the kernels chosen
+    choices = [layer for layer in graph.layers if layer.use_small_scratch(True)]
+    assert chosen <= plan_arena(graph).size, "a block kernel was kept where it grows the arena"
+    for layer in choices:
+        layer.use_small_scratch(False)
+    assert chosen <= plan_arena(graph).size

@@ -3,7 +3,9 @@
  * pairs, [ky][channel group][position] (a stride-1 window slides along the positions, so each
  * input word is widened once per block, not once per tap); then for every output channel each
  * (ky, group) reads its 3 int8 weight words (kx = 0..2) once, sign-extends them (6 SXTB16) and
- * walks the 6 positions: 24 SMLADs (48 MACs) for 6 loads. The asm loop has no register left for
+ * walks the 6 positions: 24 SMLADs (48 MACs) for 6 loads. A row splits into blocks of 4 and, at its
+ * end, of 3 pixels (5 positions, 18 SMLADs) where 4 would compute pixels past it (14 = 4 + 4 + 3 + 3).
+ * The asm loop has no register left for
  * a counter: a sentinel word ends the patch, whose first position lives in the block's state
  * instead, so the scratch is exactly the window (36 in_c bytes). */
 #include "zoo_int8.h"
@@ -25,32 +27,33 @@ typedef struct {
     const int32_t *end;    /* +32 end of the stream */
     int32_t m;             /* +36 the channel's multiplier, across the MAC loop */
     int8_t *out;           /* +40 */
+    int32_t pos;           /* +44 positions per (ky, group): 6 (4 pixels) or 5 (3 pixels) */
 } zoo_3x3_block_t;
 
 /* Words of position q of (ky, group) block k: b->first for the very first, else in the patch. */
-static inline int32_t *patch_pos(int32_t *patch, int32_t *first, int32_t k, int32_t q)
+static inline int32_t *patch_pos(int32_t *patch, int32_t *first, int32_t npos, int32_t k, int32_t q)
 {
-    return k == 0 && q == 0 ? first : patch + 2 * (ZOO_PATCH_POS * k + q) - 2;
+    return k == 0 && q == 0 ? first : patch + 2 * (npos * k + q) - 2;
 }
 
 /* The patch of output row oy, columns ox0 .. ox0 + 3: padding reads the input zero point. */
 __attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32_t ox0, int32_t *patch,
-                        int32_t *first)
+                        int32_t *first, int32_t npos)
 {
     const int32_t c = p->in_c, groups = c / 4;
     const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
     int32_t ky, q, g;
     for (ky = 0; ky < 3; ++ky) {
         const int32_t iy = oy - p->pad_top + ky;
-        for (q = 0; q < ZOO_PATCH_POS; ++q) {
+        for (q = 0; q < npos; ++q) {
             const int32_t ix = ox0 - p->pad_left + q;
             const int ok = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
             const int8_t *src = in + (iy * p->in_w + ix) * c;
-            int32_t *const row = patch_pos(patch, first, ky * groups + 1, q) - 2 * ZOO_PATCH_POS;
+            int32_t *const row = patch_pos(patch, first, npos, ky * groups + 1, q) - 2 * npos;
             int32_t *const d0 = ky == 0 && q == 0 ? first : row; /* (ky, group 0)'s position q */
             for (g = 0; g < groups; ++g) {
                 const uint32_t word = ok ? (uint32_t)zoo_read32(src + 4 * g) : zp4;
-                int32_t *dst = g ? row + 2 * ZOO_PATCH_POS * g : d0;
+                int32_t *dst = g ? row + 2 * npos * g : d0;
 #if ZOO_DSP
                 dst[0] = (int32_t)__sxtb16(word);
                 dst[1] = zoo_sxtb16_ror8(word);
@@ -95,6 +98,9 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "mov r9, r6\n\t"
         "mov r10, r6\n\t"
         "ldrd r7, lr, [r0, #4]\n\t" /* (ky, group) 0's position 0 */
+        "ldr r1, [r0, #44]\n\t"
+        "cmp r1, #6\n\t"
+        "bne 7f\n"
         "1:\n\t"
         "ldmia r11!, {r0, r1, r2}\n\t"
         "sxtb16 r3, r0, ror #8\n\t"
@@ -111,6 +117,23 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         ZOO_3X3_MAC("r10", "r2", "r5") ZOO_3X3_LD
         "cmp r7, #0x00FF00FF\n\t"
         "bne 1b\n\t"
+        "b 8f\n"
+        "7:\n\t" /* 3 pixels, 5 positions */
+        "ldmia r11!, {r0, r1, r2}\n\t"
+        "sxtb16 r3, r0, ror #8\n\t"
+        "sxtb16 r0, r0\n\t"
+        "sxtb16 r4, r1, ror #8\n\t"
+        "sxtb16 r1, r1\n\t"
+        "sxtb16 r5, r2, ror #8\n\t"
+        "sxtb16 r2, r2\n\t"
+        ZOO_3X3_MAC("r6", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r6", "r1", "r4") ZOO_3X3_MAC("r8", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r6", "r2", "r5") ZOO_3X3_MAC("r8", "r1", "r4") ZOO_3X3_MAC("r9", "r0", "r3") ZOO_3X3_LD
+        ZOO_3X3_MAC("r8", "r2", "r5") ZOO_3X3_MAC("r9", "r1", "r4") ZOO_3X3_LD
+        ZOO_3X3_MAC("r9", "r2", "r5") ZOO_3X3_LD
+        "cmp r7, #0x00FF00FF\n\t"
+        "bne 7b\n"
+        "8:\n\t"
         "ldr r12, [sp]\n\t"
         "ldr r3, [r12, #12]\n\t"
         "ldrsb r1, [r3], #1\n\t"   /* e - 1 */
@@ -145,10 +168,11 @@ static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream)
         int32_t k;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
         /* (ky, group) blocks of 6 positions until the sentinel, 3 weight words each */
-        for (k = 0; *patch_pos((int32_t *)b->patch, b->first, k, 0) != ZOO_PATCH_END; ++k, w += 12) {
-            for (j = 0; j < 4; ++j) {
+        for (k = 0; *patch_pos((int32_t *)b->patch, b->first, b->pos, k, 0) != ZOO_PATCH_END; ++k, w += 12) {
+            for (j = 0; j < b->pos - 2; ++j) {
                 for (kx = 0; kx < 3; ++kx) { /* x0 x2 x1 x3 */
-                    const int16_t *xq = (const int16_t *)(void *)patch_pos((int32_t *)b->patch, b->first, k, j + kx);
+                    const int16_t *xq = (const int16_t *)(void *)patch_pos((int32_t *)b->patch, b->first, b->pos, k,
+                                                                            j + kx);
                     for (t = 0; t < 4; ++t) acc[j] += xq[(t & 1) * 2 + (t >> 1)] * w[4 * kx + t];
                 }
             }
@@ -173,14 +197,15 @@ void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16
     int32_t *patch = (int32_t *)(void *)scratch;
     zoo_3x3_block_t b;
     int32_t oy, ox;
-    patch[2 * 3 * groups * ZOO_PATCH_POS - 2] = ZOO_PATCH_END;
     b.patch = patch;
     b.zp2 = 2 * p->out_zp + 1;
     b.end = stream + (2 + 9 * groups) * oc_n;
     for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < ow; ox += 4) {
-            const int32_t last = ow - ox - 1; /* pixels past the row end write the last one first */
-            build_patch(p, in, oy, ox, patch, b.first);
+        for (ox = 0; ox < ow; ox += b.pos - 2) {
+            const int32_t left = ow - ox, last = left - 1; /* pixels past the row end write the last one first */
+            b.pos = left % 4 == 0 || left >= 7 ? ZOO_PATCH_POS : ZOO_PATCH_POS - 1; /* 14 = 4 + 4 + 3 + 3 */
+            build_patch(p, in, oy, ox, patch, b.first, b.pos);
+            patch[2 * 3 * groups * b.pos - 2] = ZOO_PATCH_END;
             b.d1 = oc_n * (last < 1 ? last : 1);
             b.d2 = oc_n * (last < 2 ? last : 2);
             b.d3 = oc_n * (last < 3 ? last : 3);

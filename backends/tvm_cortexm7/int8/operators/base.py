@@ -79,6 +79,11 @@ class Layer:
         """Arena bytes the kernel needs during the call."""
         return 0
 
+    def use_small_scratch(self, small: bool) -> bool:
+        """Pick the kernel variant with the least scratch (``small``) or the fastest; returns whether this
+        layer has such a choice (the generator keeps the small one where it lowers the arena)."""
+        return False
+
     def emit(self, em: Emitter, i: int) -> str:
         """The C statement(s) of the call (declarations go through ``em``)."""
         raise NotImplementedError(type(self).__name__)

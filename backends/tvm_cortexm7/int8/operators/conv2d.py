@@ -40,6 +40,7 @@ class Conv2D(Layer):
     out_zp: int = 0
     act_min: int = -128
     act_max: int = 127
+    small_scratch: bool = False  # the pair kernel's two columns, not the 1x1 / 3x3 kernels' blocks of 4
 
     def macs(self) -> int:
         """Output elements x taps per output."""
@@ -52,18 +53,29 @@ class Conv2D(Layer):
         ``zoo_conv2d_s8_3x3`` (``ZOO_CONV3X3_SCRATCH_BYTES``)."""
         if self.depthwise:
             return 0
-        if layout.c1_records(self) is None:
-            data = layout.conv_data(self)
-            if layout.pointwise(self, data) is not None:
-                return 8 * self.in_hwc[2]
-            if layout.conv3x3(self, data) is not None:
-                return 36 * self.in_hwc[2]
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
-        return 16 * ((k + 3) // 4)
+        return {None: 16 * ((k + 3) // 4), "1x1": 8 * self.in_hwc[2], "3x3": 36 * self.in_hwc[2]}[_block_kernel(self)]
+
+    def use_small_scratch(self, small: bool) -> bool:
+        """Between the 1x1 / 3x3 kernels (blocks of 4 pixels) and the pair kernel (two columns)."""
+        if self.depthwise or _block_kernel(self) is None and not self.small_scratch:
+            return False
+        self.small_scratch = small
+        return True
 
     def emit(self, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
         """The kernel call (the variant picked from the layer's shape and requantization)."""
         return _emit(self, em, i)
+
+
+def _block_kernel(layer: Conv2D) -> str | None:
+    """"1x1" or "3x3" where ``zoo_conv2d_s8_1x1`` / ``_3x3`` run the layer, else None."""
+    if layer.depthwise or layer.small_scratch or layout.c1_records(layer) is not None:
+        return None
+    data = layout.conv_data(layer)
+    if layout.pointwise(layer, data) is not None:
+        return "1x1"
+    return "3x3" if layout.conv3x3(layer, data) is not None else None
 
 
 def same_padding(in_size: int, out_size: int, k: int, stride: int, dilation: int = 1) -> int:
@@ -148,7 +160,9 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
     oc = layer.out_hwc[2]
     four = layer.depthwise and layer.depth_multiplier == 1 and oc % 4 == 0  # 4 channels per step
     fast = layout.packable(layer, data)
-    one, three = layout.pointwise(layer, data), layout.conv3x3(layer, data)
+    block = _block_kernel(layer)
+    one = layout.pointwise(layer, data) if block == "1x1" else None
+    three = layout.conv3x3(layer, data) if block == "3x3" else None
     shift8 = "0"
     if one is not None or three is not None:
         fn = "zoo_conv2d_s8_1x1" if one is not None else "zoo_conv2d_s8_3x3"
