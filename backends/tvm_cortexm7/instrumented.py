@@ -38,7 +38,7 @@ from .qemu import ticks_to_instructions
 from .records import RecordLayout
 
 __all__ = ["TENSORS", "PROFILE", "LAYERS_FILE", "BATCH_BYTES", "availability", "hooks", "instrumented_elf",
-           "run_tensors", "layer_profile"]
+           "record_layout", "run_tensors", "layer_profile"]
 
 TENSORS, PROFILE = "tensors", "profile"
 LAYERS_FILE = "layers.bin"
@@ -106,7 +106,8 @@ def instrumented_elf(library: ModelLibrary, device: DeviceRunner, mode: str, *, 
     return entry / "fw.elf"
 
 
-def _layout(library: ModelLibrary) -> RecordLayout:
+def record_layout(library: ModelLibrary) -> RecordLayout:
+    """The result-record layout of the library's firmware (the same in every build)."""
     return RecordLayout(library.output_bytes, library.logits.count if library.logits else 0)
 
 
@@ -141,7 +142,7 @@ def run_tensors(library: ModelLibrary, device: DeviceRunner, elf: Path,
     step = max(1, BATCH_BYTES // per_input)
     outputs, parts = [], [[] for _ in expected]
     for i in range(0, len(flat), step):
-        result = _checked(device.run_batch(elf, flat[i:i + step], layout=_layout(library), collect=(LAYERS_FILE,)),
+        result = _checked(device.run_batch(elf, flat[i:i + step], layout=record_layout(library), collect=(LAYERS_FILE,)),
                           library, i)
         outputs.append(result.outputs)
         for k, part in enumerate(parse_tensors(result.files[LAYERS_FILE], len(result.status), expected, elf)):
@@ -162,7 +163,7 @@ def _profile_run(library: ModelLibrary, device: DeviceRunner, elf: Path, expecte
     from . import calibration_images  # noqa: PLC0415 - the package imports this module
 
     images = calibration_images((1, library.input_bytes))
-    result = _checked(device.run_batch(elf, images, layout=_layout(library), count_instructions=True,
+    result = _checked(device.run_batch(elf, images, layout=record_layout(library), count_instructions=True,
                                        collect=(LAYERS_FILE,)), library, 0)
     prof = parse_profile(result.files[LAYERS_FILE], len(images), expected, elf)
     layers = ticks_to_instructions(np.maximum(prof.spans - prof.overhead_ticks[:, None], 0), device.target)

@@ -96,7 +96,7 @@ class CortexM7Runner(Runner):
         if missing:
             raise InputError(f"missing input(s) {missing}; the card's inputs are {in_names}")
         flat = pack(self.library.inputs, [np.asarray(inputs[n]) for n in in_names])
-        _, tensors = instrumented.run_tensors(self.library, self.target, self._instrumented(instrumented.TENSORS), flat)
+        _, tensors = instrumented.run_tensors(self.library, self.target, self.instrumented_elf(instrumented.TENSORS), flat)
         return tensors
 
     def layer_instructions(self) -> LayerProfile | None:
@@ -105,9 +105,11 @@ class CortexM7Runner(Runner):
         if not instrumented.availability(self.library):
             return None
         normal = json.loads((self.dir / MEASUREMENTS).read_text(encoding="utf-8"))["instructions"]
-        return instrumented.layer_profile(self.library, self.target, self._instrumented(instrumented.PROFILE), normal)
+        return instrumented.layer_profile(self.library, self.target, self.instrumented_elf(instrumented.PROFILE), normal)
 
-    def _instrumented(self, mode: str) -> Path:
+    def instrumented_elf(self, mode: str) -> Path:
+        """The instrumented firmware (``instrumented.TENSORS`` or ``PROFILE``) of this library, built once into the
+        cache apart from the normal build (see :func:`.instrumented.instrumented_elf`)."""
         return instrumented.instrumented_elf(self.library, self.target, mode, test_defines=self.test_defines,
                                              timeout_s=float(getattr(self.target, "timeout_s", 120.0)))
 
