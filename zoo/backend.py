@@ -79,7 +79,7 @@ class LayerInstructions:
     tensor: int  # the TFLite index of the tensor it writes
     name: str  # that tensor's name in the .tflite
     instructions: int
-    share: float  # of the layers' sum
+    share: float  # of the whole inference (the normal build's per-inference figure)
     macs: int | None  # where the operator's unit knows them
 
     def as_dict(self) -> dict[str, Any]:

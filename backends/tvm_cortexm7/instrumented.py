@@ -43,6 +43,8 @@ __all__ = ["TENSORS", "PROFILE", "LAYERS_FILE", "BATCH_BYTES", "availability", "
 TENSORS, PROFILE = "tensors", "profile"
 LAYERS_FILE = "layers.bin"
 PROFILE_FILE = "profile.json"
+#: Host modules an instrumented entry depends on (its build, and the profile.json it holds).
+_HOST_SOURCES = ("firmware.py", "instrumented.py", "layer_records.py", "qemu.py", "records.py")
 #: Layer records per emulator start: a batch whose intermediates are larger runs in chunks of inputs.
 BATCH_BYTES = 32 * 2**20
 
@@ -73,7 +75,7 @@ def _key(library: ModelLibrary, device: DeviceRunner, mode: str, test_defines: t
     digest = hashlib.sha256()
     pkg = Path(__file__).parent
     files = [*sorted(p for p in library.dir.iterdir() if p.is_file()),
-             *(pkg / name for name in (*HARNESS_SOURCES, *INSTRUMENT_SOURCES, *HARNESS_HEADERS, "firmware.py"))]
+             *(pkg / name for name in (*HARNESS_SOURCES, *INSTRUMENT_SOURCES, *HARNESS_HEADERS, *_HOST_SOURCES))]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return [library.prefix, digest.hexdigest(), device.target.model_dump_json(), mode, *test_defines]
@@ -170,7 +172,7 @@ def _profile_run(library: ModelLibrary, device: DeviceRunner, elf: Path, expecte
     return {"layers": layers.tolist(), "hook_overhead": ticks_to_instructions(prof.overhead_ticks, device.target).tolist(),
             "instrumented_total": result.instructions.tolist(), "outputs_sha256": [
                 hashlib.sha256(row.tobytes()).hexdigest() for row in result.outputs],
-            "images": "all-0, all-255, seeded uniform noise (the normal build's calibration images)"}
+            "images": "all-0, all-255, seeded uniform noise"}
 
 
 def layer_profile(library: ModelLibrary, device: DeviceRunner, elf: Path, normal: list[int]) -> LayerProfile:
@@ -188,7 +190,7 @@ def layer_profile(library: ModelLibrary, device: DeviceRunner, elf: Path, normal
     data = json.loads((elf.parent / PROFILE_FILE).read_text(encoding="utf-8"))
     pick = int(np.argsort(normal, kind="stable")[len(normal) // 2])
     counts = data["layers"][pick]
-    total = sum(counts) or 1
+    total = int(normal[pick]) or 1
     rows, k = [], 0
     for layer in library.metadata["layers"]:
         for out in layer["outputs"]:
@@ -199,6 +201,7 @@ def layer_profile(library: ModelLibrary, device: DeviceRunner, elf: Path, normal
     method = (f"SysTick at each layer boundary under qemu-system-arm -M {emu.machine} -icount "
               f"shift={emu.icount_shift}, ticks x {emu.instructions_per_tick}; each layer minus one hook's own cost "
               f"({data['hook_overhead'][pick]} instructions, measured by two back-to-back hooks); calibration image "
-              f"{pick} ({data['images']}); instructions retired under emulation, not cycles")
+              f"{pick} of {len(normal)} ({data['images']}: the median of the normal build's); instructions retired "
+              "under emulation, not cycles")
     return LayerProfile(tuple(rows), int(normal[pick]), int(normal[pick]) - sum(counts),
                         int(data["hook_overhead"][pick]), method)
