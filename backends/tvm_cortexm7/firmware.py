@@ -212,7 +212,7 @@ def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeou
         timeout_s: limit per compiler/linker run.
         instrument: None (the normal build, whose footprint and instructions are reported), or an
             instrumented build of :data:`INSTRUMENT_MODES`: the library's layer hooks on
-            (``-DZOO_LAYER_HOOKS``) and ``fw_layers.c`` writing ``layers.bin`` (see ``fw_layers.h``).
+            (``-DZOO_LAYER_HOOKS=<mode>``) and ``fw_layers.c`` writing ``layers.bin`` (see ``fw_layers.h``).
         test_defines: more ``NAME=VALUE`` defines for the harness of an instrumented build (tests only,
             e.g. ``FW_TEST_NUDGE_OP=3``).
 
@@ -230,7 +230,7 @@ def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeou
         raise ValueError(f"instrument={instrument!r}: choose None or one of {sorted(INSTRUMENT_MODES)}")
     harness = _harness_dir(build, target)
     (harness / "fw_binding.c").write_text(_binding_c(lib), encoding="utf-8")
-    hooks = ("-DZOO_LAYER_HOOKS",) if instrument else ()
+    hooks = (f"-DZOO_LAYER_HOOKS={INSTRUMENT_MODES[instrument]}",) if instrument else ()
     model_objs = compile_objects(list(lib.sources), build / "model", target, include_dirs=[lib.dir],
                                  extra_flags=hooks, timeout_s=timeout_s)
     extra = INSTRUMENT_SOURCES if instrument else ()

@@ -1,7 +1,8 @@
 /* fw_layers.h - the layer records of an instrumented harness build (fw_layers.c); in a normal build
  * (no FW_LAYERS) every macro below is empty, so the normal firmware is the same code as without them.
  *   FW_LAYERS=1 (tensors): after each operator the tensor it wrote goes to layers.bin, one record each.
- *   FW_LAYERS=2 (profile): each operator's SysTick span, one record per input.
+ *   FW_LAYERS=2 (profile): each operator's SysTick span, one record per input (payload: one hook's
+ *     overhead ticks lo, hi; then per hook its ordinal, 0, ticks lo, ticks hi).
  * Record (uint32 words, little-endian; parsed and checked by layer_records.py):
  *   magic 0x5A4F4C59 ("YLOZ"), input index, operator index (0xFFFFFFFF: a profile record),
  *   tensor index (profile: the number of spans), payload bytes, payload padded to 4 bytes,

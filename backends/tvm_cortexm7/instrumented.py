@@ -11,8 +11,10 @@ and the mode, never mixed with the normal one:
   .tflite's tensor indices exactly as the host backends key them. An alias the compiler folds away
   (RESHAPE, SQUEEZE, EXPAND_DIMS: no call, no memory) reports its input's bytes under its own
   operator and tensor: the same bytes, under the alias's name and shape.
-- ``profile``: the hook reads SysTick at each layer boundary; run under ``-icount`` on the compile-time
-  calibration images, each layer's span minus the hook's own measured cost gives its instructions
+- ``profile``: the hook (a ``bl`` that keeps every register but ``lr``, so the driver's code around it
+  stays as the compiler arranges it without hooks, and every hook costs the same) reads SysTick at
+  each layer boundary; run under ``-icount`` on the compile-time calibration images, each layer's
+  span minus the hook's measured cost gives its instructions
   (:meth:`~.runner.CortexM7Runner.layer_instructions`).
 """
 
@@ -168,7 +170,9 @@ def _profile_run(library: ModelLibrary, device: DeviceRunner, elf: Path, expecte
     result = _checked(device.run_batch(elf, images, layout=record_layout(library), count_instructions=True,
                                        collect=(LAYERS_FILE,)), library, 0)
     prof = parse_profile(result.files[LAYERS_FILE], len(images), expected, elf)
-    layers = ticks_to_instructions(np.maximum(prof.spans - prof.overhead_ticks[:, None], 0), device.target)
+    # converted cumulatively, so that ticks -> instructions rounds once per inference, not once per layer
+    net = np.cumsum(np.maximum(prof.spans - prof.overhead_ticks[:, None], 0), axis=1)
+    layers = np.diff(ticks_to_instructions(net, device.target), axis=1, prepend=0)
     return {"layers": layers.tolist(), "hook_overhead": ticks_to_instructions(prof.overhead_ticks, device.target).tolist(),
             "instrumented_total": result.instructions.tolist(), "outputs_sha256": [
                 hashlib.sha256(row.tobytes()).hexdigest() for row in result.outputs],

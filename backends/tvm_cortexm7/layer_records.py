@@ -117,11 +117,12 @@ def parse_tensors(raw: bytes, count: int, hooks: list[Hook], source: Path | str)
 
 
 def parse_profile(raw: bytes, count: int, hooks: list[Hook], source: Path | str) -> Profile:
-    """Check and split a profile build's ``layers.bin``: one record per input, one span per hook.
+    """Check and split a profile build's ``layers.bin``: one record per input, one span per hook, each
+    span tagged with its hook's ordinal.
 
     Raises:
-        ToolchainError: the file has the wrong size, a record is corrupt, or its spans belong to other
-            operators than the library's (the message names the first).
+        ToolchainError: the file has the wrong size, a record is corrupt, or its spans are not the
+            library's hooks in order (the message names the first).
     """
     payload = 8 + 16 * len(hooks)
     if len(raw) != count * record_bytes(payload):
@@ -133,10 +134,9 @@ def parse_profile(raw: bytes, count: int, hooks: list[Hook], source: Path | str)
         _read(view, i * size, (i, PROFILE_OP, len(hooks), payload), source, f"of input {i} (profile)")
     words = np.frombuffer(raw, "<u4").reshape(count, size // 4)[:, _HEAD:_HEAD + payload // 4].astype(np.int64)
     rows = words[:, 2:].reshape(count, len(hooks), 4)
-    expected = np.array([(h.operator, h.tensor) for h in hooks], np.int64).reshape(len(hooks), 2)
-    bad = np.argwhere((rows[:, :, :2] != expected).any(axis=2))
+    bad = np.argwhere((rows[:, :, 0] != np.arange(len(hooks))) | (rows[:, :, 1] != 0))
     if bad.size:
         i, k = (int(x) for x in bad[0])
-        raise _error(source, f"of input {i} (profile)", f"span {k} is of operator #{rows[i, k, 0]}, "
-                     f"expected #{hooks[k].operator}")
+        raise _error(source, f"of input {i} (profile)", f"span {k} is of hook {rows[i, k, 0]}, expected {k} "
+                     f"(operator #{hooks[k].operator})")
     return Profile(overhead_ticks=words[:, 0] | (words[:, 1] << 32), spans=rows[:, :, 2] | (rows[:, :, 3] << 32))

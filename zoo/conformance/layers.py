@@ -48,8 +48,8 @@ def layer_lines(name: str, prof: LayerProfile) -> list[str]:
         lines.append(f"| {x.operator} | {x.op} | {_cell(x.name)} | {x.instructions:,} | {x.share:.1%} | "
                      f"{f'{x.macs:,}' if x.macs else ''} | {per_mac} |")
     lines += ["", f"Sum of the layers {prof.layer_sum:,}; the normal build's figure for the same input "
-              f"{prof.per_inference:,} (unattributed {prof.unattributed:+,}: the driver's entry and return, less what "
-              "the hooks' argument set-up adds beyond the measured hook cost). "
+              f"{prof.per_inference:,} (unattributed {prof.unattributed:+,}: the driver's entry and return, and what "
+              "the hooks changed in the compiler's arrangement of the driver). "
               f"Method: {prof.method}.", ""]
     return lines
 
