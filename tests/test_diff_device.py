@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import zoo
 from zoo.cli import main
 from zoo.conformance.golden import load_golden
-from zoo.errors import ToolchainError
+from zoo.errors import BackendError, ToolchainError
 from zoo.tflite_model import read_tflite
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +115,37 @@ def test_the_tensors_build_gives_the_normal_builds_outputs() -> None:
 
 
 @pytest.mark.emulator
+def test_a_large_batch_runs_in_chunks_with_the_same_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layer records are bounded per emulator start (BATCH_BYTES): here 3 inputs a start, 8 inputs."""
+    from zoo.backends.tvm_cortexm7 import instrumented
+
+    _device()
+    x = load_golden(zoo.get_card("stmnist_v1")).inputs[:8]
+    with zoo.load("stmnist_v1", backend=M7) as m:
+        whole = m.run_intermediates(x)
+        per_input = sum(h.nbytes for h in instrumented.hooks(m.runner.library))
+        starts = []
+        run_batch = m.runner.target.run_batch
+        monkeypatch.setattr(instrumented, "BATCH_BYTES", 3 * per_input)
+        monkeypatch.setattr(m.runner.target, "run_batch", lambda *a, **k: starts.append(len(a[1])) or run_batch(*a, **k))
+        chunked = m.run_intermediates(x)
+    assert starts == [3, 3, 2]
+    assert sorted(chunked) == sorted(whole) and all(np.array_equal(chunked[t], whole[t]) for t in whole)
+
+
+def test_a_library_without_layer_hooks_says_so(tmp_path: Path) -> None:
+    """The float lowering writes no layer table: outputs only, with the reason and the fix."""
+    from zoo.backends.tvm_cortexm7 import instrumented
+    from zoo.backends.tvm_cortexm7.library import ModelLibrary
+
+    lib = ModelLibrary(tmp_path, "m", tmp_path / "m.h", (), {"lowering": "float"})
+    ok = instrumented.availability(lib)
+    assert not ok and "float lowering's library has no layer hooks" in ok.reason and "lowering='int8'" in ok.fix
+    with pytest.raises(BackendError, match="no layer hooks"):
+        instrumented.hooks(lib)
+
+
+@pytest.mark.emulator
 @pytest.mark.parametrize("model", ["stmnist_v1", "mlperf_ic01"])
 def test_layer_instructions_add_up_to_the_per_inference_figure(model: str) -> None:
     """Every layer is there, in order; their sum is the normal build's figure within one hook's own cost
@@ -182,4 +213,4 @@ def test_validate_report_shows_each_device_layers_instructions(tmp_path: Path) -
     rows = [line for line in md.splitlines() if line.startswith("| ") and "CONV" in line]
     assert len(rows) == 5 and "### tvm-cortexm7: instructions per layer" in md
     conv = next(x for x in data["layers"] if x["operator"] == 3)
-    assert f"| 3 | CONV_2D |" in md and f"{conv['instructions']:,}" in md and f"{conv['macs']:,}" in md
+    assert "| 3 | CONV_2D |" in md and f"{conv['instructions']:,}" in md and f"{conv['macs']:,}" in md
