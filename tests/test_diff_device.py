@@ -103,15 +103,15 @@ def test_the_tensors_build_gives_the_normal_builds_outputs() -> None:
     from zoo.backends.tvm_cortexm7.library import pack
 
     _device()
-    golden = load_golden(zoo.get_card("mlperf_kws01"))
-    with zoo.load("mlperf_kws01", backend=M7) as m:
+    golden = load_golden(zoo.get_card("mlperf_ic01"))
+    with zoo.load("mlperf_ic01", backend=M7) as m:
         runner = m.runner
         flat = pack(runner.library.inputs, [golden.inputs[:6]])
         elf = runner.instrumented_elf(instrumented.TENSORS)
         packed, tensors = instrumented.run_tensors(runner.library, runner.target, elf, flat)
         normal = runner.target.run_batch(runner.elf, flat, layout=instrumented.record_layout(runner.library))
     assert np.array_equal(packed, normal.outputs)
-    assert sorted(tensors) == sorted(read_tflite(_artifact("mlperf_kws01")).operator_outputs())
+    assert sorted(tensors) == sorted(read_tflite(_artifact("mlperf_ic01")).operator_outputs())
 
 
 @pytest.mark.emulator
