@@ -24,10 +24,8 @@ typedef struct {
     int32_t zp2;           /* +16 2 zp + 1 */
     int32_t d1, d2, d3;    /* +20 output offsets of pixels 1..3 (past the row end: the last pixel's,
                             * stored before it) */
-    const int32_t *end;    /* +32 end of the stream */
-    int32_t m;             /* +36 the channel's multiplier, across the MAC loop */
-    int8_t *out;           /* +40 */
-    int32_t pos;           /* +44 positions per (ky, group): 6 (4 pixels) or 5 (3 pixels) */
+    int8_t *out;           /* +32 */
+    int32_t pos;           /* +36 positions per (ky, group): 6 (4 pixels) or 5 (3 pixels) */
 } zoo_3x3_block_t;
 
 /* Words of position q of (ky, group) block k: b->first for the very first, else in the patch. */
@@ -36,10 +34,12 @@ static inline int32_t *patch_pos(int32_t *patch, int32_t *first, int32_t npos, i
     return k == 0 && q == 0 ? first : patch + 2 * (npos * k + q) - 2;
 }
 
-/* The patch of output row oy, columns ox0 .. ox0 + 3: padding reads the input zero point. */
-__attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, int32_t oy, int32_t ox0, int32_t *patch,
-                        int32_t *first, int32_t npos)
+/* The patch of output row oy = yx >> 16 from column ox0 = yx & 0xFFFF (b->pos positions): padding reads
+ * the input zero point. Four arguments and not inlined: the convolution's frame is stmnist_v1's stack peak. */
+__attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, zoo_3x3_block_t *b, uint32_t yx)
 {
+    const int32_t oy = (int32_t)(yx >> 16), ox0 = (int32_t)(yx & 0xFFFFu), npos = b->pos;
+    int32_t *const patch = (int32_t *)(uintptr_t)b->patch, *const first = b->first;
     const int32_t c = p->in_c, groups = c / 4;
     const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
     int32_t ky, q, g;
@@ -70,7 +70,7 @@ __attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int
 }
 
 #if ZOO_DSP
-void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream);
+void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const int32_t *end);
 /* position q of the (ky, group): (x0|x2, x1|x3) in r7, lr; weights kx = 0, 1, 2 in (r0, r3),
  * (r1, r4), (r2, r5); pixels 0..3 accumulate in r6, r8, r9, r10 */
 #define ZOO_3X3_MAC(A, W0, W1) "smlad " A ", r7, " W0 ", " A "\n\t" "smlad " A ", lr, " W1 ", " A "\n\t"
@@ -87,18 +87,18 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         ".thumb_func\n\t"
         ".type zoo_3x3_channels, %function\n"
         "zoo_3x3_channels:\n\t"
-        "push {r0, r4-r11, lr}\n\t" /* [sp] b */
+        "push {r0, r1, r2, r4-r11, lr}\n\t" /* [sp] b, [sp+4] the channel's m, [sp+8] end */
         "mov r11, r1\n"
         "5:\n\t"
         "ldr r0, [sp]\n\t"
         "ldmia r11!, {r6, r10}\n\t" /* bias, m */
-        "str r10, [r0, #36]\n\t"
+        "str r10, [sp, #4]\n\t"
         "ldr r12, [r0]\n\t"
         "mov r8, r6\n\t"
         "mov r9, r6\n\t"
         "mov r10, r6\n\t"
         "ldrd r7, lr, [r0, #4]\n\t" /* (ky, group) 0's position 0 */
-        "ldr r1, [r0, #44]\n\t"
+        "ldr r1, [r0, #36]\n\t"
         "cmp r1, #6\n\t"
         "bne 7f\n"
         "1:\n\t"
@@ -141,27 +141,27 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "ldr r2, [r12, #16]\n\t"
         "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
         "add r1, r1, #1\n\t"       /* e */
-        "ldr r0, [r12, #36]\n\t"   /* m */
+        "ldr r0, [sp, #4]\n\t"    /* m */
         ZOO_3X3_RQ("r6") ZOO_3X3_RQ("r8") ZOO_3X3_RQ("r9") ZOO_3X3_RQ("r10")
         "ldrd r4, r5, [r12, #20]\n\t" /* d1, d2 */
         "ldr lr, [r12, #28]\n\t"       /* d3 */
-        "ldr r7, [r12, #40]\n\t"
+        "ldr r7, [r12, #32]\n\t"
         "strb r10, [r7, lr]\n\t"
         "strb r9, [r7, r5]\n\t"
         "strb r8, [r7, r4]\n\t"
         "strb r6, [r7], #1\n\t"
-        "str r7, [r12, #40]\n\t"
-        "ldr r0, [r12, #32]\n\t"
+        "str r7, [r12, #32]\n\t"
+        "ldr r0, [sp, #8]\n\t"
         "cmp r11, r0\n\t"
         "bne 5b\n\t"
-        "add sp, #4\n\t"
+        "add sp, #12\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size zoo_3x3_channels, .-zoo_3x3_channels\n\t"
         ".text");
 #else
-static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream)
+static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const int32_t *end)
 {
-    while (stream < b->end) {
+    while (stream < end) {
         const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
         int32_t acc[4], j, t, kx;
         const int8_t *w = (const int8_t *)(const void *)(stream + 2);
@@ -199,19 +199,18 @@ void zoo_conv2d_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16
     int32_t oy, ox;
     b.patch = patch;
     b.zp2 = 2 * p->out_zp + 1;
-    b.end = stream + (2 + 9 * groups) * oc_n;
     for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < ow; ox += b.pos - 2) {
             const int32_t left = ow - ox, last = left - 1; /* pixels past the row end write the last one first */
             b.pos = left % 4 == 0 || left >= 7 ? ZOO_PATCH_POS : ZOO_PATCH_POS - 1; /* 14 = 4 + 4 + 3 + 3 */
-            build_patch(p, in, oy, ox, patch, b.first, b.pos);
+            build_patch(p, in, &b, (uint32_t)oy << 16 | (uint32_t)ox);
             patch[2 * 3 * groups * b.pos - 2] = ZOO_PATCH_END;
             b.d1 = oc_n * (last < 1 ? last : 1);
             b.d2 = oc_n * (last < 2 ? last : 2);
             b.d3 = oc_n * (last < 3 ? last : 3);
             b.shift8 = p->shift8;
             b.out = out + (oy * ow + ox) * oc_n;
-            zoo_3x3_channels(&b, stream);
+            zoo_3x3_channels(&b, stream, stream + (2 + 9 * groups) * oc_n);
         }
     }
 }
