@@ -238,6 +238,13 @@ typedef struct {
 } zoo_rq_t;
 
 #define ZOO_INLINE static inline __attribute__((always_inline))
+/* Set-up code around the DSP tier's asm loops (gathering taps): built for size there; the portable
+ * tier runs its loops in that code, at the build's own -O. */
+#if ZOO_DSP
+#define ZOO_SETUP __attribute__((optimize("Os")))
+#else
+#define ZOO_SETUP
+#endif
 
 /* `fast8` (a compile-time constant at every call) selects the single-step form with a
  * full int8 activation range; otherwise the layer's own form and clamp are used. */

@@ -438,7 +438,7 @@ static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, c
 }
 #endif
 
-__attribute__((optimize("Os"))) void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out,
+ZOO_SETUP void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out,
                                                       int16_t *scratch)
 {
     int32_t xw[5] = {0, 0, 0, 0, 0};

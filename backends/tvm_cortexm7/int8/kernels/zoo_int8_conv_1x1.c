@@ -4,8 +4,11 @@
  * per block and sign-extended on the fly (2 SXTB16 per 4 weights, shared by the 4 pixels). */
 #include "zoo_int8.h"
 
-/* The C here is set-up around the asm loops (widening, tap pointers): size before speed. */
+/* With the DSP the C here is set-up around the asm loops (widening): size before speed; the portable
+ * tier (Cortex-M0, the host) runs its loops in C at the build's own -O. */
+#if ZOO_DSP
 #pragma GCC optimize("Os")
+#endif
 
 /* Pixel `pix` (clamped to the last one) into slot j of the block's columns:
  * cols[g][j] = {x0|x2, x1|x3} of channels 4g..4g+3. */
@@ -127,13 +130,14 @@ static void zoo_1x1_channels(zoo_1x1_block_t *b, const int32_t *stream, int8_t *
     for (; stream < b->end; ++out) {
         const int32_t groups = *b->shift8 < 0 ? 0 : b->groups, e1 = *b->shift8++ & 31;
         const int32_t c = b->zp2 << e1, m = stream[1];
-        int32_t acc[4], g, j, t;
+        int32_t acc[4], g, j;
         const int16_t *x = (const int16_t *)(const void *)b->cols;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
         for (g = 0; g < groups; ++g, x += 16) {
             const int8_t *w = (const int8_t *)(const void *)(stream + 2 + g);
-            for (j = 0; j < 4; ++j) { /* x0 x2 x1 x3 per pixel */
-                for (t = 0; t < 4; ++t) acc[j] += x[4 * j + (t & 1) * 2 + (t >> 1)] * w[t];
+            for (j = 0; j < 4; ++j) { /* x0 x2 x1 x3 per pixel against w0 w1 w2 w3 */
+                const int16_t *xj = x + 4 * j;
+                acc[j] += xj[0] * w[0] + xj[2] * w[1] + xj[1] * w[2] + xj[3] * w[3];
             }
         }
         out[b->d3] = zoo_sat8(zoo_rq_mm(acc[3], m, c, e1 + 1));

@@ -10,8 +10,11 @@
  * instead, so the scratch is exactly the window (36 in_c bytes). */
 #include "zoo_int8.h"
 
-/* The C here is set-up around the asm loops (widening, tap pointers): size before speed. */
+/* With the DSP the C here is set-up around the asm loops (widening): size before speed; the portable
+ * tier (Cortex-M0, the host) runs its loops in C at the build's own -O. */
+#if ZOO_DSP
 #pragma GCC optimize("Os")
+#endif
 
 #define ZOO_PATCH_POS 6        /* 4 pixels + 2 */
 #define ZOO_PATCH_END 0x00FF00FF /* sentinel after the patch: no int16 pair of int8 values */
@@ -163,18 +166,25 @@ static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const in
 {
     while (stream < end) {
         const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
-        int32_t acc[4], j, t, kx;
+        int32_t acc[4], j, kx;
+        int32_t *const patch = (int32_t *)(uintptr_t)b->patch;
         const int8_t *w = (const int8_t *)(const void *)(stream + 2);
         int32_t k;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
-        /* (ky, group) blocks of 6 positions until the sentinel, 3 weight words each */
-        for (k = 0; *patch_pos((int32_t *)b->patch, b->first, b->pos, k, 0) != ZOO_PATCH_END; ++k, w += 12) {
+        /* (ky, group) blocks of b->pos positions until the sentinel, 3 weight words each */
+        for (k = 0;; ++k, w += 12) {
+            const int16_t *xq[ZOO_PATCH_POS];
+            int32_t q;
+            if (*patch_pos(patch, b->first, b->pos, k, 0) == ZOO_PATCH_END) break;
+            for (q = 0; q < b->pos; ++q) xq[q] = (const int16_t *)(const void *)patch_pos(patch, b->first, b->pos, k, q);
             for (j = 0; j < b->pos - 2; ++j) {
-                for (kx = 0; kx < 3; ++kx) { /* x0 x2 x1 x3 */
-                    const int16_t *xq = (const int16_t *)(void *)patch_pos((int32_t *)b->patch, b->first, b->pos, k,
-                                                                            j + kx);
-                    for (t = 0; t < 4; ++t) acc[j] += xq[(t & 1) * 2 + (t >> 1)] * w[4 * kx + t];
+                int32_t a = acc[j];
+                for (kx = 0; kx < 3; ++kx) { /* x0 x2 x1 x3 against w0 w1 w2 w3 */
+                    const int16_t *x = xq[j + kx];
+                    const int8_t *wk = w + 4 * kx;
+                    a += x[0] * wk[0] + x[2] * wk[1] + x[1] * wk[2] + x[3] * wk[3];
                 }
+                acc[j] = a;
             }
         }
         stream = (const int32_t *)(const void *)w;

@@ -35,7 +35,7 @@ ZOO_INLINE void dw_group4(const int8_t *const *tap, int32_t g4, const int8_t *w,
 }
 
 /* Input pixel of each tap of the window at (iy0, ix0); `pad` where the tap is padding. */
-__attribute__((optimize("Os"))) static void dw_taps(const zoo_conv_t *p, const int8_t *in, const int8_t *pad, int32_t iy0,
+ZOO_SETUP static void dw_taps(const zoo_conv_t *p, const int8_t *in, const int8_t *pad, int32_t iy0,
                     int32_t ix0, const int8_t **tap)
 {
     int32_t ky, kx, t = 0;
@@ -205,7 +205,7 @@ static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8
 }
 #endif
 
-__attribute__((optimize("Os"))) void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+ZOO_SETUP void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t c = p->in_c, in_w = p->in_w, zp2 = 2 * p->out_zp + 1;
     const int32_t *stream = (const int32_t *)(const void *)p->weights;
