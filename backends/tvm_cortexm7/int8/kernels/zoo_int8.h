@@ -110,6 +110,8 @@ typedef struct {
     const int32_t *mult;    /* per output channel when per_channel, else one value */
     const int32_t *shift;
     const int32_t *rq;      /* single-step requantization {m, hi, e - 1} (zoo_rq_fast), or NULL */
+    const int32_t *rqx;     /* per-tensor, full int8 range: TFLM's exact single step {m, c_lo, c_hi, e - 1}
+                             * (zoo_rq_exact), or NULL; when set, rq, mult and shift are not read */
 } zoo_fc_t;
 /* `scratch`: ZOO_FC_SCRATCH_BYTES(n_in, n_out) bytes, 4-aligned (NULL when that is 0). */
 void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
@@ -213,6 +215,19 @@ static inline int32_t zoo_rq_fast(int32_t x, const int32_t *q)
 {
     const int64_t v = (int64_t)x * q[0] + (int64_t)(((uint64_t)(uint32_t)q[1] << 32) | (1u << 30));
     return (int32_t)(v >> 32) >> q[2];
+}
+
+/* TFLM's MultiplyByQuantizedMultiplier (right shift e = -shift >= 1) plus the output zero point in
+ * one 64-bit step, exact for every x (m > 0): with c = 2^30 + 2^(30+e) + zp * 2^(31+e),
+ *   floor((x*m + c - 2^31 [x < 0]) / 2^(31+e))
+ * is the SRDHM's floor((x*m + 2^30) / 2^31) then the rounding shift, half away from zero (the
+ * 2^31 taken for a negative x moves a negative tie down), by the nested-floor identity.
+ * q = {m, c_lo, c_hi, e - 1}. */
+static inline int32_t zoo_rq_exact(int32_t x, const int32_t *q)
+{
+    const int64_t c = (int64_t)(((uint64_t)(uint32_t)q[2] << 32) | (uint32_t)q[1]);
+    const int64_t v = (int64_t)x * q[0] + c - (x < 0 ? ((int64_t)1 << 31) : 0);
+    return (int32_t)(v >> 32) >> q[3];
 }
 
 /* Requantization of one layer, held in locals by the kernels. */
