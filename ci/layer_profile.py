@@ -70,7 +70,7 @@ def profile(model: str, backend: str, images: int, work: Path) -> tuple[list[tup
     art = next(a for a in card.artifacts.values() if a.precision == "int8" and a.format == "tflite")
     path = artifacts.fetch(card.name, art, base_dir=registry.card_path(card.name).parent)
     target = load_target(backend.removeprefix("tvm-"))
-    lib = generate_int8_library(path, work / "lib", "m")
+    lib = generate_int8_library(path, work / "lib", "m", mve=target.mve)
     marks = work / "marks.bin"
     layers = instrument(lib, marks)
     fw = build_firmware(ModelLibrary.load(lib.dir), work / "fw", target)

@@ -169,11 +169,12 @@ def qemu_run(lib, inputs: list[np.ndarray], folder: Path,  # noqa: ANN001
 
 
 def assert_qemu_bit_exact(path: Path, folder: Path, n: int = 16, seed: int = 3, target: str = "cortexm7") -> None:
-    """Build ``path`` into firmware for ``target`` (Cortex-M7: the DSP code paths), run it under QEMU,
-    compare with TFLM."""
+    """Build ``path`` into firmware for ``target`` (Cortex-M7: the DSP code paths; Cortex-M55: the MVE
+    layouts and kernels), run it under QEMU, compare with TFLM."""
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
+    from zoo.backends.tvm_cortexm7.targets import load_target
 
-    lib = generate_int8_library(path, folder / "lib", "m")
+    lib = generate_int8_library(path, folder / "lib", "m", mve=load_target(target).mve)
     inputs = inputs_for(lib, n, seed)
     outputs, logits, _ = qemu_run(lib, inputs, folder, target)
     bad = {k: v for k, v in differences(path, outputs, logits, inputs).items() if v}

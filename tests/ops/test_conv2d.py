@@ -35,6 +35,13 @@ DEPTHWISE = [
     Case("dw_2x4_s2", [(10, 9, 4)], _dw((2, 4), strides=2, padding="same", activation="relu")),
 ]
 
+#: Shapes for the Helium kernels' loops: 16-tap groups with and without a tail, 16-channel groups of
+#: the depthwise kernel with a 4-channel and a partial remainder, an output pixel count % 4 != 0.
+MVE = [
+    Case("mve_1x1_c32", [(5, 3, 32)], _conv(24, 1, activation="relu")),
+    Case("mve_3x3_c16_s2", [(9, 7, 16)], _conv(12, 3, strides=2, padding="same")),
+    Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
+]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("conv2d", CONV), tmp_path)

@@ -27,6 +27,10 @@
 #define ZOO_MVE 0
 #endif
 
+#if ZOO_MVE
+#include <arm_mve.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,6 +77,12 @@ void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, 
 void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Helium kernels (zoo_int8_conv_mve.c, zoo_int8_dwconv_mve.c; portable C without MVE): the
+ * layout_mve layouts (the model's own int8 weights: OHWI / HWO), folded bias, TFLM's mult and shift.
+ * Regular conv: any layer, `scratch` ZOO_CONV2D_SCRATCH_BYTES(k) (4 int8 columns). Depthwise:
+ * depth multiplier 1, `pad` set (in_c bytes of the input zero point). */
+void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: weights16 and rq set, full int8 activation range. */
@@ -237,6 +247,32 @@ typedef struct {
 } zoo_rq_t;
 
 #define ZOO_INLINE static inline __attribute__((always_inline))
+
+#if ZOO_MVE
+/* zoo_mbqm + zp and the clamp on 4 lanes, one multiplier and shift: the left shift, VQRDMULH (the
+ * SRDHM), then the rounding right shift half away from zero: VRSHL rounds half up, so a negative
+ * value is first lowered by one (the sign of v & -e, as in CMSIS-NN's arm_requantize_mve). */
+ZOO_INLINE int32x4_t zoo_requant_mve(int32x4_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                                     int32_t hi)
+{
+    const int32_t right = shift > 0 ? 0 : -shift;
+    int32x4_t v = vqrdmulhq_n_s32(shift > 0 ? vshlq_r_s32(acc, shift) : acc, mult);
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, vdupq_n_s32(-right)), 31));
+    v = vaddq_n_s32(vrshlq_n_s32(v, -right), zp);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* The same with a multiplier and a shift per lane. */
+ZOO_INLINE int32x4_t zoo_requant_mve_v(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t zp,
+                                       int32x4_t lo, int32x4_t hi)
+{
+    const int32x4_t zero = vdupq_n_s32(0), neg = vminq_s32(shift, zero);
+    int32x4_t v = vqrdmulhq_s32(vshlq_s32(acc, vmaxq_s32(shift, zero)), mult);
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, neg), 31));
+    v = vaddq_n_s32(vrshlq_s32(v, neg), zp);
+    return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+#endif
 
 /* `fast8` (a compile-time constant at every call) selects the single-step form with a
  * full int8 activation range; otherwise the layer's own form and clamp are used. */

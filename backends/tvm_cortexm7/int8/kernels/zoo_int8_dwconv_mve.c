@@ -1,0 +1,135 @@
+/* zoo int8 DEPTHWISE_CONV_2D for Helium (MVE), depth multiplier 1: per output pixel, 16 channels at
+ * a time (then 8) as four int32x4 accumulators (VLDRB.S16 widens 8 input and 8 weight bytes, VMULLB
+ * and VMULLT multiply the even and the odd lanes into int32, VADD), every tap of the window; then the
+ * accumulators requantized per channel on vectors (zoo_requant_mve_v: TFLM's rounding, half away
+ * from zero) and scattered back into channel order. The channels past the last 8 go 4 at a time
+ * (VLDRB.S32, VMUL, VADD), the last < 4 under a VCTP tail predicate.
+ *
+ * Layout (layout_mve.conv_arrays): the model's own HWO int8 weights, [k_h * k_w][c], the bias with
+ * the input zero point folded in, TFLM's multiplier and shift per channel (within each full group of
+ * 8 channels in the order 0 2 4 6 1 3 5 7); `pad` holds c bytes of
+ * the input zero point (what a tap in the padding reads). Without MVE a portable loop computes the
+ * same integers from the same layout. */
+#include "zoo_int8.h"
+
+/* Input pixel of each tap of the window at (iy0, ix0); `pad` where the tap is padding. */
+static void taps_of(const zoo_conv_t *p, const int8_t *in, int32_t iy0, int32_t ix0, const int8_t **tap)
+{
+    int32_t ky, kx, t = 0;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        for (kx = 0; kx < p->k_w; ++kx, ++t) {
+            const int32_t iy = iy0 + ky, ix = ix0 + kx;
+            tap[t] = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) ? in + (iy * p->in_w + ix) * p->in_c
+                                                                         : p->pad;
+        }
+    }
+}
+
+#if ZOO_MVE
+/* Channels [c0, c0 + 8 * G) of one output pixel, G groups of 8 (G = 1 or 2, a constant at each call):
+ * per tap and group one VLDRB.S16 of the inputs and one of the weights, VMULLB / VMULLT (the even and
+ * the odd channels' int32 products), two VADD. The accumulators hold a group's even channels, then
+ * its odd ones: the order layout_mve stores the bias, multipliers and shifts of a group of 8 in. */
+ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int8_t *out, int g_n)
+{
+    const int32_t c = p->in_c, zp = p->out_zp;
+    const int8_t *w = p->weights + c0;
+    const int32_t *bias = p->bias + c0, *mult = p->mult + c0, *shift = p->shift + c0;
+    const uint32x4_t even = vidupq_n_u32(0, 2);
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    int32x4_t a0 = vld1q_s32(bias), a1 = vld1q_s32(bias + 4), a2 = a0, a3 = a1;
+    int32_t t;
+    if (g_n == 2) {
+        a2 = vld1q_s32(bias + 8);
+        a3 = vld1q_s32(bias + 12);
+    }
+    for (t = 0; t < taps; ++t, w += c) {
+        const int8_t *x = tap[t] + c0;
+        int16x8_t xv = vldrbq_s16(x), wv = vldrbq_s16(w);
+        a0 = vaddq_s32(a0, vmullbq_int_s16(xv, wv));
+        a1 = vaddq_s32(a1, vmulltq_int_s16(xv, wv));
+        if (g_n == 2) {
+            xv = vldrbq_s16(x + 8);
+            wv = vldrbq_s16(w + 8);
+            a2 = vaddq_s32(a2, vmullbq_int_s16(xv, wv));
+            a3 = vaddq_s32(a3, vmulltq_int_s16(xv, wv));
+        }
+    }
+    out += c0;
+    vstrbq_scatter_offset_s32(out, even, zoo_requant_mve_v(a0, vld1q_s32(mult), vld1q_s32(shift), zp, lo, hi));
+    vstrbq_scatter_offset_s32(out + 1, even, zoo_requant_mve_v(a1, vld1q_s32(mult + 4), vld1q_s32(shift + 4), zp, lo, hi));
+    if (g_n == 2) {
+        vstrbq_scatter_offset_s32(out + 8, even, zoo_requant_mve_v(a2, vld1q_s32(mult + 8), vld1q_s32(shift + 8), zp,
+                                                                   lo, hi));
+        vstrbq_scatter_offset_s32(out + 9, even, zoo_requant_mve_v(a3, vld1q_s32(mult + 12), vld1q_s32(shift + 12),
+                                                                   zp, lo, hi));
+    }
+}
+
+/* Channels [c0, c0 + n) of one output pixel, n <= 4. */
+static void dw4(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int32_t n, int8_t *out)
+{
+    const mve_pred16_t pr = vctp32q((uint32_t)n);
+    const int8_t *w = p->weights + c0;
+    int32x4_t acc = vldrwq_z_s32(p->bias + c0, pr);
+    int32_t t;
+    for (t = 0; t < taps; ++t, w += p->in_c) {
+        acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(tap[t] + c0, pr), vldrbq_z_s32(w, pr)));
+    }
+    vstrbq_p_s32(out + c0, zoo_requant_mve_v(acc, vldrwq_z_s32(p->mult + c0, pr), vldrwq_z_s32(p->shift + c0, pr),
+                                             p->out_zp, vdupq_n_s32(p->act_min), vdupq_n_s32(p->act_max)), pr);
+}
+#endif
+
+#if !ZOO_MVE
+/* Where channel ch's bias, multiplier and shift are (the order of dw8's accumulators). */
+static int32_t dw_slot(int32_t c, int32_t ch)
+{
+    const int32_t r = ch & 7;
+    return ch < (c & ~7) ? (ch - r) + (r & 1) * 4 + (r >> 1) : ch;
+}
+#endif
+
+/* Every channel of one output pixel. */
+static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int8_t *out)
+{
+    const int32_t c = p->in_c;
+    int32_t c0 = 0;
+#if ZOO_MVE
+    for (; c0 + 16 <= c; c0 += 16) dw8(p, tap, taps, c0, out, 2);
+    if (c0 + 8 <= c) {
+        dw8(p, tap, taps, c0, out, 1);
+        c0 += 8;
+    }
+    for (; c0 < c; c0 += 4) dw4(p, tap, taps, c0, c - c0 < 4 ? c - c0 : 4, out);
+#else
+    for (; c0 < c; ++c0) {
+        const int32_t q = dw_slot(c, c0);
+        int32_t acc = p->bias[q], t;
+        for (t = 0; t < taps; ++t) acc += tap[t][c0] * p->weights[t * c + c0];
+        out[c0] = zoo_clamp8(zoo_mbqm(acc, p->mult[q], p->shift[q]) + p->out_zp, p->act_min, p->act_max);
+    }
+#endif
+}
+
+void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
+    int32_t rel[ZOO_MAX_TAPS];
+    const int8_t *tap[ZOO_MAX_TAPS];
+    int32_t oy, ox, t;
+    for (t = 0; t < taps; ++t) rel[t] = ((t / p->k_w) * in_w + t % p->k_w) * c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            if (zoo_window_inside(p, iy0, ix0)) {
+                const int8_t *base = in + (iy0 * in_w + ix0) * c;
+                for (t = 0; t < taps; ++t) tap[t] = base + rel[t];
+            } else {
+                taps_of(p, in, iy0, ix0, tap);
+            }
+            dw_pixel(p, tap, taps, out);
+        }
+    }
+}
