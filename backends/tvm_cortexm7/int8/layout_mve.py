@@ -22,7 +22,9 @@ from . import layout
 if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
-__all__ = ["applies", "conv_arrays", "dw_order", "emit_conv"]
+FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
+
+__all__ = ["FLAG_RSHIFT", "applies", "conv_arrays", "dw_order", "emit_conv"]
 
 
 def applies(layer: Conv2D) -> bool:
@@ -72,13 +74,18 @@ def dw_order(c: int) -> np.ndarray:
 def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen.Emitter, conv2d._decl
     """Declare the layer's arrays and parameters; return its ``zoo_*_mve`` call."""
     w, bias, mult, shift = conv_arrays(layer)
-    names = (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult),
-             em.array(f"l{i}_shift", shift), "0")
+    flags = FLAG_RSHIFT if np.all(shift <= 0) else 0
+    if flags and not layer.depthwise:  # records {bias, mult, shift} per channel for zoo_mve_channels4
+        rec = em.array(f"l{i}_rec", np.stack([bias, mult, shift], axis=1).astype(np.int32))
+        names = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", rec)
+    else:
+        names = (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult),
+                 em.array(f"l{i}_shift", shift), "0")
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
     if layer.depthwise:
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
         names = (*names[:2], pad, *names[3:])
-        em.decl(decl(layer, i, 0, names, 1))
+        em.decl(decl(layer, i, flags, names, 1))
         return f"zoo_dwconv_s8_mve(&s_l{i}, {x}, {y});"
-    em.decl(decl(layer, i, 0, names, 1))
+    em.decl(decl(layer, i, flags, names, 1))
     return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, (int8_t *)({em.scratch(i)}));"

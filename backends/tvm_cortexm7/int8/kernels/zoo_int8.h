@@ -68,6 +68,7 @@ typedef struct {
 #define ZOO_CONV_FULL8 2u    /* act_min == -128 and act_max == 127 */
 #define ZOO_CONV_PACKED 8u   /* zoo_conv2d_s8_fast_w16 stream: bias, weights, rq per channel pair */
 #define ZOO_CONV_C1 4u       /* zoo_conv2d_s8_c1 layout: rq holds 8 words per channel */
+#define ZOO_CONV_RSHIFT 128u /* Helium kernels: every shift <= 0 (no left shift to apply) */
 
 /* Any layer. `scratch`: two int16 im2col columns, 16 * ceil(k_h * k_w * in_c / 4) bytes. */
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);

@@ -3,8 +3,10 @@
  * four accumulators requantized together (zoo_requant_mve: TFLM's MultiplyByQuantizedMultiplier,
  * half away from zero) and scattered to the four pixels with one VSTRB.
  *
- * Layout (layout_mve.conv_data): the model's own OHWI int8 weights, [out_c][k_h * k_w * in_c], the
- * bias with the input zero point folded in, TFLM's multiplier and shift per output channel.
+ * Layout (layout_mve.conv_arrays): the model's own OHWI int8 weights, [out_c][k_h * k_w * in_c], the
+ * bias with the input zero point folded in, TFLM's multiplier and shift per output channel: with every
+ * shift <= 0 (ZOO_CONV_RSHIFT) as records {bias, mult, shift} per channel in `rq` (zoo_mve_channels4
+ * runs the whole channel loop), otherwise in bias, mult and shift.
  * `scratch`: 4 int8 columns of k = k_h * k_w * in_c bytes (ZOO_CONV2D_SCRATCH_BYTES(k) holds them);
  * a 1x1 convolution without padding reads its columns straight from the input.
  * Without MVE the same integers come from a portable loop over the same layout. */
@@ -52,6 +54,13 @@ static const int8_t *conv_column(const zoo_conv_t *p, const int8_t *in, int32_t 
         if (iy < 0 || iy >= p->in_h) {
             fill8(dst, p->in_zp, run);
         } else if (ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+#if ZOO_MVE
+            if ((run & 15) == 0) { /* whole vectors: no predicate */
+                int32_t i;
+                for (i = 0; i < run; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+                continue;
+            }
+#endif
             copy8(dst, src, run);
         } else {
             for (kx = 0; kx < p->k_w; ++kx) {
@@ -108,6 +117,94 @@ ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t
     return vsetq_lane_s32(a3, acc, 3);
 }
 
+
+/* Every output channel of four columns in one asm loop, for a layer whose shifts are all <= 0 and
+ * whose per-channel records are {bias, mult, shift} (layout_mve): per channel the four dot products
+ * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
+ * scatter into the four pixels. r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
+ * the four pixels' output offsets, out_c}, r1 weights, r2 output (channel 0 of the first pixel),
+ * r3 records. */
+void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const int32_t *rec);
+__asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_mve_channels4\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_mve_channels4, %function\n"
+        "zoo_mve_channels4:\n\t"
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d15}\n\t"
+        "mov r12, r0\n\t"
+        "mov r9, r2\n\t"
+        "mov r10, r3\n\t"
+        "ldr r11, [r12, #52]\n\t"
+        "vldrw.u32 q7, [r12, #36]\n\t"
+        "ldr r0, [r12, #28]\n\t"
+        "vdup.32 q6, r0\n\t"
+        "ldr r0, [r12, #32]\n\t"
+        "vdup.32 q5, r0\n"
+        "5:\n\t"
+        "ldr r0, [r10], #4\n\t"
+        "mov r2, r0\n\t"
+        "mov r4, r0\n\t"
+        "mov r6, r0\n\t"
+        "ldrd r3, r5, [r12]\n\t"
+        "ldrd r7, r8, [r12, #8]\n\t"
+        "ldr lr, [r12, #16]\n\t"
+        "wls lr, lr, 2f\n"
+        "1:\n\t"
+        "vldrb.u8 q0, [r1], #16\n\t"
+        "vldrb.u8 q1, [r3], #16\n\t"
+        "vmladava.s8 r0, q1, q0\n\t"
+        "vldrb.u8 q2, [r5], #16\n\t"
+        "vmladava.s8 r2, q2, q0\n\t"
+        "vldrb.u8 q1, [r7], #16\n\t"
+        "vmladava.s8 r4, q1, q0\n\t"
+        "vldrb.u8 q2, [r8], #16\n\t"
+        "vmladava.s8 r6, q2, q0\n\t"
+        "le lr, 1b\n"
+        "2:\n\t"
+        "ldr lr, [r12, #20]\n\t"
+        "cmp lr, #0\n\t"
+        "beq 3f\n\t"
+        "vctp.8 lr\n\t"
+        "vpstttt\n\t"
+        "vldrbt.u8 q0, [r1]\n\t"
+        "vldrbt.u8 q1, [r3]\n\t"
+        "vldrbt.u8 q2, [r5]\n\t"
+        "vldrbt.u8 q3, [r7]\n\t"
+        "vpst\n\t"
+        "vldrbt.u8 q4, [r8]\n\t"
+        "vmladava.s8 r0, q1, q0\n\t"
+        "vmladava.s8 r2, q2, q0\n\t"
+        "vmladava.s8 r4, q3, q0\n\t"
+        "vmladava.s8 r6, q4, q0\n\t"
+        "add r1, r1, lr\n"
+        "3:\n\t"
+        "vdup.32 q3, r0\n\t"
+        "vmov.32 d6[1], r2\n\t"
+        "vmov.32 d7[0], r4\n\t"
+        "vmov.32 d7[1], r6\n\t"
+        "ldrd r3, r5, [r10], #8\n\t"
+        "vqrdmulh.s32 q3, q3, r3\n\t"
+        "vdup.32 q4, r5\n\t"
+        "vand q4, q3, q4\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q3, q3, q4\n\t"
+        "vrshl.s32 q3, r5\n\t"
+        "ldr r3, [r12, #24]\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "vmax.s32 q3, q3, q6\n\t"
+        "vmin.s32 q3, q3, q5\n\t"
+        "vstrb.32 q3, [r9, q7]\n\t"
+        "adds r9, #1\n\t"
+        "subs r11, #1\n\t"
+        "bne 5b\n\t"
+        "vpop {d8-d15}\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_mve_channels4, .-zoo_mve_channels4\n\t"
+        ".text");
+
 /* Every output channel of up to four pixels (`n`) whose columns are `col`: pixel j's channel oc at
  * out[j * oc_n + oc]. */
 static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)
@@ -119,6 +216,13 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     const mve_pred16_t valid = vctp32q((uint32_t)n);
     int32_t oc;
+    if (p->rq != 0) {
+        const int32_t args[14] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, zp, p->act_min, p->act_max, 0,
+                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n};
+        zoo_mve_channels4(args, w, out, p->rq);
+        return;
+    }
     for (oc = 0; oc < oc_n; ++oc, w += k) {
         const int32x4_t acc = dot4_mve(w, col, k, bias[oc]);
         const int32_t sh = shift[oc];
@@ -135,11 +239,12 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     int32_t oc, j, i;
     for (oc = 0; oc < p->out_c; ++oc) {
         const int8_t *w = p->weights + oc * k;
+        const int32_t *q = p->rq != 0 ? p->rq + 3 * oc : 0;
+        const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
         for (j = 0; j < n; ++j) {
-            int32_t acc = p->bias[oc];
+            int32_t acc = bias;
             for (i = 0; i < k; ++i) acc += col[j][i] * w[i];
-            out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_zp, p->act_min,
-                                                p->act_max);
+            out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, mult, shift) + p->out_zp, p->act_min, p->act_max);
         }
     }
 }

@@ -66,6 +66,73 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     }
 }
 
+/* Requantize accumulator QA (layout offset OFF bytes into mult and shift) in place: no left shifts
+ * (every shift <= 0, ZOO_CONV_RSHIFT), q7 the activation floor, q4-q6 scratch; after the tap loop the
+ * registers hold %[tp] mult, %[c0] shift, %[w] the output zero point, %[c] the activation ceiling. */
+#define ZOO_DW_RQ(QA, OFF)                                                 \
+    "vldrw.u32 q4, [%[tp], #" OFF "]\n\t"                                 \
+    "vldrw.u32 q5, [%[c0], #" OFF "]\n\t"                                 \
+    "vqrdmulh.s32 " QA ", " QA ", q4\n\t"                                 \
+    "vand q6, " QA ", q5\n\t"                                             \
+    "vshr.s32 q6, q6, #31\n\t"                                            \
+    "vqadd.s32 " QA ", " QA ", q6\n\t"                                    \
+    "vrshl.s32 " QA ", " QA ", q5\n\t"                                    \
+    "vadd.i32 " QA ", " QA ", %[w]\n\t"                                   \
+    "vmax.s32 " QA ", " QA ", q7\n\t"                                     \
+    "vdup.32 q6, %[c]\n\t"                                                \
+    "vmin.s32 " QA ", " QA ", q6\n\t"
+
+/* dw8 with G = 2 for a layer without left shifts, in one asm block: per tap 16 instructions for 16
+ * MACs, then the four accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of
+ * the even and the odd channels) and stored as 2 x 8 bytes. */
+ZOO_INLINE void dw16_asm(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int8_t *out)
+{
+    const int8_t *w = p->weights + c0, *x;
+    const int32_t *b = p->bias + c0;
+    const int8_t *const *tp = tap;
+    int32_t off = c0, c = p->in_c;
+    const int32_t q[5] = {(int32_t)(uintptr_t)(p->mult + c0), (int32_t)(uintptr_t)(p->shift + c0), p->out_zp,
+                          p->act_min, p->act_max};
+    __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
+                     "vldrw.u32 q1, [%[b], #16]\n\t"
+                     "vldrw.u32 q2, [%[b], #32]\n\t"
+                     "vldrw.u32 q3, [%[b], #48]\n\t"
+                     "dls lr, %[n]\n"
+                     "1:\n\t"
+                     "ldr %[x], [%[tp]], #4\n\t"
+                     "add %[x], %[x], %[c0]\n\t"
+                     "vldrb.s16 q4, [%[x]]\n\t"
+                     "vldrb.s16 q5, [%[w]]\n\t"
+                     "vmullb.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q0, q0, q6\n\t"
+                     "vmullt.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q1, q1, q6\n\t"
+                     "vldrb.s16 q4, [%[x], #8]\n\t"
+                     "vldrb.s16 q5, [%[w], #8]\n\t"
+                     "vmullb.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q2, q2, q6\n\t"
+                     "vmullt.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q3, q3, q6\n\t"
+                     "add %[w], %[w], %[c]\n\t"
+                     "le lr, 1b\n\t"
+                     "ldr %[tp], [%[q]]\n\t"
+                     "ldr %[c0], [%[q], #4]\n\t"
+                     "ldr %[w], [%[q], #8]\n\t"
+                     "ldr %[x], [%[q], #12]\n\t"
+                     "ldr %[c], [%[q], #16]\n\t"
+                     "vdup.32 q7, %[x]\n\t"
+                     ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16") ZOO_DW_RQ("q2", "32") ZOO_DW_RQ("q3", "48")
+                     "vmovnb.i32 q4, q0\n\t"
+                     "vmovnt.i32 q4, q1\n\t"
+                     "vstrb.16 q4, [%[o]]\n\t"
+                     "vmovnb.i32 q5, q2\n\t"
+                     "vmovnt.i32 q5, q3\n\t"
+                     "vstrb.16 q5, [%[o], #8]\n\t"
+                     : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+r"(off), [c] "+r"(c)
+                     : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out + c0)
+                     : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+}
+
 /* Channels [c0, c0 + n) of one output pixel, n <= 4. */
 static void dw4(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int32_t n, int8_t *out)
 {
@@ -96,6 +163,9 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
     const int32_t c = p->in_c;
     int32_t c0 = 0;
 #if ZOO_MVE
+    if (p->flags & ZOO_CONV_RSHIFT) {
+        for (; c0 + 16 <= c; c0 += 16) dw16_asm(p, tap, taps, c0, out);
+    }
     for (; c0 + 16 <= c; c0 += 16) dw8(p, tap, taps, c0, out, 2);
     if (c0 + 8 <= c) {
         dw8(p, tap, taps, c0, out, 1);
