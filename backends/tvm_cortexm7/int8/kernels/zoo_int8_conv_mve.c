@@ -122,9 +122,20 @@ ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t
  * whose per-channel records are {bias, mult, shift} (layout_mve): per channel the four dot products
  * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
  * scatter into the four pixels. r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
- * the four pixels' output offsets, out_c}, r1 weights, r2 output (channel 0 of the first pixel),
- * r3 records. */
+ * the four pixels' output offsets, out_c, k / 16 - 1}, r1 weights, r2 output (channel 0 of the first
+ * pixel), r3 records. */
 void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const int32_t *rec);
+/* 16 taps of the four columns r3, r5, r7, r8 against the weights r1: accumulators r0, r2, r4, r6. */
+#define ZOO_MVE_GROUP                                                      \
+    "vldrb.u8 q0, [r1], #16\n\t"                                          \
+    "vldrb.u8 q1, [r3], #16\n\t"                                          \
+    "vmladava.s8 r0, q1, q0\n\t"                                          \
+    "vldrb.u8 q2, [r5], #16\n\t"                                          \
+    "vmladava.s8 r2, q2, q0\n\t"                                          \
+    "vldrb.u8 q1, [r7], #16\n\t"                                          \
+    "vmladava.s8 r4, q1, q0\n\t"                                          \
+    "vldrb.u8 q2, [r8], #16\n\t"                                          \
+    "vmladava.s8 r6, q2, q0\n\t"
 __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_mve_channels4\n\t"
@@ -142,7 +153,50 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "ldr r0, [r12, #28]\n\t"
         "vdup.32 q6, r0\n\t"
         "ldr r0, [r12, #32]\n\t"
-        "vdup.32 q5, r0\n"
+        "vdup.32 q5, r0\n\t"
+        "ldr r0, [r12, #20]\n\t"
+        "cmp r0, #0\n\t"
+        "bne 5f\n"
+        /* k % 16 == 0: the first group of taps with VMLADAV (no accumulate), the bias added on the vector */
+        "6:\n\t"
+        "ldrd r3, r5, [r12]\n\t"
+        "ldrd r7, r8, [r12, #8]\n\t"
+        "vldrb.u8 q0, [r1], #16\n\t"
+        "vldrb.u8 q1, [r3], #16\n\t"
+        "vmladav.s8 r0, q1, q0\n\t"
+        "vldrb.u8 q2, [r5], #16\n\t"
+        "vmladav.s8 r2, q2, q0\n\t"
+        "vldrb.u8 q1, [r7], #16\n\t"
+        "vmladav.s8 r4, q1, q0\n\t"
+        "vldrb.u8 q2, [r8], #16\n\t"
+        "vmladav.s8 r6, q2, q0\n\t"
+        "ldr lr, [r12, #56]\n\t"
+        "wls lr, lr, 2f\n"
+        "1:\n\t" ZOO_MVE_GROUP
+        "le lr, 1b\n"
+        "2:\n\t"
+        "vdup.32 q3, r0\n\t"
+        "vmov.32 d6[1], r2\n\t"
+        "vmov.32 d7[0], r4\n\t"
+        "vmov.32 d7[1], r6\n\t"
+        "ldmia r10!, {r3, r5, r7}\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "vqrdmulh.s32 q3, q3, r5\n\t"
+        "vdup.32 q4, r7\n\t"
+        "vand q4, q3, q4\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q3, q3, q4\n\t"
+        "vrshl.s32 q3, r7\n\t"
+        "ldr r3, [r12, #24]\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "vmax.s32 q3, q3, q6\n\t"
+        "vmin.s32 q3, q3, q5\n\t"
+        "vstrb.32 q3, [r9, q7]\n\t"
+        "adds r9, #1\n\t"
+        "subs r11, #1\n\t"
+        "bne 6b\n\t"
+        "b 4f\n"
+        /* any k: accumulators from the bias, whole groups, then the VCTP tail */
         "5:\n\t"
         "ldr r0, [r10], #4\n\t"
         "mov r2, r0\n\t"
@@ -152,16 +206,7 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "ldrd r7, r8, [r12, #8]\n\t"
         "ldr lr, [r12, #16]\n\t"
         "wls lr, lr, 2f\n"
-        "1:\n\t"
-        "vldrb.u8 q0, [r1], #16\n\t"
-        "vldrb.u8 q1, [r3], #16\n\t"
-        "vmladava.s8 r0, q1, q0\n\t"
-        "vldrb.u8 q2, [r5], #16\n\t"
-        "vmladava.s8 r2, q2, q0\n\t"
-        "vldrb.u8 q1, [r7], #16\n\t"
-        "vmladava.s8 r4, q1, q0\n\t"
-        "vldrb.u8 q2, [r8], #16\n\t"
-        "vmladava.s8 r6, q2, q0\n\t"
+        "1:\n\t" ZOO_MVE_GROUP
         "le lr, 1b\n"
         "2:\n\t"
         "ldr lr, [r12, #20]\n\t"
@@ -199,7 +244,8 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "vstrb.32 q3, [r9, q7]\n\t"
         "adds r9, #1\n\t"
         "subs r11, #1\n\t"
-        "bne 5b\n\t"
+        "bne 5b\n"
+        "4:\n\t"
         "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size zoo_mve_channels4, .-zoo_mve_channels4\n\t"
@@ -217,9 +263,9 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     const mve_pred16_t valid = vctp32q((uint32_t)n);
     int32_t oc;
     if (p->rq != 0) {
-        const int32_t args[14] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
                                   (int32_t)(uintptr_t)col[3], k >> 4, k & 15, zp, p->act_min, p->act_max, 0,
-                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n};
+                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
         zoo_mve_channels4(args, w, out, p->rq);
         return;
     }
