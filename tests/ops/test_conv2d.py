@@ -41,6 +41,7 @@ MVE = [
     Case("mve_1x1_c32", [(5, 3, 32)], _conv(24, 1, activation="relu")),
     Case("mve_3x3_c16_s2", [(9, 7, 16)], _conv(12, 3, strides=2, padding="same")),
     Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
+    Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
 ]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001

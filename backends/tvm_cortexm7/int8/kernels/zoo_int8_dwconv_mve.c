@@ -82,15 +82,15 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "vdup.32 q6, %[c]\n\t"                                                \
     "vmin.s32 " QA ", " QA ", q6\n\t"
 
-/* dw8 with G = 2 for a layer without left shifts, in one asm block: per tap 16 instructions for 16
- * MACs, then the four accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of
+/* dw8 with G = 2 for a layer without left shifts, in one asm block (tap t's input pixel at base +
+ * tap_off[t]): per tap 16 instructions for 16 MACs, then the four accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of
  * the even and the odd channels) and stored as 2 x 8 bytes. */
-ZOO_INLINE void dw16_asm(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int8_t *out)
+ZOO_INLINE void dw16_asm(const zoo_conv_t *p, const int32_t *tap_off, const int8_t *base, int32_t taps, int32_t c0,
+                         int8_t *out)
 {
     const int8_t *w = p->weights + c0, *x;
-    const int32_t *b = p->bias + c0;
-    const int8_t *const *tp = tap;
-    int32_t off = c0, c = p->in_c;
+    const int32_t *b = p->bias + c0, *tp = tap_off;
+    int32_t off = (int32_t)(uintptr_t)(base + c0), c = p->in_c;
     const int32_t q[5] = {(int32_t)(uintptr_t)(p->mult + c0), (int32_t)(uintptr_t)(p->shift + c0), p->out_zp,
                           p->act_min, p->act_max};
     __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
@@ -163,9 +163,6 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
     const int32_t c = p->in_c;
     int32_t c0 = 0;
 #if ZOO_MVE
-    if (p->flags & ZOO_CONV_RSHIFT) {
-        for (; c0 + 16 <= c; c0 += 16) dw16_asm(p, tap, taps, c0, out);
-    }
     for (; c0 + 16 <= c; c0 += 16) dw8(p, tap, taps, c0, out, 2);
     if (c0 + 8 <= c) {
         dw8(p, tap, taps, c0, out, 1);
@@ -182,6 +179,34 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
 #endif
 }
 
+#if ZOO_MVE
+/* Channels % 16 == 0, no left shifts: dw16_asm on every pixel; an inside window reads its taps at
+ * the fixed offsets `rel` from its origin, one over the border at offsets from the input (the pad
+ * row's included). */
+static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel)
+{
+    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
+    int32_t off[ZOO_MAX_TAPS];
+    int32_t oy, ox, t, c0;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            const int32_t *o = rel;
+            const int8_t *base = in + (iy0 * in_w + ix0) * c;
+            if (!zoo_window_inside(p, iy0, ix0)) {
+                const int8_t *tap[ZOO_MAX_TAPS];
+                taps_of(p, in, iy0, ix0, tap);
+                for (t = 0; t < taps; ++t) off[t] = (int32_t)((uintptr_t)tap[t] - (uintptr_t)in);
+                o = off;
+                base = in;
+            }
+            for (c0 = 0; c0 < c; c0 += 16) dw16_asm(p, o, base, taps, c0, out);
+        }
+    }
+}
+#endif
+
 void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
@@ -189,6 +214,12 @@ void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
     const int8_t *tap[ZOO_MAX_TAPS];
     int32_t oy, ox, t;
     for (t = 0; t < taps; ++t) rel[t] = ((t / p->k_w) * in_w + t % p->k_w) * c;
+#if ZOO_MVE
+    if ((p->flags & ZOO_CONV_RSHIFT) && (c & 15) == 0) {
+        dw_pixels16(p, in, out, rel);
+        return;
+    }
+#endif
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (ox = 0; ox < p->out_w; ++ox, out += c) {
