@@ -18,15 +18,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-import zoo
-from zoo import artifacts, registry
 from zoo.backends.tvm_cortexm7.firmware import build_firmware
 from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
 from zoo.backends.tvm_cortexm7.library import ModelLibrary, pack
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner
 from zoo.backends.tvm_cortexm7.records import RecordLayout
 from zoo.backends.tvm_cortexm7.targets import load_target
+
+import zoo
+from zoo import artifacts, registry
 
 _CALL = re.compile(r"^    (?P<call>.+;)  /\* #(?P<index>\d+) (?P<op>\S+) \*/$", re.MULTILINE)
 _PROF = """
@@ -59,7 +59,8 @@ def instrument(lib: ModelLibrary, out: Path) -> list[tuple[int, str]]:
     text = text.replace("    (void)out;\n", "    (void)out;\n    zoo_prof_mark(0);\n", 1)
     text = text.replace("static void forward(", _PROF.format(n=len(layers), path=out) + "\nstatic void forward(", 1)
     # a last mark right after the one before it: the cost of one mark
-    text = re.sub(r"(zoo_prof_mark\(%d\);)" % len(layers), r"\1\n    zoo_prof_mark(%d);" % (len(layers) + 1), text)
+    last = f"zoo_prof_mark({len(layers)});"
+    text = text.replace(last, f"{last}\n    zoo_prof_mark({len(layers) + 1});", 1)
     model_c.write_text(text)
     return layers
 

@@ -121,7 +121,7 @@ ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t
 /* Every output channel of four columns in one asm loop, for a layer whose shifts are all <= 0 and
  * whose per-channel records are {bias, mult, shift} (layout_mve): per channel the four dot products
  * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
- * scatter into the four pixels. r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
+ * scatter into the four pixels, with q0-q3 only (nothing callee-saved to push). r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
  * the four pixels' output offsets, out_c, k / 16 - 1}, r1 weights, r2 output (channel 0 of the first
  * pixel), r3 records. */
 void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const int32_t *rec);
@@ -144,16 +144,11 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         ".type zoo_mve_channels4, %function\n"
         "zoo_mve_channels4:\n\t"
         "push {r4-r11, lr}\n\t"
-        "vpush {d8-d15}\n\t"
         "mov r12, r0\n\t"
         "mov r9, r2\n\t"
         "mov r10, r3\n\t"
         "ldr r11, [r12, #52]\n\t"
-        "vldrw.u32 q7, [r12, #36]\n\t"
-        "ldr r0, [r12, #28]\n\t"
-        "vdup.32 q6, r0\n\t"
-        "ldr r0, [r12, #32]\n\t"
-        "vdup.32 q5, r0\n\t"
+
         "ldr r0, [r12, #20]\n\t"
         "cmp r0, #0\n\t"
         "bne 5f\n"
@@ -182,16 +177,20 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "ldmia r10!, {r3, r5, r7}\n\t"
         "vadd.i32 q3, q3, r3\n\t"
         "vqrdmulh.s32 q3, q3, r5\n\t"
-        "vdup.32 q4, r7\n\t"
-        "vand q4, q3, q4\n\t"
-        "vshr.s32 q4, q4, #31\n\t"
-        "vqadd.s32 q3, q3, q4\n\t"
+        "vdup.32 q1, r7\n\t"
+        "vand q1, q3, q1\n\t"
+        "vshr.s32 q1, q1, #31\n\t"
+        "vqadd.s32 q3, q3, q1\n\t"
         "vrshl.s32 q3, r7\n\t"
         "ldr r3, [r12, #24]\n\t"
         "vadd.i32 q3, q3, r3\n\t"
-        "vmax.s32 q3, q3, q6\n\t"
-        "vmin.s32 q3, q3, q5\n\t"
-        "vstrb.32 q3, [r9, q7]\n\t"
+        "ldrd r3, r5, [r12, #28]\n\t"
+        "vdup.32 q1, r3\n\t"
+        "vmax.s32 q3, q3, q1\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vmin.s32 q3, q3, q1\n\t"
+        "vldrw.u32 q2, [r12, #36]\n\t"
+        "vstrb.32 q3, [r9, q2]\n\t"
         "adds r9, #1\n\t"
         "subs r11, #1\n\t"
         "bne 6b\n\t"
@@ -217,13 +216,14 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "vldrbt.u8 q0, [r1]\n\t"
         "vldrbt.u8 q1, [r3]\n\t"
         "vldrbt.u8 q2, [r5]\n\t"
-        "vldrbt.u8 q3, [r7]\n\t"
+        "vmladavat.s8 r0, q1, q0\n\t"
+        "vpstttt\n\t"
+        "vmladavat.s8 r2, q2, q0\n\t"
+        "vldrbt.u8 q1, [r7]\n\t"
+        "vldrbt.u8 q2, [r8]\n\t"
+        "vmladavat.s8 r4, q1, q0\n\t"
         "vpst\n\t"
-        "vldrbt.u8 q4, [r8]\n\t"
-        "vmladava.s8 r0, q1, q0\n\t"
-        "vmladava.s8 r2, q2, q0\n\t"
-        "vmladava.s8 r4, q3, q0\n\t"
-        "vmladava.s8 r6, q4, q0\n\t"
+        "vmladavat.s8 r6, q2, q0\n\t"
         "add r1, r1, lr\n"
         "3:\n\t"
         "vdup.32 q3, r0\n\t"
@@ -232,28 +232,32 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "vmov.32 d7[1], r6\n\t"
         "ldrd r3, r5, [r10], #8\n\t"
         "vqrdmulh.s32 q3, q3, r3\n\t"
-        "vdup.32 q4, r5\n\t"
-        "vand q4, q3, q4\n\t"
-        "vshr.s32 q4, q4, #31\n\t"
-        "vqadd.s32 q3, q3, q4\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vand q1, q3, q1\n\t"
+        "vshr.s32 q1, q1, #31\n\t"
+        "vqadd.s32 q3, q3, q1\n\t"
         "vrshl.s32 q3, r5\n\t"
         "ldr r3, [r12, #24]\n\t"
         "vadd.i32 q3, q3, r3\n\t"
-        "vmax.s32 q3, q3, q6\n\t"
-        "vmin.s32 q3, q3, q5\n\t"
-        "vstrb.32 q3, [r9, q7]\n\t"
+        "ldrd r3, r5, [r12, #28]\n\t"
+        "vdup.32 q1, r3\n\t"
+        "vmax.s32 q3, q3, q1\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vmin.s32 q3, q3, q1\n\t"
+        "vldrw.u32 q2, [r12, #36]\n\t"
+        "vstrb.32 q3, [r9, q2]\n\t"
         "adds r9, #1\n\t"
         "subs r11, #1\n\t"
         "bne 5b\n"
         "4:\n\t"
-        "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size zoo_mve_channels4, .-zoo_mve_channels4\n\t"
         ".text");
 
-/* Every output channel of up to four pixels (`n`) whose columns are `col`: pixel j's channel oc at
- * out[j * oc_n + oc]. */
-static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)
+/* conv_channels4 for a layer with left shifts (bias, mult and shift arrays): intrinsics, in a frame of
+ * its own (its vector registers are saved only when it runs). */
+__attribute__((noinline)) static void conv_channels4_lshift(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                            int8_t *out, int32_t n)
 {
     const int32_t oc_n = p->out_c, zp = p->out_zp;
     const int32_t *bias = p->bias, *mult = p->mult, *shift = p->shift;
@@ -262,13 +266,6 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     const mve_pred16_t valid = vctp32q((uint32_t)n);
     int32_t oc;
-    if (p->rq != 0) {
-        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
-                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, zp, p->act_min, p->act_max, 0,
-                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
-        zoo_mve_channels4(args, w, out, p->rq);
-        return;
-    }
     for (oc = 0; oc < oc_n; ++oc, w += k) {
         const int32x4_t acc = dot4_mve(w, col, k, bias[oc]);
         const int32_t sh = shift[oc];
@@ -278,6 +275,22 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
         v = vaddq_n_s32(vrshlq_n_s32(v, -right), zp);
         vstrbq_scatter_offset_p_s32(out + oc, offsets, vminq_s32(vmaxq_s32(v, lo), hi), valid);
     }
+}
+
+/* Every output channel of up to four pixels (`n`) whose columns are `col`: pixel j's channel oc at
+ * out[j * oc_n + oc]. */
+__attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                     int8_t *out, int32_t n)
+{
+    const int32_t oc_n = p->out_c;
+    if (p->rq != 0) {
+        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
+                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+        zoo_mve_channels4(args, p->weights, out, p->rq);
+        return;
+    }
+    conv_channels4_lshift(p, col, k, out, n);
 }
 #else
 static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)

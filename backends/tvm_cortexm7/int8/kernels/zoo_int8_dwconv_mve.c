@@ -181,13 +181,13 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
 
 #if ZOO_MVE
 /* Channels % 16 == 0, no left shifts: dw16_asm on every pixel; an inside window reads its taps at
- * the fixed offsets `rel` from its origin, one over the border at offsets from the input (the pad
- * row's included). */
-static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel)
+ * the fixed offsets `rel` from its origin, one over the border at offsets `off` from the input (the
+ * pad row's included). */
+static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off)
 {
     const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
-    int32_t off[ZOO_MAX_TAPS];
-    int32_t oy, ox, t, c0;
+    const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in);
+    int32_t oy, ox, ky, kx, c0;
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (ox = 0; ox < p->out_w; ++ox, out += c) {
@@ -195,9 +195,13 @@ static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, cons
             const int32_t *o = rel;
             const int8_t *base = in + (iy0 * in_w + ix0) * c;
             if (!zoo_window_inside(p, iy0, ix0)) {
-                const int8_t *tap[ZOO_MAX_TAPS];
-                taps_of(p, in, iy0, ix0, tap);
-                for (t = 0; t < taps; ++t) off[t] = (int32_t)((uintptr_t)tap[t] - (uintptr_t)in);
+                int32_t *t = off;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                    for (kx = 0; kx < p->k_w; ++kx) {
+                        const int32_t iy = iy0 + ky, ix = ix0 + kx;
+                        *t++ = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? (iy * in_w + ix) * c : pad;
+                    }
+                }
                 o = off;
                 base = in;
             }
@@ -207,19 +211,22 @@ static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, cons
 }
 #endif
 
-void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+#if ZOO_MVE
+/* dw_pixels16 with its offsets on the stack (a window of <= 9 taps). */
+__attribute__((noinline)) static void dw_fast16(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[9], off[9], t;
+    for (t = 0; t < p->k_h * p->k_w; ++t) rel[t] = ((t / p->k_w) * p->in_w + t % p->k_w) * p->in_c;
+    dw_pixels16(p, in, out, rel, off);
+}
+#endif
+
+/* The layer with caller-sized arrays of k_h * k_w entries (rel, tap), any channel count. */
+ZOO_INLINE void dw_layer(const zoo_conv_t *p, const int8_t *in, int8_t *out, int32_t *rel, const int8_t **tap)
 {
     const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
-    int32_t rel[ZOO_MAX_TAPS];
-    const int8_t *tap[ZOO_MAX_TAPS];
     int32_t oy, ox, t;
     for (t = 0; t < taps; ++t) rel[t] = ((t / p->k_w) * in_w + t % p->k_w) * c;
-#if ZOO_MVE
-    if ((p->flags & ZOO_CONV_RSHIFT) && (c & 15) == 0) {
-        dw_pixels16(p, in, out, rel);
-        return;
-    }
-#endif
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (ox = 0; ox < p->out_w; ++ox, out += c) {
@@ -232,5 +239,36 @@ void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
             }
             dw_pixel(p, tap, taps, out);
         }
+    }
+}
+
+/* Each path its own frame, sized to its kernel: the stack holds only what the layer's path needs. */
+__attribute__((noinline)) static void dw_small(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[9];
+    const int8_t *tap[9];
+    dw_layer(p, in, out, rel, tap);
+}
+
+__attribute__((noinline)) static void dw_large(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[ZOO_MAX_TAPS];
+    const int8_t *tap[ZOO_MAX_TAPS];
+    dw_layer(p, in, out, rel, tap);
+}
+
+void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    const int32_t taps = p->k_h * p->k_w;
+#if ZOO_MVE
+    if ((p->flags & ZOO_CONV_RSHIFT) && (p->in_c & 15) == 0 && taps <= 9) {
+        dw_fast16(p, in, out);
+        return;
+    }
+#endif
+    if (taps <= 9) {
+        dw_small(p, in, out);
+    } else {
+        dw_large(p, in, out);
     }
 }
