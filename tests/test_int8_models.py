@@ -107,7 +107,7 @@ def test_qemu_bit_exact_with_tflm(name: str, target: str, tmp_path: Path) -> Non
     n = N if target == "cortexm7" else N // 4
     inputs, ref_out, ref_logits = reference(name, lib)
     ref = ([x[:n] for x in inputs], [o[:n] for o in ref_out], None if ref_logits is None else ref_logits[:n])
-    outputs, logits, _ = qemu_run(lib, ref[0], tmp_path, target)
+    outputs, logits, _ = qemu_run(lib, ref[0], tmp_path, target, per_image_s=0.5 if target == "cortexm7" else 4.0)
     bad = _bad(name, outputs, logits, ref)
     assert not bad, f"{name} on QEMU ({target}): differing from TFLM on {n} structured inputs: {bad}"
 

@@ -58,3 +58,12 @@ def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN00
     calls = (tmp_path / "lib" / "m_model.c").read_text()
     for fn in ("zoo_dwconv_s8_3x3(", "zoo_dwconv_s8("):
         assert fn in calls, f"{fn} not exercised"
+
+
+def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
+    """A library laid out for the M55 (layout_mve: per-channel records, the depthwise channel order) built for
+    another core stays correct: the _mve kernels' portable C reads the same arrays."""
+    path = op_models.model("mve_convolutions", [*CONV, *DEPTHWISE, *MVE])
+    assert_host_bit_exact(path, tmp_path, mve=True)
+    calls = (tmp_path / "lib" / "m_model.c").read_text()
+    assert "zoo_conv2d_s8_mve(" in calls and "zoo_dwconv_s8_mve(" in calls

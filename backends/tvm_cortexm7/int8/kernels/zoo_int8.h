@@ -237,7 +237,11 @@ static inline int32_t zoo_rq_fast(int32_t x, const int32_t *q)
 static inline int32_t zoo_rq_exact(int32_t x, const int32_t *q)
 {
     const int64_t c = (int64_t)(((uint64_t)(uint32_t)q[2] << 32) | (uint32_t)q[1]);
+#ifdef ZOO_ROUND_HALF_UP
+    const int64_t v = (int64_t)x * q[0] + c; /* tests only: every tie half up, as zoo_mbqm there */
+#else
     const int64_t v = (int64_t)x * q[0] + c - (x < 0 ? ((int64_t)1 << 31) : 0);
+#endif
     return (int32_t)(v >> 32) >> q[3];
 }
 
