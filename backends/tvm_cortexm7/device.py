@@ -8,7 +8,7 @@ is one more module implementing :class:`DeviceRunner`, chosen by the backend's `
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ class Result:
     logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
     instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
     stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
+    files: dict[str, bytes] = field(default_factory=dict)  # further files the firmware wrote, when asked (collect=)
 
 
 class DeviceRunner(ABC):
@@ -42,9 +43,11 @@ class DeviceRunner(ABC):
 
     @abstractmethod
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
-                  count_instructions: bool = False) -> Result:
+                  count_instructions: bool = False, collect: tuple[str, ...] = ()) -> Result:
         """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records
-        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`).
+        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`), and the
+        bytes of each further file named in `collect` that the firmware wrote (e.g. an instrumented
+        build's ``layers.bin``; empty when it wrote none).
 
         Raises:
             ToolchainError: the device failed, hung or faulted, or a record is corrupt.

@@ -7,32 +7,23 @@
  * A record that was zeroed, cut or shuffled on its way to the host fails the magic, index or
  * checksum test there instead of passing as all-zero outputs.
  * Ticks are SysTick counts of the fw_run call alone (minus the empty-span overhead); under
- * QEMU -icount shift=6 they convert to instructions retired on the host side. */
+ * QEMU -icount shift=6 they convert to instructions retired on the host side.
+ * An instrumented build (-DFW_LAYERS, fw_layers.h) also writes layers.bin; in a normal build the
+ * FW_LAYERS_* macros are empty. */
 #include <stdint.h>
 #include "fw_binding.h"
+#include "fw_layers.h"
 #include "fw_semihost.h"
+#include "fw_ticks.h"
 
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define SYST_RELOAD 0x00FFFFFFu
 #define STACK_PAINT 0xA5A5A5A5u
 #define RECORD_MAGIC 0x5A4F4F52u
 #define FNV_OFFSET 2166136261u
 #define FNV_PRIME 16777619u
 
-extern volatile uint32_t fw_systick_wraps;
 extern uint32_t __stack_limit;
 
-static uint64_t ticks_now(void) {
-  uint32_t before, value, after;
-  do {
-    before = fw_systick_wraps;
-    value = SYST_CVR;
-    after = fw_systick_wraps;
-  } while (before != after);
-  return (uint64_t)before * (SYST_RELOAD + 1u) + (SYST_RELOAD - value);
-}
+static uint64_t ticks_now(void) { return fw_ticks_now(); }
 
 static uintptr_t stack_pointer(void) {
   uintptr_t sp;
@@ -79,7 +70,7 @@ int main(void) {
 
   int32_t in = sh_open("input.bin", SH_MODE_RB);
   int32_t out = sh_open("output.bin", SH_MODE_WB);
-  if (in < 0 || out < 0) {
+  if (in < 0 || out < 0 || FW_LAYERS_OPEN() != 0) {
     return FW_EXIT_IO;
   }
   int32_t count = sh_flen(in) / (int32_t)fw_input_bytes;
@@ -90,9 +81,11 @@ int main(void) {
     }
     uintptr_t frame = stack_pointer() - 64u;
     paint_stack(frame);
+    FW_LAYERS_BEGIN(i);
     uint64_t start = ticks_now();
     int32_t status = fw_run(fw_input_buf, fw_output_buf);
     uint64_t ticks = ticks_now() - start - overhead;
+    FW_LAYERS_PAUSE(); /* the logits run below repeats the layers: not recorded */
     uint32_t head[7] = {RECORD_MAGIC, (uint32_t)i, (uint32_t)status, (uint32_t)ticks, (uint32_t)(ticks >> 32),
                         (uint32_t)(frame + 64u - stack_low_water(frame)), fw_output_bytes + logits_padded};
     if (fw_logits_bytes && status == 0) {
@@ -100,11 +93,13 @@ int main(void) {
     }
     uint32_t sum = FNV_OFFSET;
     if (put(out, &sum, head, sizeof head) != 0 || put(out, &sum, fw_output_buf, fw_output_bytes) != 0 ||
-        put(out, &sum, fw_logits_buf, logits_padded) != 0 || sh_write(out, &sum, 4u) != 0) {
+        put(out, &sum, fw_logits_buf, logits_padded) != 0 || sh_write(out, &sum, 4u) != 0 ||
+        FW_LAYERS_END() != 0) {
       return FW_EXIT_IO;
     }
   }
   sh_close(in);
   sh_close(out);
+  FW_LAYERS_CLOSE();
   return FW_EXIT_OK;
 }

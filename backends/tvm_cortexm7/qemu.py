@@ -68,7 +68,7 @@ class QemuRunner(DeviceRunner):
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
-                  count_instructions: bool = False) -> Result:
+                  count_instructions: bool = False, collect: tuple[str, ...] = ()) -> Result:
         """Run the firmware once on the whole batch (see :class:`~.device.DeviceRunner`).
 
         Args:
@@ -76,6 +76,8 @@ class QemuRunner(DeviceRunner):
             images: uint8 array (N, input_bytes): the packed inputs.
             layout: the payload sizes of a result record (library outputs and logits).
             count_instructions: run under ``-icount`` and report instructions per image.
+            collect: further files (plain names) the firmware writes beside ``output.bin``, returned in
+                ``Result.files`` (an instrumented build's ``layers.bin``).
 
         Returns:
             The per-image records.
@@ -93,10 +95,11 @@ class QemuRunner(DeviceRunner):
             (work / "input.bin").write_bytes(images.tobytes())
             self._start(self.command(elf, count_instructions), elf, work, limit)
             raw = (work / "output.bin").read_bytes() if (work / "output.bin").exists() else b""
+            files = {name: (work / name).read_bytes() if (work / name).is_file() else b"" for name in collect}
         rec = parse_records(raw, len(images), layout, elf)
         return Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
                       instructions=ticks_to_instructions(rec.ticks, self.target) if count_instructions else None,
-                      stack_bytes=rec.stack_bytes)
+                      stack_bytes=rec.stack_bytes, files=files)
 
     def _start(self, cmd: list[str], elf: Path, work: Path, limit: float) -> None:
         try:
