@@ -75,13 +75,14 @@ def layer_table(graph: Any) -> list[dict[str, Any]]:
              "outputs": [tensor(name) for name in layer.outputs]} for layer in graph.layers]
 
 
-def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
+def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str, mve: bool = False) -> Any:
     """Write the int8 model library of a .tflite model into ``out_dir``.
 
     Args:
         tflite_path: an int8-quantized .tflite (inputs and outputs int8, uint8 or float32).
         out_dir: the library folder (created if missing).
         prefix: the C identifier prefix of the public API (``<prefix>_run`` ...).
+        mve: lay the convolutions out for the Helium kernels (:mod:`.layout_mve`; a target with MVE).
 
     Returns:
         The :class:`backends.tvm_cortexm7.library.ModelLibrary` written.
@@ -90,15 +91,21 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
         BackendError: unsupported operators (one error naming each, with its index) or a damaged file.
     """
     from .. import library
-    from . import codegen
+    from . import codegen, layout_mve
     from .graph import lower_model
     from .planner import plan_arena
 
     graph = lower_model(Path(tflite_path))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan = _plan_small(graph, plan_arena)
-    src = codegen.emit_sources(graph, plan, prefix)
+    if mve:  # the Helium kernels take the pair kernel's two-column scratch
+        for layer in graph.layers:
+            if getattr(layer, "small_scratch", None) is not None and layout_mve.applies(layer):
+                layer.small_scratch = True
+        plan = plan_arena(graph)
+    else:
+        plan = _plan_small(graph, plan_arena)
+    src = codegen.emit_sources(graph, plan, prefix, mve)
     inputs, outputs, logits = tensor_specs(graph)
     header = library.render_header(
         prefix, inputs=inputs, outputs=outputs, arena_bytes=plan.size, logits=logits,
@@ -113,7 +120,7 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
         ops=[layer.op for layer in graph.layers],
         buffers={"arena_bytes": plan.size, "weights_bytes": src.weights_bytes},
         inputs=inputs, outputs=outputs, logits=logits,
-        extra={"macs": graph.macs(), "arena_offsets": dict(sorted(plan.offsets.items())),
+        extra={"macs": graph.macs(), "mve": mve, "arena_offsets": dict(sorted(plan.offsets.items())),
                "layers": layer_table(graph)})
     return library.ModelLibrary.load(out_dir)
 
@@ -132,7 +139,7 @@ def lower_int8(request: Any) -> Any:
     """
     from ..library import check_against_card
 
-    lib = generate_int8_library(request.artifact_path, request.out_dir, request.prefix)
+    lib = generate_int8_library(request.artifact_path, request.out_dir, request.prefix, request.mve)
     first_in = lib.inputs[0]
     if first_in.name != request.input_name:
         raise BackendError(f"{Path(request.artifact_path).name}: the model's input is {first_in.name!r}, the card "

@@ -15,7 +15,7 @@ import numpy as np
 
 from zoo.errors import BackendError
 
-from .. import layout, quant
+from .. import layout, layout_mve, quant
 from .base import Context, Layer, activation_range, kernel_limit, register
 
 __all__ = ["Conv2D", "same_padding"]
@@ -147,7 +147,15 @@ def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: 
             f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {', '.join(ptrs)}}};")
 
 
-def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
+def _decl_mve(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: int) -> str:
+    """:func:`_decl` for :mod:`..layout_mve`'s pointers (weights, 0, pad, bias, mult, shift, rq: the field
+    that held int16 weights is gone; shift8 unused)."""
+    return _decl(layer, i, flags, (ptrs[0], *ptrs[2:], "0"), depth_mult)
+
+
+def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant selection in one place
+    if getattr(em, "mve", False) and layout_mve.applies(layer):
+        return layout_mve.emit_conv(layer, em, i, _decl_mve)
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
     if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
         raise BackendError(f"{layer.op} #{layer.index}: zero points and activation bounds must be int8 values")
