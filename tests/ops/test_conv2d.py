@@ -23,6 +23,19 @@ def _pointwise_dead(keras, tf, x):  # noqa: ANN001, ANN202
     return y
 
 
+def _pruned(filters, kernel, dead, bias=0.5, **kw):  # noqa: ANN001, ANN202
+    """A conv whose output channels `dead` have all-zero weights (pruned: constants), each with `bias`."""
+    def build(keras, tf, x):  # noqa: ANN001, ANN202
+        layer = keras.layers.Conv2D(filters, kernel, **kw)
+        y = layer(x[0])
+        w, b = layer.get_weights()
+        w[..., list(dead)] = 0.0
+        b[list(dead)] = bias
+        layer.set_weights([w, b])
+        return y
+    return build
+
+
 def _dw(kernel, **kw):  # noqa: ANN001, ANN202
     return lambda keras, tf, x: keras.layers.DepthwiseConv2D(kernel, **kw)(x[0])
 
@@ -58,6 +71,9 @@ DEPTHWISE = [
 MVE = [
     Case("mve_1x1_c32", [(5, 3, 32)], _conv(24, 1, activation="relu")),
     Case("mve_3x3_c16_s2", [(9, 7, 16)], _conv(12, 3, strides=2, padding="same")),
+    # pruned channels first, in a run, last (constants in the fill row), live runs between; 20 taps (a tail)
+    Case("mve_1x1_pruned", [(5, 3, 20)], _pruned(24, 1, (0, 5, 6, 7, 23), bias=-0.8)),
+    Case("mve_3x3_pruned", [(6, 5, 8)], _pruned(12, 3, (2, 3, 11), padding="same", activation="relu6")),
     Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
     Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
 ]
@@ -79,12 +95,18 @@ def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN00
 
 
 def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
-    """A library laid out for the M55 (layout_mve: per-channel records, the depthwise channel order) built for
-    another core stays correct: the _mve kernels' portable C reads the same arrays."""
+    """A library laid out for the M55 (layout_mve: per-channel records, the depthwise channel order, pruned
+    channels as constants) built for another core stays correct: the _mve kernels' portable C reads the same
+    arrays."""
     path = op_models.model("mve_convolutions", [*CONV, *DEPTHWISE, *MVE])
     assert_host_bit_exact(path, tmp_path, mve=True)
     calls = (tmp_path / "lib" / "m_model.c").read_text()
     assert "zoo_conv2d_s8_mve(" in calls and "zoo_dwconv_s8_mve(" in calls
+    assert (tmp_path / "lib" / "m_weights.c").read_text().count("_fill[") == PRUNED_MVE
+
+
+#: The convolutions above with all-zero channels that the MVE layout keeps as constants (ZOO_CONV_CONST).
+PRUNED_MVE = 3  # pointwise_dead, mve_1x1_pruned, mve_3x3_pruned
 
 
 def test_conv_weights_stored_as_int8(op_models, tmp_path) -> None:  # noqa: ANN001

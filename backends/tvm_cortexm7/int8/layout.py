@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
            "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable",
-           "pointwise", "conv3x3"]
+           "pointwise", "conv3x3", "constant_output"]
 
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1
@@ -174,6 +174,17 @@ def packed_dw(data: KernelData, kernel: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([b, w, _words(tail).view(np.int8)], axis=1)).reshape(-1)
 
 
+def constant_output(layer: Conv2D, bias: int, m: int, shift: int) -> int:
+    """The output of a channel whose weights are all zero (a pruned channel), the same at every pixel:
+    TFLM's ``MultiplyByQuantizedMultiplier(bias, m, shift) + out_zp`` clamped to the activation range
+    (the accumulator is the folded bias alone).
+
+    Example: bias 1000, m 2^30 (0.5), shift -2, out_zp -128 gives 125 - 128 = -3.
+    """
+    v = quant.multiply_by_quantized_multiplier(bias, m, shift) + layer.out_zp
+    return min(max(v, layer.act_min), layer.act_max)
+
+
 def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: int) -> tuple[int, int, int] | None:
     """``(bias, m, e - 1)`` of one channel for ``zoo_rq_mm`` (full int8 range), or None.
 
@@ -183,8 +194,7 @@ def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: 
     """
     zp = layer.out_zp
     if zero:
-        v = min(max(quant.multiply_by_quantized_multiplier(bias, m, shift) + zp, -128), 127)
-        return 4 * (v - zp) - 2, 1 << 30, 0
+        return 4 * (constant_output(layer, bias, m, shift) - zp) - 2, 1 << 30, 0
     e = -shift
     if e < 1 or abs(2 * zp + 1) << (e - 1) >= 2**31 or abs(bias) + taps * 128 * 128 >= 2**30:
         return None

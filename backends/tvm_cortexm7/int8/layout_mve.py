@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
 FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
+FLAG_CONST = 16  # ZOO_CONV_CONST: channels whose weights are all zero are constants, not computed
 
-__all__ = ["FLAG_RSHIFT", "applies", "conv_arrays", "dw_order", "emit_conv"]
+__all__ = ["FLAG_CONST", "FLAG_RSHIFT", "applies", "conv_arrays", "dw_order", "elide_constants", "emit_conv"]
 
 
 def applies(layer: Conv2D) -> bool:
@@ -71,10 +72,47 @@ def dw_order(c: int) -> np.ndarray:
     return np.concatenate([order, np.arange(full, c)]).astype(np.int64)
 
 
+def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The ``ZOO_CONV_CONST`` arrays of a regular convolution with all-zero (pruned) output channels whose
+    other channels all shift right, or None (no such channel, a left shift, a depthwise layer).
+
+    Returns:
+        (int8 weights of the live channels only, int32 ``rq``: the number of runs of consecutive live
+        channels, ``{first, count}`` per run, then ``{bias, mult, shift}`` per live channel; int8 ``fill``:
+        per output channel the constant output of a pruned channel (:func:`layout.constant_output`),
+        0 for a live one).
+
+    Example: channels [live, zero, live, live] give rq ``{2, 0, 1, 2, 2, <3 records>}``.
+    """
+    if layer.depthwise:
+        return None
+    oc = layer.out_hwc[2]
+    w, bias, mult, shift = conv_arrays(layer)
+    w = w.reshape(oc, -1)
+    live = w.any(axis=1)
+    if live.all() or np.any(shift[live] > 0):
+        return None
+    edges = np.diff(np.concatenate([[0], live.astype(np.int64), [0]]))
+    first, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    rec = np.stack([bias, mult, shift], axis=1)[live]
+    rq = np.concatenate([[first.size], np.stack([first, end - first], axis=1).reshape(-1), rec.reshape(-1)])
+    fill = np.zeros(oc, np.int8)
+    for c in np.flatnonzero(~live):
+        fill[c] = layout.constant_output(layer, int(bias[c]), int(mult[c]), int(shift[c]))
+    return np.ascontiguousarray(w[live]).reshape(-1), rq.astype(np.int32), fill
+
+
 def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen.Emitter, conv2d._decl
     """Declare the layer's arrays and parameters; return its ``zoo_*_mve`` call."""
     w, bias, mult, shift = conv_arrays(layer)
     flags = FLAG_RSHIFT if np.all(shift <= 0) else 0
+    elided = elide_constants(layer)
+    if elided is not None:  # pruned channels: live weights and records only, the constants in shift8
+        lw, rq, fill = elided
+        names = (em.array(f"l{i}_w", lw) if lw.size else "0", "0", "0", "0", "0", "0", em.array(f"l{i}_rec", rq))
+        em.decl(decl(layer, i, FLAG_RSHIFT | FLAG_CONST, names, 1, em.array(f"l{i}_fill", fill)))
+        return f"zoo_conv2d_s8_mve(&s_l{i}, {em.ptr(layer.inputs[0])}, {em.ptr(layer.outputs[0])}, " \
+               f"(int8_t *)({em.scratch(i)}));"
     if flags and not layer.depthwise:  # records {bias, mult, shift} per channel for zoo_mve_channels4
         rec = em.array(f"l{i}_rec", np.stack([bias, mult, shift], axis=1).astype(np.int32))
         names = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", rec)

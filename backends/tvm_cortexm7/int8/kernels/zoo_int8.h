@@ -61,7 +61,8 @@ typedef struct {
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
      * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
-    /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); else NULL */
+    /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); zoo_conv2d_s8_mve under
+     * ZOO_CONV_CONST: per output channel the constant output of an all-zero channel; else NULL */
     const int8_t *shift8;
 } zoo_conv_t;
 
@@ -69,6 +70,7 @@ typedef struct {
 #define ZOO_CONV_PACKED 8u   /* weights hold the kernel's stream: bias, weights, requantization */
 #define ZOO_CONV_C1 4u       /* zoo_conv2d_s8_c1 layout: rq holds 5 words per channel */
 #define ZOO_CONV_RSHIFT 128u /* Helium kernels: every shift <= 0 (no left shift to apply) */
+#define ZOO_CONV_CONST 16u   /* zoo_conv2d_s8_mve: all-zero channels are constants (see zoo_int8_conv_mve.c) */
 
 /* Any layer. `scratch`: two int16 im2col columns, 16 * ceil(k_h * k_w * in_c / 4) bytes. */
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);

@@ -7,6 +7,10 @@
  * bias with the input zero point folded in, TFLM's multiplier and shift per output channel: with every
  * shift <= 0 (ZOO_CONV_RSHIFT) as records {bias, mult, shift} per channel in `rq` (zoo_mve_channels4
  * runs the whole channel loop), otherwise in bias, mult and shift.
+ * ZOO_CONV_CONST (with ZOO_CONV_RSHIFT): the channels whose weights are all zero (pruned) are constants,
+ * their outputs in `shift8` (layout.constant_output); `weights` holds the other (live) channels' rows
+ * only and `rq` = {n, {first, count} of each of the n runs of consecutive live channels, the live
+ * channels' records}. Each pixel is first filled from shift8, then its live channels computed.
  * `scratch`: 4 int8 columns of k = k_h * k_w * in_c bytes (ZOO_CONV2D_SCRATCH_BYTES(k) holds them);
  * a 1x1 convolution without padding reads its columns straight from the input.
  * Without MVE the same integers come from a portable loop over the same layout. */
@@ -74,6 +78,21 @@ static const int8_t *conv_column(const zoo_conv_t *p, const int8_t *in, int32_t 
         }
     }
     return col;
+}
+
+/* The runs of live channels ({first, count} pairs, *runs) and their records (*rec) of a layer with
+ * records in rq: under ZOO_CONV_CONST from rq's header, otherwise the one run `all` = {0, out_c}.
+ * Returns the number of runs. */
+static int32_t live_runs(const zoo_conv_t *p, const int32_t *all, const int32_t **runs, const int32_t **rec)
+{
+    if (!(p->flags & ZOO_CONV_CONST)) {
+        *runs = all;
+        *rec = p->rq;
+        return 1;
+    }
+    *runs = p->rq + 1;
+    *rec = p->rq + 1 + 2 * p->rq[0];
+    return p->rq[0];
 }
 
 #if ZOO_MVE
@@ -284,10 +303,21 @@ __attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const 
 {
     const int32_t oc_n = p->out_c;
     if (p->rq != 0) {
-        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
-                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
-                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
-        zoo_mve_channels4(args, p->weights, out, p->rq);
+        int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                            (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
+                            n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+        const int8_t *w = p->weights;
+        const int32_t all[2] = {0, oc_n};
+        const int32_t *runs, *rec;
+        const int32_t n_runs = live_runs(p, all, &runs, &rec);
+        int32_t r;
+        for (r = 0; r < n_runs; ++r) {
+            const int32_t count = runs[2 * r + 1];
+            args[13] = count;
+            zoo_mve_channels4(args, w, out + runs[2 * r], rec);
+            w += count * k;
+            rec += 3 * count;
+        }
         return;
     }
     conv_channels4_lshift(p, col, k, out, n);
@@ -295,15 +325,20 @@ __attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const 
 #else
 static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)
 {
-    int32_t oc, j, i;
-    for (oc = 0; oc < p->out_c; ++oc) {
-        const int8_t *w = p->weights + oc * k;
-        const int32_t *q = p->rq != 0 ? p->rq + 3 * oc : 0;
-        const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
-        for (j = 0; j < n; ++j) {
-            int32_t acc = bias;
-            for (i = 0; i < k; ++i) acc += col[j][i] * w[i];
-            out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, mult, shift) + p->out_zp, p->act_min, p->act_max);
+    const int8_t *w = p->weights;
+    const int32_t all[2] = {0, p->out_c};
+    const int32_t *runs = all, *q = 0;
+    const int32_t n_runs = p->rq != 0 ? live_runs(p, all, &runs, &q) : 1;
+    int32_t r, oc, j, i;
+    for (r = 0; r < n_runs; ++r) {
+        for (oc = runs[2 * r]; oc < runs[2 * r] + runs[2 * r + 1]; ++oc, w += k) {
+            const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
+            for (j = 0; j < n; ++j) {
+                int32_t acc = bias;
+                for (i = 0; i < k; ++i) acc += col[j][i] * w[i];
+                out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, mult, shift) + p->out_zp, p->act_min, p->act_max);
+            }
+            if (q) q += 3;
         }
     }
 }
@@ -317,6 +352,9 @@ void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_
     for (pix = 0; pix < npix; pix += 4) {
         const int32_t n = npix - pix < 4 ? npix - pix : 4;
         for (j = 0; j < 4; ++j) col[j] = j < n ? conv_column(p, in, pix + j, scratch + j * k) : col[0];
+        if (p->flags & ZOO_CONV_CONST) {
+            for (j = 0; j < n; ++j) copy8(out + (pix + j) * oc_n, p->shift8, oc_n);
+        }
         conv_channels4(p, col, k, out + pix * oc_n, n);
     }
 }
