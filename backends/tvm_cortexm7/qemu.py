@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -169,7 +170,8 @@ class QemuRunner(DeviceRunner):
                                  "are simply very slow") from None
         where = _shard(k, plan)
         if proc.returncode != 0:
-            why = EXIT_CODES.get(proc.returncode, f"exit status {proc.returncode}")
+            why = (f"QEMU was killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+                   else EXIT_CODES.get(proc.returncode, f"exit status {proc.returncode}"))
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU on {where}: {why}."
                                  f"{(' QEMU said: ' + tail) if tail else ''}\ncommand: {' '.join(proc.args)}")
