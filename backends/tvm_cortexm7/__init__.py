@@ -230,6 +230,7 @@ def backend_for(target: str) -> type[TVMCortexMBackend]:
                f"{spec.part} (instructions, flash, RAM)")
     return type(f"TVM{spec.name.capitalize()}Backend", (TVMCortexMBackend,),
                 {"name": spec.backend_name, "target_name": spec.name, "summary": summary, "__module__": __name__,
+                 "core": spec.core, "measures_cores": tuple(spec.measures),
                  "__doc__": f"{summary}.\n\nArgs: see :class:`TVMCortexMBackend`."})
 
 
