@@ -58,6 +58,8 @@ MODELS: dict[str, dict[str, Any]] = {
                         description="MLPerf Tiny image classification reference model: ResNet-8 for 32x32 RGB "
                                     "CIFAR-10 images, 10 classes, int8.",
                         inp="One 32x32 RGB image, int8 (pixel value - 128: scale 1, zero point -128).",
+                        pixels={"scale": 1.0, "source": f"{TREE}/image_classification/tflite_test.py (the int8 "
+                                                       "input is test_imgs.astype(np.int64) - 128: pixels 0..255)"},
                         out="Per-class softmax, int8 (scale 1/256, zero point -128), in the order of labels.",
                         labels_source="CIFAR-10's class order"),
     "mlperf_vww01": dict(short="vww", folder="visual_wake_words", int8="vww_96_int8.tflite", float="vww_96_float.tflite",
@@ -66,6 +68,8 @@ MODELS: dict[str, dict[str, Any]] = {
                          description="MLPerf Tiny visual wake words reference model: MobileNetV1 0.25 on 96x96 RGB "
                                      "images, person / no person, int8.",
                          inp="One 96x96 RGB image, int8-quantized.",
+                         pixels={"scale": 1 / 255, "source": f"{TREE}/visual_wake_words/train_vww.py "
+                                                             "(ImageDataGenerator(..., rescale=1. / 255))"},
                          out="Softmax over (no_person, person), int8 (scale 1/256, zero point -128).",
                          labels_source="the Visual Wake Words convention: label 1 is 'person'"),
     "mlperf_ad01": dict(short="ad", folder="anomaly_detection", int8="ad01_int8.tflite", float="ad01_fp32.tflite",
@@ -202,6 +206,8 @@ def _add_float(card_path: Path, meta: dict[str, Any], mirror: Path, name: str) -
     data = yaml.safe_load(card_path.read_text())
     for spec in data["inputs"] + data["outputs"]:
         spec["description"] = meta["inp"] if spec in data["inputs"] else meta["out"]
+    if "pixels" in meta:  # how a picture's pixels become the int8 input (`zoo predict x.png`)
+        data["inputs"][0]["pixels"] = meta["pixels"]
     data["artifacts"]["float"] = _float_artifact(meta, mirror, name, data["inputs"], data["outputs"])
     data["conformance"]["tolerances"]["float"] = data["conformance"]["tolerances"]["int8"] | {
         "derivation": "provisional"}

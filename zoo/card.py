@@ -20,6 +20,7 @@ __all__ = [
     "Artifact",
     "Card",
     "CLASSIFIER_TASKS",
+    "Pixels",
     "Quantization",
     "ReportedFigure",
     "TASKS",
@@ -86,6 +87,16 @@ class Preprocessing(_Frozen):
     offset: float = 0.0
 
 
+class Pixels(_Frozen):
+    """How the 8-bit pixels of a picture become an image input (what `zoo predict` does with a PNG):
+    ``real = pixel * scale + offset``, then quantized with the input's own quantization (half away from zero,
+    as TFLite's QUANTIZE rounds) for an integer input. One channel reads a picture as grey, three as RGB."""
+
+    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    offset: Annotated[float, Field(allow_inf_nan=False)] = 0.0
+    source: str  # where the training pipeline says so (a script at a commit)
+
+
 class TensorSpec(_Frozen):
     """One input or output tensor: its name in the artifact, shape (batch 1 first), dtype, and steps.
 
@@ -106,6 +117,7 @@ class TensorSpec(_Frozen):
     logits_quantization: Quantization | None = None  # the int8 pre-softmax logits, where they exist
     rtol: Annotated[float, Field(gt=0, lt=1)] | None = None  # float outputs without integer source: step / range
     preprocessing: Preprocessing | None = None  # for float formats fed this tensor's values
+    pixels: Pixels | None = None  # image inputs: how picture pixels map to this tensor
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -121,6 +133,9 @@ class TensorSpec(_Frozen):
             article = "an" if self.dtype == "int8" else "a"
             raise ValueError(f"{article} {self.dtype} tensor needs its quantization {{scale, zero_point}} (read it from the "
                              "model, e.g. with `zoo card init`)")
+        if self.pixels is not None and not (self.layout == "NHWC" and self.shape[-1] in (1, 3)):
+            raise ValueError(f"pixels describe pictures: the tensor must be NHWC with 1 (grey) or 3 (RGB) channels, "
+                             f"not {self.layout} {list(self.shape)}")
         if self.dtype != "float32" and self.value_range is not None:
             info = np.iinfo(self.dtype)
             if self.value_range[0] < info.min or self.value_range[1] > info.max:

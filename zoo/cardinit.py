@@ -146,6 +146,10 @@ def draft_card(model: Path, name: str, task: str | None = None, labels: list[str
         elif len(labels) != classes:
             raise InputError(f"--labels gives {len(labels)} names but the output has {classes} classes")
         card["labels"] = list(labels)
+    pictures = [s["name"] for s in ins if s["layout"] == "NHWC" and s["shape"][-1] in (1, 3) and s["dtype"] != "uint8"]
+    if pictures and task == "image-classification":
+        todo.append(f"inputs {pictures}: pixels {{scale, offset, source}}, how the training code maps a picture's "
+                    "pixels to the input's real values (value = pixel x scale + offset), so `zoo predict` takes PNGs")
     return card, todo
 
 
@@ -200,23 +204,31 @@ def _describe(name: str, c: Any) -> str:
     return text
 
 
+def _measure_golden(card: Any, runs: list[tuple[str, str, str]]) -> list[Any]:
+    """Each ``(entry, backend, artifact)`` run on the card's golden vectors: its comparison with the reference."""
+    from zoo.conformance.harness import check_backend
+
+    measured = []
+    for entry, backend, artifact in runs:
+        result = check_backend(card, entry, backend, artifact, None, timing=False)
+        if result.golden is None:
+            raise CardError(f"cannot measure {backend} on the {artifact} artifact of {card.name}: {result.reason}")
+        measured.append(result.golden)
+    return measured
+
+
 def measure_budgets(card_path: Path) -> dict[str, Any]:
     """Measure LiteRT's kernel sets against the card's reference on its golden vectors; return the budget every
     host backend (LiteRT's own kernel sets included) is held to, with its derivation."""
     from importlib.metadata import version
 
     import zoo
-    from zoo.conformance.harness import check_backend, entries
+    from zoo.conformance.harness import entries
 
     card = zoo.get_card(str(card_path))
-    measured = {}
-    for entry, backend, artifact in entries(card, [b for b in LITERT_SETS if zoo.backend_availability(b)]):
-        if artifact != card.default_artifact:
-            continue
-        result = check_backend(card, entry, backend, artifact, None, timing=False)
-        if result.golden is None:
-            raise CardError(f"cannot measure {backend} on {card.name}: {result.reason}")
-        measured[backend] = result.golden
+    runs = [(e, b, a) for e, b, a in entries(card, [b for b in LITERT_SETS if zoo.backend_availability(b)])
+            if a == card.default_artifact]
+    measured = {b: c for (_, b, _), c in zip(runs, _measure_golden(card, runs), strict=True)}
     if not measured:
         raise CardError("no LiteRT backend is available to measure budgets with; pip install 'zoo[tflite]'")
     elements = sum(s.elements for s in card.outputs) * next(iter(measured.values())).images
@@ -328,13 +340,9 @@ def measure_float_budget(card_path: Path, artifact: str) -> dict[str, Any]:
     from importlib.metadata import version
 
     import zoo
-    from zoo.conformance.harness import check_backend
 
     card = zoo.get_card(str(card_path))
-    result = check_backend(card, f"tflite:{artifact}", "tflite", artifact, None, timing=False)
-    if result.golden is None:
-        raise CardError(f"cannot measure the {artifact} artifact of {card.name} with LiteRT: {result.reason}")
-    c = result.golden
+    (c,) = _measure_golden(card, [(f"tflite:{artifact}", "tflite", artifact)])
     elements = sum(s.elements for s in card.outputs) * c.images
     budget = _with_margin([c], card.kind, elements)
     budget.pop("logits_max_abs_lsb", None)

@@ -104,6 +104,10 @@ def info(model: str, as_json: bool) -> None:
         for spec in specs:
             out.print(f"{role}: {escape(spec.name)} {list(spec.shape)} {spec.dtype} {spec.layout} — "
                       f"{escape(spec.description)}", highlight=False)
+            if spec.pixels is not None:
+                px = spec.pixels
+                out.print(f"  pictures: value = pixel x {px.scale:.6g} + {px.offset:g}, then quantized "
+                          f"({escape(px.source)})", highlight=False)
     out.print(f"reference: {card.conformance.reference_backend}", highlight=False)
     for fig in card.reported:
         where = ", ".join(str(x) for x in (fig.tool, fig.tool_version, fig.board, fig.dataset) if x)
@@ -159,13 +163,21 @@ def _read_arrays(paths: list[Path], spec: TensorSpec) -> tuple[np.ndarray, list[
 @_errors_to_exit
 def predict(model: str, images: tuple[Path, ...], backend: str, top_k: int, as_json: bool) -> None:
     """Run MODEL on IMAGES (PNG or .npy; for non-image models .npy of the input's shape): the top classes of a
-    classifier, the anomaly score of an autoencoder, the output values of a regression model."""
+    classifier, the anomaly score of an autoencoder, the output values of a regression model.
+
+    Pictures (and uint8 .npy pixels) become the input's values by the card's ``pixels`` mapping; a .npy in
+    the input's own dtype is taken as tensor values."""
     from zoo.conformance.metrics import anomaly_scores, dequantize
     from zoo.images import read_images
+    from zoo.inputs import pixels_to_input
 
     m = zoo.load(model, backend=backend)
     spec = m.input_specs[0]
-    batch, sources = read_images(list(images)) if spec.layout == "NHWC" else _read_arrays(list(images), spec)
+    if spec.layout == "NHWC":
+        pictures, sources = read_images(list(images), channels=spec.shape[-1])
+        batch = pixels_to_input(pictures, spec, model)
+    else:
+        batch, sources = _read_arrays(list(images), spec)
     outputs = m.predict(batch)
     card = m.card
     if card.kind == "classifier":

@@ -62,6 +62,14 @@ def _read_npy(path: Path) -> np.ndarray:
     return arr if arr.ndim == 4 or (arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4)) else arr[None]
 
 
+def _rgb(img, path: Path) -> np.ndarray:  # noqa: ANN001 - a PIL image
+    """Three 8-bit channels: colour pictures as they are (alpha dropped), grey and palette pictures expanded."""
+    if img.mode in _SIXTEEN_BIT or img.mode in ("I", "F"):
+        raise InputError(f"{path} is a {img.mode} picture; the model takes 8-bit RGB. Save it as an 8-bit "
+                         "RGB PNG first (e.g. PIL's Image.convert('RGB')).")
+    return np.asarray(img.convert("RGB"))
+
+
 def _grey(img, path: Path) -> np.ndarray:  # noqa: ANN001 - a PIL image
     """One 8-bit grey channel: 16-bit grey is rescaled as the PNG specification says
     (https://www.w3.org/TR/png-3/#13Sample-depth-rescaling: round(v x 255 / 65535)), never clipped."""
@@ -74,7 +82,7 @@ def _grey(img, path: Path) -> np.ndarray:  # noqa: ANN001 - a PIL image
     return np.asarray(img.convert("L"))
 
 
-def _read_picture(path: Path) -> np.ndarray:
+def _read_picture(path: Path, channels: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -87,7 +95,7 @@ def _read_picture(path: Path) -> np.ndarray:
                 raise InputError(f"{path} is {width}x{height} pixels; zoo reads pictures of at most {MAX_PIXELS:,} "
                                  "pixels: resize it to the model's input size first")
             img.load()
-            arr = _grey(img, path)
+            arr = _grey(img, path) if channels == 1 else _rgb(img, path)
     except InputError:
         raise
     except Image.DecompressionBombError as exc:
@@ -107,12 +115,14 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path} is not a regular file; give PNG or .npy files")
 
 
-def read_images(paths: list[Path]) -> tuple[np.ndarray, list[str]]:
+def read_images(paths: list[Path], channels: int = 1) -> tuple[np.ndarray, list[str]]:
     """Read image files into one batch ``(N, H, W[, C])``.
 
     Args:
-        paths: PNG (or any single-channel Pillow format; 16-bit grey is rescaled to 8 bits) files,
-            or .npy files holding one image ``(H, W[, C])`` or a batch ``(N, H, W[, C])``.
+        paths: PNG (or any Pillow format) files, or .npy files holding one image ``(H, W[, C])`` or a
+            batch ``(N, H, W[, C])``.
+        channels: what pictures are read as: 1, one grey channel (16-bit grey rescaled to 8 bits;
+            colour pictures refused); 3, RGB (grey and palette pictures expanded, alpha dropped).
 
     Returns:
         One batch ``(N, H, W, C)``, dtype as read, and where each image came from
@@ -130,7 +140,7 @@ def read_images(paths: list[Path]) -> tuple[np.ndarray, list[str]]:
     batches, sources = [], []
     for path in paths:
         _check_file(path)
-        batch = _read_npy(path) if path.suffix.lower() == ".npy" else _read_picture(path)
+        batch = _read_npy(path) if path.suffix.lower() == ".npy" else _read_picture(path, channels)
         batches.append(batch[..., None] if batch.ndim == 3 else batch)
         single = batch.shape[0] == 1 and path.suffix.lower() != ".npy"
         sources += [str(path)] if single else [f"{path}[{i}]" for i in range(batch.shape[0])]
@@ -141,3 +151,4 @@ def read_images(paths: list[Path]) -> tuple[np.ndarray, list[str]]:
         return np.concatenate(batches), sources
     except MemoryError:
         raise InputError(f"{len(sources):,} images do not fit in memory; pass fewer files at a time") from None
+

@@ -9,7 +9,7 @@ import numpy as np
 from zoo.card import TensorSpec
 from zoo.errors import InputError
 
-__all__ = ["check_images", "check_tensor"]
+__all__ = ["check_images", "check_tensor", "pixels_to_input"]
 
 
 def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
@@ -125,3 +125,34 @@ def check_images(images: Any, spec: TensorSpec) -> np.ndarray:
 
 
 check_tensor = check_images  # any input tensor: images are the NHWC case with image-specific hints
+
+
+def pixels_to_input(batch: np.ndarray, spec: TensorSpec, model: str) -> np.ndarray:
+    """Picture pixels ``(N, H, W, C)`` as the values of an image input, by the card's ``pixels`` mapping.
+
+    An array already in the input's dtype (other than uint8 pixels) is taken as tensor values, unchanged.
+    Without a mapping, uint8 pixels feed a uint8 input as they are.
+
+    Raises:
+        InputError: the pictures are not the input's size or channels, or the card does not say how
+            pixels map to the input.
+    """
+    if batch.dtype != np.uint8 and batch.dtype == np.dtype(spec.dtype):
+        return batch  # tensor values (e.g. int8 .npy), not pixels
+    batch = _check_image_shape(batch, spec)
+    if batch.dtype != np.uint8:
+        raise InputError(f"the images hold {batch.dtype} values; give 8-bit pixels (uint8) or {spec.dtype} values "
+                         f"of {model}'s input {spec.name!r}")
+    if spec.pixels is None:
+        if spec.dtype == "uint8":
+            return batch
+        raise InputError(f"{model}'s input {spec.name!r} is {spec.dtype} and its card does not say how picture pixels "
+                         f"map to it (inputs: pixels: {{scale, offset, source}}); give .npy files of {spec.dtype} "
+                         "values instead")
+    real = batch.astype(np.float64) * spec.pixels.scale + spec.pixels.offset
+    if spec.dtype == "float32":
+        return real.astype(np.float32)
+    q = real / spec.quantization.scale
+    q = np.sign(q) * np.floor(np.abs(q) + 0.5) + spec.quantization.zero_point  # half away from zero
+    info = np.iinfo(spec.dtype)
+    return np.clip(q, info.min, info.max).astype(spec.dtype)

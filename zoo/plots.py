@@ -62,7 +62,7 @@ def image_grid_png(images: np.ndarray, captions: Sequence[str], title: str, path
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.4 + 0.4), dpi=100, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(axes.flat, images, captions):
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
         ax.imshow(np.asarray(image).squeeze(), cmap="gray", vmin=0, vmax=255)
         ax.set_title(caption, fontsize=7)
     fig.suptitle(title, fontsize=9)

@@ -9,8 +9,9 @@ the matrix (a third-party package sets the latter to its own backend); ``ZOO_CON
 caps the evaluation images; ``ZOO_CONFORMANCE_GOLDEN_ONLY`` names backends checked on the golden
 vectors only and ``ZOO_CONFORMANCE_EXCLUDE`` leaves out ``model:backend`` pairs (shell patterns)
 (tests/conformance/conftest.py sets both for the emulated targets other than the M7, whose runs would take
-minutes; ci/conformance.sh, which runs `zoo matrix`, does not read them); ``ZOO_CONFORMANCE_REPORT_DIR`` makes the session write each
-result as ``<model>__<entry>.json`` there (what ci/matrix.py reads); ``ZOO_REQUIRE_BACKENDS=1``
+minutes; ci/conformance.sh, which runs `zoo matrix`, does not read them); ``ZOO_CONFORMANCE_REPORT_DIR`` makes
+the session write each result as ``<model>__<entry>.json`` there (for a third party's CI to keep);
+``ZOO_REQUIRE_BACKENDS=1``
 (set by ci/test.sh) turns an unavailable backend into a failure instead of a skip, so a CI
 machine that lost a toolchain cannot pass by skipping. Unavailable backends are skipped with their reason; checks the
 card declares as known gaps are xfail with the card's reason.

@@ -6,7 +6,7 @@ import json
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ class ValidationReport:
     reference_accuracy: float | None
     results: dict[str, BackendResult]
     data: EvalData | None = None  # the evaluation images and the reference's outputs (not in the JSON)
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def passed(self) -> bool:
