@@ -170,7 +170,7 @@ class QemuRunner(DeviceRunner):
                                  "are simply very slow") from None
         where = _shard(k, plan)
         if proc.returncode != 0:
-            why = (f"QEMU was killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+            why = (f"QEMU was killed by {_signal_name(-proc.returncode)}" if proc.returncode < 0
                    else EXIT_CODES.get(proc.returncode, f"exit status {proc.returncode}"))
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU on {where}: {why}."
@@ -189,6 +189,13 @@ class QemuRunner(DeviceRunner):
         """The bytes a finished shard's firmware wrote to ``output.bin`` (none when it wrote no file)."""
         out = work / "output.bin"
         return out.read_bytes() if out.exists() else b""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _shard(k: int, plan: list[tuple[int, int]]) -> str:
