@@ -155,18 +155,6 @@ def test_backend_without_intermediates_is_compared_on_outputs_and_says_so(test_d
     assert len(report.notes) == 1 and "test-outputs-only exposes no intermediate tensors" in report.notes[0]
 
 
-@pytest.mark.emulator
-def test_cortexm7_firmware_is_compared_on_outputs_and_matches_tflm() -> None:
-    """The firmware exposes no intermediates yet (a debug build would): outputs only, said so; they are TFLM's."""
-    available = zoo.registry.backend_availability("tvm-cortexm7")
-    if not available:
-        pytest.skip(available.message())
-    report = diff("stmnist_v1", ["tflm", "tvm-cortexm7"], limit=64)
-    assert report.scope == "outputs" and report.identical
-    assert report.notes == ["tvm-cortexm7 exposes no intermediate tensors (its runner does not implement "
-                            "Runner.run_intermediates): compared on outputs only"]
-
-
 def test_identical_backends_exit_0_with_user_inputs(tmp_path: Path, sample_images: np.ndarray) -> None:
     np.save(tmp_path / "x.npy", sample_images)
     result = CliRunner().invoke(main, ["diff", "stmnist_v1", "-b", "tflm", "-b", "tflm", "--input",

@@ -23,7 +23,7 @@ import numpy as np
 from zoo.card import Artifact, Card
 from zoo.errors import BackendError
 
-__all__ = ["Availability", "Backend", "Footprint", "Runner", "LOGITS"]
+__all__ = ["Availability", "Backend", "Footprint", "LayerInstructions", "LayerProfile", "Runner", "LOGITS"]
 
 #: Optional extra output key: the int8 pre-softmax logits, for backends that expose them.
 LOGITS = "logits"
@@ -68,6 +68,48 @@ class Footprint:
         return {k: getattr(self, k) for k in
                 ("flash_bytes", "ram_bytes", "weights_bytes", "code_bytes", "stack_bytes", "arena_bytes")} | {
             "harness": dict(self.harness), "part": self.part, "fits": self.fits, "regions": [dict(r) for r in self.regions]}
+
+
+@dataclass(frozen=True)
+class LayerInstructions:
+    """Instructions retired under emulation by one layer of one inference (never cycles)."""
+
+    operator: int  # TFLite operator index
+    op: str  # its builtin name, e.g. "CONV_2D"
+    tensor: int  # the TFLite index of the tensor it writes
+    name: str  # that tensor's name in the .tflite
+    instructions: int
+    share: float  # of the whole inference (the normal build's per-inference figure)
+    macs: int | None  # where the operator's unit knows them
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("operator", "op", "tensor", "name", "instructions", "share", "macs")}
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Where an inference's instructions go, layer by layer, beside the whole-inference figure.
+
+    ``per_inference`` is the normal build's figure (:meth:`Runner.instructions_per_inference`); the
+    layers come from an instrumented build whose hook cost is subtracted, and ``unattributed`` is what
+    is left (``per_inference - sum of the layers``: the driver's entry and return, and what the hooks
+    changed in the code around them), for the same input.
+    """
+
+    layers: tuple[LayerInstructions, ...]
+    per_inference: int
+    unattributed: int
+    hook_overhead: int  # instructions one hook costs outside its own timer reads, subtracted from each layer
+    method: str
+
+    @property
+    def layer_sum(self) -> int:
+        return sum(layer.instructions for layer in self.layers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"per_inference": self.per_inference, "layer_sum": self.layer_sum, "unattributed": self.unattributed,
+                "hook_overhead": self.hook_overhead, "method": self.method,
+                "layers": [layer.as_dict() for layer in self.layers]}
 
 
 class Runner(ABC):
@@ -122,6 +164,10 @@ class Runner(ABC):
 
     def instructions_per_inference(self) -> int | None:
         """Instructions retired per inference under emulation, where measured (never 'cycles')."""
+        return None
+
+    def layer_instructions(self) -> LayerProfile | None:
+        """Instructions retired under emulation per layer of one inference, where measured (never 'cycles')."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

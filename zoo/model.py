@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from zoo import artifacts, registry
-from zoo.backend import LOGITS, Backend, Footprint, Runner
+from zoo.backend import LOGITS, Backend, Footprint, LayerProfile, Runner
 from zoo.card import Card, TensorSpec
 from zoo.errors import BackendError, BackendUnavailableError, InputError
 from zoo.formats import check_model_file
@@ -166,6 +166,17 @@ class Model:
     def instructions_per_inference(self) -> int | None:
         """Instructions retired per inference under emulation (device backends only; not cycles)."""
         return self.runner.instructions_per_inference()
+
+    def layer_instructions(self) -> LayerProfile | None:
+        """Instructions retired under emulation by each layer of one inference (device backends only; not
+        cycles): operator, instructions, share and MACs per layer, beside the whole-inference figure.
+
+        Example:
+            >>> prof = zoo.load("stmnist_v1", backend="tvm-cortexm7").layer_instructions()  # doctest: +SKIP
+            >>> max(prof.layers, key=lambda x: x.instructions).op  # doctest: +SKIP
+            'CONV_2D'
+        """
+        return self.runner.layer_instructions()
 
     def close(self) -> None:
         self.runner.close()

@@ -8,7 +8,7 @@ is one more module implementing :class:`DeviceRunner`, chosen by the backend's `
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +28,17 @@ class Result:
     logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
     instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
     stack_bytes: np.ndarray | None  # int64 (N,): stack high-water mark of one inference, when measured
+    files: dict[str, bytes] = field(default_factory=dict)  # further files the firmware wrote, when asked (collect=)
 
 
 def concat_results(parts: list[Result], layout: RecordLayout) -> Result:
-    """The results of consecutive slices of a batch as one, in order."""
+    """The results of consecutive slices of a batch as one, in order (without ``files``: those are per run)."""
     if not parts:
         return Result(np.zeros(0, np.int32), np.zeros((0, layout.output_bytes), np.uint8),
                       np.zeros((0, layout.logits_bytes), np.int8) if layout.logits_bytes else None, None, None)
 
-    def join(field: str) -> np.ndarray | None:
-        values = [getattr(p, field) for p in parts]
+    def join(name: str) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
         return None if values[0] is None else np.concatenate(values)
 
     return Result(status=join("status"), outputs=join("outputs"), logits=join("logits"),
@@ -56,11 +57,13 @@ class DeviceRunner(ABC):
 
     @abstractmethod
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
-                  count_instructions: bool = False) -> Result:
+                  count_instructions: bool = False, collect: tuple[str, ...] = ()) -> Result:
         """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records
-        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`), in order.
-        With `count_instructions` the firmware measures (instructions and stack per input); without, the
-        batch runs as fast as the device can (no instruction counts, no stack figures).
+        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`), in order, and the
+        bytes of each further file named in `collect` that the firmware wrote (e.g. an instrumented
+        build's ``layers.bin``; empty when it wrote none). With `count_instructions` the firmware measures
+        (instructions and stack per input); without, the batch runs as fast as the device can (no
+        instruction counts, no stack figures).
 
         Raises:
             ToolchainError: the device failed, hung or faulted, or a record is corrupt.

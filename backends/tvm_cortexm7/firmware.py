@@ -33,7 +33,11 @@ __all__ = ["Firmware", "ModelTooLargeError", "build_firmware", "build_elf", "com
 OPT_FLAGS = ("-O2", "-ffunction-sections", "-fdata-sections")
 HARNESS_WARNINGS = ("-ffreestanding", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wextra")
 HARNESS_SOURCES = ("fw_startup.c", "fw_semihost.c", "fw_main.c")
-HARNESS_HEADERS = ("fw_semihost.h", "fw_binding.h")
+HARNESS_HEADERS = ("fw_semihost.h", "fw_binding.h", "fw_ticks.h", "fw_layers.h")
+#: Harness sources of an instrumented build only (``instrument=``): the layer hook and its records.
+INSTRUMENT_SOURCES = ("fw_layers.c",)
+#: ``instrument=`` -> the defines of an instrumented build (model: hooks on; harness: what the hook does).
+INSTRUMENT_MODES = {"tensors": 1, "profile": 2}
 GCC = "arm-none-eabi-gcc"
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 
@@ -140,7 +144,7 @@ def _harness_dir(build: Path, target: TargetSpec) -> Path:
     dest = build / "harness"
     dest.mkdir(parents=True, exist_ok=True)
     pkg = resources.files(__package__)
-    for name in (*HARNESS_SOURCES, *HARNESS_HEADERS):
+    for name in (*HARNESS_SOURCES, *INSTRUMENT_SOURCES, *HARNESS_HEADERS):
         (dest / name).write_text(pkg.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
     write_linker_script(target, dest)
     return dest
@@ -198,7 +202,8 @@ def build_elf(objects: list[Path], elf: Path, target: TargetSpec, *, linker_scri
     return map_file
 
 
-def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeout_s: float = 120) -> Firmware:
+def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeout_s: float = 120,
+                   instrument: str | None = None, test_defines: tuple[str, ...] = ()) -> Firmware:
     """Compile a model library with the test harness into ``build/fw.elf`` (+ ``fw.map``) for `target`.
 
     Args:
@@ -206,6 +211,11 @@ def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeou
         build: a folder for objects and the image (created).
         target: the device target (flags, start-up options, memory regions).
         timeout_s: limit per compiler/linker run.
+        instrument: None (the normal build, whose footprint and instructions are reported), or an
+            instrumented build of :data:`INSTRUMENT_MODES`: the library's layer hooks on
+            (``-DZOO_LAYER_HOOKS=<mode>``) and ``fw_layers.c`` writing ``layers.bin`` (see ``fw_layers.h``).
+        test_defines: more ``NAME=VALUE`` defines for the harness of an instrumented build (tests only,
+            e.g. ``FW_TEST_NUDGE_OP=3``).
 
     Returns:
         The firmware.
@@ -217,13 +227,18 @@ def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeou
     if shutil.which(GCC) is None:
         raise ToolchainError(f"{GCC} is not on PATH; install it: apt-get install -y --no-install-recommends "
                              "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi")
+    if instrument is not None and instrument not in INSTRUMENT_MODES:
+        raise ValueError(f"instrument={instrument!r}: choose None or one of {sorted(INSTRUMENT_MODES)}")
     harness = _harness_dir(build, target)
     (harness / "fw_binding.c").write_text(_binding_c(lib), encoding="utf-8")
+    hooks = (f"-DZOO_LAYER_HOOKS={INSTRUMENT_MODES[instrument]}",) if instrument else ()
     model_objs = compile_objects(list(lib.sources), build / "model", target, include_dirs=[lib.dir],
-                                 timeout_s=timeout_s)
-    harness_srcs = [harness / s for s in (*HARNESS_SOURCES, "fw_binding.c")]
+                                 extra_flags=hooks, timeout_s=timeout_s)
+    extra = INSTRUMENT_SOURCES if instrument else ()
+    layers = (f"-DFW_LAYERS={INSTRUMENT_MODES[instrument]}", *(f"-D{d}" for d in test_defines)) if instrument else ()
+    harness_srcs = [harness / s for s in (*HARNESS_SOURCES, *extra, "fw_binding.c")]
     harness_objs = compile_objects(harness_srcs, build / "harness_obj", target, include_dirs=[harness, lib.dir],
-                                   extra_flags=harness_flags(target), timeout_s=timeout_s)
+                                   extra_flags=(*harness_flags(target), *layers), timeout_s=timeout_s)
     elf = build / "fw.elf"
     map_file = build_elf([*harness_objs, *model_objs], elf, target, linker_script=harness / f"{target.name}.ld",
                          timeout_s=timeout_s)

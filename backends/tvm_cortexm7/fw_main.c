@@ -12,15 +12,15 @@
  * A record that was zeroed, cut or shuffled on its way to the host fails the magic, index or
  * checksum test there instead of passing as all-zero outputs.
  * Ticks are SysTick counts of the timed call alone (minus the empty-span overhead); under
- * QEMU -icount shift=6 they convert to instructions retired on the host side. */
+ * QEMU -icount shift=6 they convert to instructions retired on the host side.
+ * An instrumented build (-DFW_LAYERS, fw_layers.h) also writes layers.bin, the hooks of one
+ * inference per input (the timed one); in a normal build the FW_LAYERS_* macros are empty. */
 #include <stdint.h>
 #include "fw_binding.h"
+#include "fw_layers.h"
 #include "fw_semihost.h"
+#include "fw_ticks.h"
 
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define SYST_RELOAD 0x00FFFFFFu
 #define STACK_PAINT 0xA5A5A5A5u
 #define RECORD_MAGIC 0x5A4F4F52u
 #define INPUT_MAGIC 0x5A4F4F49u
@@ -28,18 +28,9 @@
 #define FNV_OFFSET 2166136261u
 #define FNV_PRIME 16777619u
 
-extern volatile uint32_t fw_systick_wraps;
 extern uint32_t __stack_limit;
 
-static uint64_t ticks_now(void) {
-  uint32_t before, value, after;
-  do {
-    before = fw_systick_wraps;
-    value = SYST_CVR;
-    after = fw_systick_wraps;
-  } while (before != after);
-  return (uint64_t)before * (SYST_RELOAD + 1u) + (SYST_RELOAD - value);
-}
+static uint64_t ticks_now(void) { return fw_ticks_now(); }
 
 static uintptr_t stack_pointer(void) {
   uintptr_t sp;
@@ -86,24 +77,29 @@ static int32_t run_one(int32_t out, uint32_t index, uint32_t flags, uint64_t ove
   uint64_t ticks;
   if (flags & FW_MEASURE) {
     paint_stack(frame);
+    FW_LAYERS_BEGIN(index);
     uint64_t start = ticks_now();
     status = fw_run(fw_input_buf, fw_output_buf);
     ticks = ticks_now() - start - overhead;
+    FW_LAYERS_PAUSE(); /* the logits run below repeats the layers: not recorded */
     stack = (uint32_t)(frame + 64u - stack_low_water(frame));
     if (fw_logits_bytes && status == 0) {
       status = fw_run_logits(fw_input_buf, fw_output_buf, fw_logits_buf);
     }
   } else {
+    FW_LAYERS_BEGIN(index);
     uint64_t start = ticks_now();
     status = fw_logits_bytes ? fw_run_logits(fw_input_buf, fw_output_buf, fw_logits_buf)
                              : fw_run(fw_input_buf, fw_output_buf);
     ticks = ticks_now() - start - overhead;
+    FW_LAYERS_PAUSE();
   }
   uint32_t head[7] = {RECORD_MAGIC, index, (uint32_t)status, (uint32_t)ticks, (uint32_t)(ticks >> 32), stack,
                       fw_output_bytes + logits_padded};
   uint32_t sum = FNV_OFFSET;
   if (put(out, &sum, head, sizeof head) != 0 || put(out, &sum, fw_output_buf, fw_output_bytes) != 0 ||
-      put(out, &sum, fw_logits_buf, logits_padded) != 0 || sh_write(out, &sum, 4u) != 0) {
+      put(out, &sum, fw_logits_buf, logits_padded) != 0 || sh_write(out, &sum, 4u) != 0 ||
+      FW_LAYERS_END() != 0) {
     return FW_EXIT_IO;
   }
   return FW_EXIT_OK;
@@ -119,7 +115,7 @@ int main(void) {
   int32_t in = sh_open("input.bin", SH_MODE_RB);
   int32_t out = sh_open("output.bin", SH_MODE_WB);
   uint32_t head[4];
-  if (in < 0 || out < 0 || sh_read(in, head, sizeof head) != 0) {
+  if (in < 0 || out < 0 || sh_read(in, head, sizeof head) != 0 || FW_LAYERS_OPEN() != 0) {
     return FW_EXIT_IO;
   }
   if (head[0] != INPUT_MAGIC || head[2] != fw_input_bytes ||
@@ -134,5 +130,6 @@ int main(void) {
   }
   sh_close(in);
   sh_close(out);
+  FW_LAYERS_CLOSE();
   return FW_EXIT_OK;
 }

@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ class QemuRunner(DeviceRunner):
                 "-semihosting-config", "enable=on,target=native", *icount, "-kernel", str(Path(elf).resolve())]
 
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
-                  count_instructions: bool = False) -> Result:
+                  count_instructions: bool = False, collect: tuple[str, ...] = ()) -> Result:
         """Run the firmware on the whole batch, shard by shard on parallel emulators (see :class:`~.device.DeviceRunner`).
 
         Args:
@@ -122,6 +123,9 @@ class QemuRunner(DeviceRunner):
             images: uint8 array (N, input_bytes): the packed inputs.
             layout: the payload sizes of a result record (library outputs and logits).
             count_instructions: run under ``-icount`` in the measuring loop: instructions and stack per image.
+            collect: further files (plain names) the firmware writes beside ``output.bin``, returned in
+                ``Result.files`` (an instrumented build's ``layers.bin``); such a batch runs in one emulator
+                start, as its files are one run's.
 
         Returns:
             The per-image records, in input order.
@@ -136,7 +140,8 @@ class QemuRunner(DeviceRunner):
             raise ToolchainError(f"{QEMU} is not on PATH; install it: apt-get install -y qemu-system-arm")
         images = np.ascontiguousarray(images, dtype=np.uint8)
         emulators = emulator_count(self.emulators)
-        plan = shards(len(images), images.shape[1] if images.ndim == 2 else 0, emulators)
+        plan = (shards(len(images), images.shape[1] if images.ndim == 2 else 0, emulators) if not collect
+                else [(0, len(images))] if len(images) else [])
         parts: list[Result | None] = [None] * len(plan)
         cmd = self.command(elf, count_instructions)
         with tempfile.TemporaryDirectory(prefix="zoo-qemu-") as tmp, Tools() as tools:
@@ -145,8 +150,10 @@ class QemuRunner(DeviceRunner):
                 while todo and len(tools) < emulators:
                     k = todo.pop(0)
                     self._start(tools, cmd, k, images[slice(*plan[k])], Path(tmp), count_instructions)
-                k, records = self._collect(tools, elf, plan, layout, Path(tmp), count_instructions)
+                k, records = self._collect(tools, elf, plan, layout, Path(tmp), count_instructions, collect)
                 parts[k] = records
+        if collect:
+            return parts[0] if parts else replace(concat_results([], layout), files=dict.fromkeys(collect, b""))
         return concat_results([p for p in parts if p is not None], layout)
 
     def _limit(self, count: int) -> float:
@@ -159,8 +166,8 @@ class QemuRunner(DeviceRunner):
         tools.start(cmd, timeout=self._limit(len(images)), tag=k, cwd=work)
 
     def _collect(self, tools: Tools, elf: Path, plan: list[tuple[int, int]], layout: RecordLayout, tmp: Path,
-                 measure: bool) -> tuple[int, Result]:
-        """Wait for the next shard to finish and read its records (its folder is removed)."""
+                 measure: bool, collect: tuple[str, ...]) -> tuple[int, Result]:
+        """Wait for the next shard to finish and read its records and `collect` files (its folder is removed)."""
         try:
             k, proc = tools.wait_any()
         except ToolTimeout as exc:
@@ -177,12 +184,13 @@ class QemuRunner(DeviceRunner):
                                  f"{(' QEMU said: ' + tail) if tail else ''}\ncommand: {' '.join(proc.args)}")
         work = tmp / f"shard{k}"
         raw = self._read_output(work)
+        files = {name: (work / name).read_bytes() if (work / name).is_file() else b"" for name in collect}
         shutil.rmtree(work, ignore_errors=True)
         start, stop = plan[k]
         rec = parse_records(raw, stop - start, layout, f"{elf} ({where})")
         return k, Result(status=rec.status, outputs=rec.outputs, logits=rec.logits,
                          instructions=ticks_to_instructions(rec.ticks, self.target) if measure else None,
-                         stack_bytes=rec.stack_bytes if measure else None)
+                         stack_bytes=rec.stack_bytes if measure else None, files=files)
 
     @staticmethod
     def _read_output(work: Path) -> bytes:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.backend import LOGITS, Footprint, Runner
+from zoo.backend import LOGITS, Availability, Footprint, LayerProfile, Runner
 from zoo.card import Card
 from zoo.errors import BackendError, InputError
 
+from . import instrumented
 from .device import DeviceRunner, Result
 from .footprint import FIT
 from .library import ModelLibrary, pack, unpack
@@ -42,6 +43,7 @@ class CortexM7Runner(Runner):
         if not self.elf.is_file():
             raise BackendError(f"compiled folder {self.dir} has no fw.elf; delete it so it is rebuilt")
         self.last_result: Result | None = None  # per-image records of the latest batch (no instruction counts)
+        self.test_defines: tuple[str, ...] = ()  # tests only: defines of the instrumented builds (FW_TEST_NUDGE_OP=k)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch on the target.
@@ -75,6 +77,39 @@ class CortexM7Runner(Runner):
         if result.logits is not None:
             out[LOGITS] = result.logits
         return out
+
+    def intermediates(self) -> Availability:
+        """Yes for the int8 lowering: an instrumented build writes every layer's output (see :mod:`.instrumented`)."""
+        return instrumented.availability(self.library)
+
+    def run_intermediates(self, inputs: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Every operator output of the .tflite, keyed by its tensor index, from the instrumented ``tensors`` build
+        (built into the cache on first use; an alias such as RESHAPE gives its input's bytes under its own index).
+
+        Raises:
+            InputError, BackendError, ToolchainError: as for :meth:`run`, or the build has no layer hooks.
+        """
+        in_names, _ = card_tensor_names(self.card, self.library)
+        missing = [n for n in in_names if n not in inputs]
+        if missing:
+            raise InputError(f"missing input(s) {missing}; the card's inputs are {in_names}")
+        flat = pack(self.library.inputs, [np.asarray(inputs[n]) for n in in_names])
+        _, tensors = instrumented.run_tensors(self.library, self.target, self.instrumented_elf(instrumented.TENSORS), flat)
+        return tensors
+
+    def layer_instructions(self) -> LayerProfile | None:
+        """Instructions per layer of one inference (instrumented ``profile`` build under ``-icount``, hook cost
+        subtracted), beside the normal build's per-inference figure for the same calibration image."""
+        if not instrumented.availability(self.library):
+            return None
+        normal = json.loads((self.dir / MEASUREMENTS).read_text(encoding="utf-8"))["instructions"]
+        return instrumented.layer_profile(self.library, self.target, self.instrumented_elf(instrumented.PROFILE), normal)
+
+    def instrumented_elf(self, mode: str) -> Path:
+        """The instrumented firmware (``instrumented.TENSORS`` or ``PROFILE``) of this library, built once into the
+        cache apart from the normal build (see :func:`.instrumented.instrumented_elf`)."""
+        return instrumented.instrumented_elf(self.library, self.target, mode, test_defines=self.test_defines,
+                                             timeout_s=float(getattr(self.target, "timeout_s", 120.0)))
 
     def footprint(self) -> Footprint | None:
         """Model flash/RAM from the linked image (stack measured at compile time, see ``measurements.json``), with

@@ -1,8 +1,8 @@
 """`zoo validate --report DIR`: the evaluation report beside the JSON.
 
 Per backend: top-1 and top-5 accuracy, per-class accuracy, the confusion matrix (JSON and
-PNG); and where backends disagree with the reference, which samples flip (indices, and a
-picture grid of them).
+PNG); where backends disagree with the reference, which samples flip (indices, and a
+picture grid of them); for device backends, the instructions of each layer (:mod:`.layers`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from zoo.atomic import atomic_write, output_error
 from zoo.conformance.harness import BackendResult, EvalData
+from zoo.conformance.layers import layer_lines, layer_profile
 from zoo.conformance.validate import ValidationReport
 
 __all__ = ["write_report"]
@@ -69,9 +70,15 @@ def write_report(report: ValidationReport, folder: Path) -> Path:
     for name, r in report.results.items():
         if data is None or r.confusion is None:
             lines += [f"## {name}", "", f"{r.status}: {r.reason or 'no evaluation results'}", ""]
-            continue
-        backends[name], section = _backend_section(name, r, data, labels, folder, reference)
-        lines += section
+        else:
+            backends[name], section = _backend_section(name, r, data, labels, folder, reference)
+            lines += section
+        prof, why = layer_profile(report.card, r)
+        if prof is not None:
+            backends.setdefault(name, {})["layer_instructions"] = prof.as_dict()
+            lines += layer_lines(name, prof)
+        elif why:
+            lines += [why, ""]
     atomic_write(folder / "report.json", json.dumps({"model": report.card.name, "dataset": data.name if data else None,
                                                      "labels": list(labels), "backends": backends}, indent=1) + "\n",
                  "report")

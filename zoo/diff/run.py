@@ -2,9 +2,10 @@
 
 Every operator output tensor both backends can expose (:meth:`zoo.backend.Runner.run_intermediates`)
 is compared in execution order, under the TFLite model's own tensor names and operator indices.
-When either backend exposes only its outputs (the Cortex-M7 firmware today: a debug build that
-writes each layer's output through semihosting would implement the same method), the two are
-compared on the model's outputs only, and the report says so and why.
+The device backends (``tvm-cortexm*``, int8 lowering) expose them through an instrumented build of
+the firmware that writes each layer's output from the arena through semihosting
+(``backends/tvm_cortexm7/instrumented.py``). When either backend exposes only its outputs, the two
+are compared on the model's outputs only, and the report says so and why.
 """
 
 from __future__ import annotations

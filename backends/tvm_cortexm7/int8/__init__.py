@@ -25,7 +25,7 @@ from typing import Any
 
 from zoo.errors import BackendError
 
-__all__ = ["generate_int8_library", "lower_int8", "tensor_specs"]
+__all__ = ["generate_int8_library", "layer_table", "lower_int8", "tensor_specs"]
 
 
 def tensor_specs(graph: Any) -> tuple[list[Any], list[Any], Any]:
@@ -38,6 +38,18 @@ def tensor_specs(graph: Any) -> tuple[list[Any], list[Any], Any]:
 
     logits = spec(graph.logits) if graph.logits is not None else None
     return [spec(n) for n in graph.inputs], [spec(n) for n in graph.outputs], logits
+
+
+def layer_table(graph: Any) -> list[dict[str, Any]]:
+    """Each layer in execution order: TFLite operator and index, MACs, and the tensors its hook reports
+    (TFLite tensor index, name, shape, dtype and bytes; see :func:`.codegen.layer_hooks`), for ``metadata.json``."""
+    def tensor(name: str) -> dict[str, Any]:
+        t = graph.tensors[name]
+        return {"tensor": int(name[1:]), "name": t.source, "shape": list(t.shape), "dtype": t.dtype,
+                "bytes": int(t.nbytes)}
+
+    return [{"operator": layer.index, "op": layer.op, "macs": int(layer.macs()), "alias": bool(layer.alias),
+             "outputs": [tensor(name) for name in layer.outputs]} for layer in graph.layers]
 
 
 def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
@@ -78,7 +90,8 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
         ops=[layer.op for layer in graph.layers],
         buffers={"arena_bytes": plan.size, "weights_bytes": src.weights_bytes},
         inputs=inputs, outputs=outputs, logits=logits,
-        extra={"macs": graph.macs(), "arena_offsets": dict(sorted(plan.offsets.items()))})
+        extra={"macs": graph.macs(), "arena_offsets": dict(sorted(plan.offsets.items())),
+               "layers": layer_table(graph)})
     return library.ModelLibrary.load(out_dir)
 
 
