@@ -293,10 +293,18 @@ def mve_macs(objects: list[Path], arch: str) -> int:
 
 
 def test_cortexm55_kernels_multiply_with_helium() -> None:
-    """The M55 build of the kernels multiplies with MVE (zoo_int8_fc.c's VLD4 + VMLADAVA path)."""
+    """The M55 build multiplies with MVE in each Helium kernel (FULLY_CONNECTED's VLD4 + VMLADAVA, CONV_2D's
+    VMLADAVA, DEPTHWISE_CONV_2D's VMULLB/VMULLT), and stmnist_v1's convolutions call them."""
     model = zoo.load("stmnist_v1", backend="tvm-cortexm55")
-    kernels = sorted((model.runner.dir / "build" / "model").glob("zoo_int8_*.o"))
-    assert kernels and mve_macs(kernels, load_target("cortexm55").arch) > 0
+    build = model.runner.dir / "build" / "model"
+    arch = load_target("cortexm55").arch
+    for kernel in ("zoo_int8_fc.o", "zoo_int8_conv_mve.o", "zoo_int8_dwconv_mve.o"):
+        assert mve_macs([build / kernel], arch) > 0, f"{kernel}: no MVE multiply in the M55 build"
+    calls = (model.runner.dir / "library" / "stmnist_v1_model.c").read_text()
+    assert calls.count("zoo_conv2d_s8_mve(") == 2 and calls.count("zoo_dwconv_s8_mve(") == 2
+    m7 = zoo.load("stmnist_v1", backend="tvm-cortexm7")
+    assert "_mve(" not in (m7.runner.dir / "library" / "stmnist_v1_model.c").read_text()
+    assert mve_macs(sorted((m7.runner.dir / "build" / "model").glob("zoo_int8_*.o")), arch) == 0
 
 
 def test_mve_instructions_are_recognized_in_a_disassembly(tmp_path: Path) -> None:

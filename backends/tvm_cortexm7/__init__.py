@@ -178,7 +178,7 @@ class TVMCortexMBackend(Backend):
         lib_dir.mkdir(parents=True, exist_ok=True)
         request = LoweringRequest(Path(artifact_path), c_identifier(card.name), card.input.name,
                                   tuple(card.input.shape), tuple(card.output.shape), lib_dir,
-                                  card_tensors=card_tensor_specs(card))
+                                  card_tensors=card_tensor_specs(card), mve=self.target.mve)
         lib = _resolve(self.lowering)(request)
         fw = build_firmware(lib, out_dir / "build", self.target, timeout_s=self.timeout_s)
         shutil.copy2(fw.elf, out_dir / "fw.elf")

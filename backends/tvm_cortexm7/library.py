@@ -171,6 +171,7 @@ class LoweringRequest:
     out_dir: Path  # the library folder to write (exists, empty)
     #: every input and output tensor the card states, in order: the lowering checks the model agrees
     card_tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]] = ((), ())
+    mve: bool = False  # the target has Helium (MVE): a lowering may lay weights out for its kernels
 
     @property
     def input_bytes(self) -> int:

@@ -113,12 +113,12 @@ def inputs_for(lib, n: int, seed: int) -> list[np.ndarray]:  # noqa: ANN001 - li
     return [structured(tuple(t.shape), t.dtype, n, seed + k) for k, t in enumerate(lib.inputs)]
 
 
-def host_library(path: Path, folder: Path, defines: tuple[str, ...] = ()):  # noqa: ANN201
+def host_library(path: Path, folder: Path, defines: tuple[str, ...] = (), mve: bool = False):  # noqa: ANN201
     """(ModelLibrary, HostLibrary) of a .tflite, generated and built for the host."""
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
     from zoo.backends.tvm_cortexm7.int8.hostbuild import HostLibrary, build_host
 
-    lib = generate_int8_library(path, folder / "lib", "m")
+    lib = generate_int8_library(path, folder / "lib", "m", mve=mve)
     return lib, HostLibrary(build_host(lib.dir, folder / "m.so", defines=defines), lib)
 
 
@@ -135,9 +135,10 @@ def differences(path: Path, outputs: list[np.ndarray], logits: np.ndarray | None
     return diff
 
 
-def assert_host_bit_exact(path: Path, folder: Path, n: int = 64, seed: int = 0) -> dict:
-    """Build ``path`` for the host and require every output (and the logits) equal to TFLM's."""
-    lib, host = host_library(path, folder)
+def assert_host_bit_exact(path: Path, folder: Path, n: int = 64, seed: int = 0, mve: bool = False) -> dict:
+    """Build ``path`` for the host and require every output (and the logits) equal to TFLM's (`mve`: with the
+    Helium layouts, which the host runs through the kernels' portable C)."""
+    lib, host = host_library(path, folder, mve=mve)
     inputs = inputs_for(lib, n, seed)
     outputs, logits = host.run(inputs)
     diff = differences(path, outputs, logits, inputs)
@@ -153,7 +154,7 @@ def family_test_dir(tmp_path_factory, name: str) -> Path:  # noqa: ANN001
 
 
 def qemu_run(lib, inputs: list[np.ndarray], folder: Path,  # noqa: ANN001
-             target: str = "cortexm7") -> tuple[list[np.ndarray], np.ndarray | None, object]:
+             target: str = "cortexm7", per_image_s: float = 0.5) -> tuple[list[np.ndarray], np.ndarray | None, object]:
     """Build a library into the harness firmware, run a batch under QEMU: (outputs, logits, records)."""
     from zoo.backends.tvm_cortexm7.firmware import build_firmware
     from zoo.backends.tvm_cortexm7.library import pack, unpack
@@ -163,17 +164,18 @@ def qemu_run(lib, inputs: list[np.ndarray], folder: Path,  # noqa: ANN001
 
     fw = build_firmware(lib, folder / "fw", load_target(target))
     layout = RecordLayout(lib.output_bytes, lib.logits.count if lib.logits else 0)
-    res = QemuRunner(load_target(target)).run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
+    res = QemuRunner(load_target(target), per_image_s=per_image_s).run_batch(fw.elf, pack(lib.inputs, inputs), layout=layout)
     assert np.all(res.status == 0), f"the model returned status {res.status.max()}"
     return unpack(lib.outputs, res.outputs), res.logits, res
 
 
 def assert_qemu_bit_exact(path: Path, folder: Path, n: int = 16, seed: int = 3, target: str = "cortexm7") -> None:
-    """Build ``path`` into firmware for ``target`` (Cortex-M7: the DSP code paths), run it under QEMU,
-    compare with TFLM."""
+    """Build ``path`` into firmware for ``target`` (Cortex-M7: the DSP code paths; Cortex-M55: the MVE
+    layouts and kernels), run it under QEMU, compare with TFLM."""
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
+    from zoo.backends.tvm_cortexm7.targets import load_target
 
-    lib = generate_int8_library(path, folder / "lib", "m")
+    lib = generate_int8_library(path, folder / "lib", "m", mve=load_target(target).mve)
     inputs = inputs_for(lib, n, seed)
     outputs, logits, _ = qemu_run(lib, inputs, folder, target)
     bad = {k: v for k, v in differences(path, outputs, logits, inputs).items() if v}

@@ -35,6 +35,14 @@ DEPTHWISE = [
     Case("dw_2x4_s2", [(10, 9, 4)], _dw((2, 4), strides=2, padding="same", activation="relu")),
 ]
 
+#: Shapes for the Helium kernels' loops: 16-tap groups with and without a tail, 16-channel groups of
+#: the depthwise kernel with a 4-channel and a partial remainder, an output pixel count % 4 != 0.
+MVE = [
+    Case("mve_1x1_c32", [(5, 3, 32)], _conv(24, 1, activation="relu")),
+    Case("mve_3x3_c16_s2", [(9, 7, 16)], _conv(12, 3, strides=2, padding="same")),
+    Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
+    Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
+]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("conv2d", CONV), tmp_path)
@@ -50,3 +58,12 @@ def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN00
     calls = (tmp_path / "lib" / "m_model.c").read_text()
     for fn in ("zoo_dwconv_s8_3x3(", "zoo_dwconv_s8("):
         assert fn in calls, f"{fn} not exercised"
+
+
+def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
+    """A library laid out for the M55 (layout_mve: per-channel records, the depthwise channel order) built for
+    another core stays correct: the _mve kernels' portable C reads the same arrays."""
+    path = op_models.model("mve_convolutions", [*CONV, *DEPTHWISE, *MVE])
+    assert_host_bit_exact(path, tmp_path, mve=True)
+    calls = (tmp_path / "lib" / "m_model.c").read_text()
+    assert "zoo_conv2d_s8_mve(" in calls and "zoo_dwconv_s8_mve(" in calls

@@ -38,6 +38,20 @@ def test_fully_connected_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: A
                           n=24, target="cortexm55")
 
 
+def test_convolutions_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
+    """The M55's MVE CONV_2D and DEPTHWISE_CONV_2D (layout_mve): taps not a multiple of 16 (VCTP tails),
+    pixel counts not a multiple of 4, channel counts not a multiple of 4 or 16 (and of 16: the asm step on
+    every pixel, windows over the border at offsets from the input), padding, strides, no
+    activation (negative rounding ties), RELU6; depth multiplier 2 and the one-channel 3x3 stay on the DSP
+    kernels."""
+    path = op_models.model("mve_convolutions", [*test_conv2d.CONV, *test_conv2d.DEPTHWISE, *test_conv2d.MVE])
+    assert_qemu_bit_exact(path, tmp_path, n=24, target="cortexm55")
+    calls = (tmp_path / "lib" / "m_model.c").read_text()
+    assert calls.count("zoo_conv2d_s8_mve(") == len(test_conv2d.CONV) - 1 + 2
+    assert calls.count("zoo_dwconv_s8_mve(") == len(test_conv2d.DEPTHWISE) - 1 + 2
+    assert "zoo_conv2d_s8_c1(" in calls and "zoo_dwconv_s8(" in calls
+
+
 def test_float_and_uint8_edges_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
     assert_qemu_bit_exact(op_models.model("quantize", test_quantize.CASES, "float32", "float32"), tmp_path / "f")
     assert_qemu_bit_exact(op_models.model("quantize", test_quantize.CASES, "uint8", "int8"), tmp_path / "u")

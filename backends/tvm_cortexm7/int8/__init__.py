@@ -52,13 +52,14 @@ def layer_table(graph: Any) -> list[dict[str, Any]]:
              "outputs": [tensor(name) for name in layer.outputs]} for layer in graph.layers]
 
 
-def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
+def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str, mve: bool = False) -> Any:
     """Write the int8 model library of a .tflite model into ``out_dir``.
 
     Args:
         tflite_path: an int8-quantized .tflite (inputs and outputs int8, uint8 or float32).
         out_dir: the library folder (created if missing).
         prefix: the C identifier prefix of the public API (``<prefix>_run`` ...).
+        mve: lay the convolutions out for the Helium kernels (:mod:`.layout_mve`; a target with MVE).
 
     Returns:
         The :class:`backends.tvm_cortexm7.library.ModelLibrary` written.
@@ -75,7 +76,7 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_arena(graph)
-    src = codegen.emit_sources(graph, plan, prefix)
+    src = codegen.emit_sources(graph, plan, prefix, mve)
     inputs, outputs, logits = tensor_specs(graph)
     header = library.render_header(
         prefix, inputs=inputs, outputs=outputs, arena_bytes=plan.size, logits=logits,
@@ -90,7 +91,7 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str) -> Any:
         ops=[layer.op for layer in graph.layers],
         buffers={"arena_bytes": plan.size, "weights_bytes": src.weights_bytes},
         inputs=inputs, outputs=outputs, logits=logits,
-        extra={"macs": graph.macs(), "arena_offsets": dict(sorted(plan.offsets.items())),
+        extra={"macs": graph.macs(), "mve": mve, "arena_offsets": dict(sorted(plan.offsets.items())),
                "layers": layer_table(graph)})
     return library.ModelLibrary.load(out_dir)
 
@@ -109,7 +110,7 @@ def lower_int8(request: Any) -> Any:
     """
     from ..library import check_against_card
 
-    lib = generate_int8_library(request.artifact_path, request.out_dir, request.prefix)
+    lib = generate_int8_library(request.artifact_path, request.out_dir, request.prefix, request.mve)
     first_in = lib.inputs[0]
     if first_in.name != request.input_name:
         raise BackendError(f"{Path(request.artifact_path).name}: the model's input is {first_in.name!r}, the card "

@@ -46,8 +46,9 @@ def _literal(v: object, dtype: np.dtype) -> str:
 class Emitter:
     """What a layer's ``emit`` uses: flash arrays, declarations, tensor pointers, scratch."""
 
-    def __init__(self, prefix: str, graph: Graph, plan: ArenaPlan) -> None:
+    def __init__(self, prefix: str, graph: Graph, plan: ArenaPlan, mve: bool = False) -> None:
         self.prefix = prefix
+        self.mve = mve  # the target has Helium: layers with an MVE kernel use its layout (layout_mve)
         self.graph = graph
         self.plan = plan
         self.total_macs = graph.macs() or 1
@@ -184,9 +185,9 @@ def layer_hooks(em: Emitter, layer: Layer, first: int) -> list[str]:
             f"{em.graph.tensors[name].nbytes}u);" for k, name in enumerate(layer.outputs)]
 
 
-def emit_sources(graph: Graph, plan: ArenaPlan, prefix: str) -> CSources:
-    """Generate the weights file and the driver of a lowered graph."""
-    em = Emitter(prefix, graph, plan)
+def emit_sources(graph: Graph, plan: ArenaPlan, prefix: str, mve: bool = False) -> CSources:
+    """Generate the weights file and the driver of a lowered graph (`mve`: for a core with Helium)."""
+    em = Emitter(prefix, graph, plan, mve)
     copy = _logits_copy(em, graph)  # one inference gives outputs and logits (<prefix>_run_buffers_logits)
     calls = [copy] if copy and not any(graph.logits in layer.outputs for layer in graph.layers) else []
     hooks = 0

@@ -27,6 +27,10 @@
 #define ZOO_MVE 0
 #endif
 
+#if ZOO_MVE
+#include <arm_mve.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -64,6 +68,7 @@ typedef struct {
 #define ZOO_CONV_FULL8 2u    /* act_min == -128 and act_max == 127 */
 #define ZOO_CONV_PACKED 8u   /* zoo_conv2d_s8_fast_w16 stream: bias, weights, rq per channel pair */
 #define ZOO_CONV_C1 4u       /* zoo_conv2d_s8_c1 layout: rq holds 8 words per channel */
+#define ZOO_CONV_RSHIFT 128u /* Helium kernels: every shift <= 0 (no left shift to apply) */
 
 /* Any layer. `scratch`: two int16 im2col columns, 16 * ceil(k_h * k_w * in_c / 4) bytes. */
 void zoo_conv2d_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
@@ -73,6 +78,12 @@ void zoo_conv2d_s8_fast_w16(const zoo_conv_t *p, const int8_t *in, int8_t *out, 
 void zoo_conv2d_s8_fast_w8(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 /* Specialised: in_c == 1, k_h * k_w <= 9, ZOO_CONV_C1 (rq holds the per-channel records). */
 void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Helium kernels (zoo_int8_conv_mve.c, zoo_int8_dwconv_mve.c; portable C without MVE): the
+ * layout_mve layouts (the model's own int8 weights: OHWI / HWO), folded bias, TFLM's mult and shift.
+ * Regular conv: any layer, `scratch` ZOO_CONV2D_SCRATCH_BYTES(k) (4 int8 columns). Depthwise:
+ * depth multiplier 1, `pad` set (in_c bytes of the input zero point). */
+void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: weights16 and rq set, full int8 activation range. */
@@ -110,6 +121,8 @@ typedef struct {
     const int32_t *mult;    /* per output channel when per_channel, else one value */
     const int32_t *shift;
     const int32_t *rq;      /* single-step requantization {m, hi, e - 1} (zoo_rq_fast), or NULL */
+    const int32_t *rqx;     /* per-tensor, full int8 range: TFLM's exact single step {m, c_lo, c_hi, e - 1}
+                             * (zoo_rq_exact), or NULL; when set, rq, mult and shift are not read */
 } zoo_fc_t;
 /* `scratch`: ZOO_FC_SCRATCH_BYTES(n_in, n_out) bytes, 4-aligned (NULL when that is 0). */
 void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
@@ -215,6 +228,23 @@ static inline int32_t zoo_rq_fast(int32_t x, const int32_t *q)
     return (int32_t)(v >> 32) >> q[2];
 }
 
+/* TFLM's MultiplyByQuantizedMultiplier (right shift e = -shift >= 1) plus the output zero point in
+ * one 64-bit step, exact for every x (m > 0): with c = 2^30 + 2^(30+e) + zp * 2^(31+e),
+ *   floor((x*m + c - 2^31 [x < 0]) / 2^(31+e))
+ * is the SRDHM's floor((x*m + 2^30) / 2^31) then the rounding shift, half away from zero (the
+ * 2^31 taken for a negative x moves a negative tie down), by the nested-floor identity.
+ * q = {m, c_lo, c_hi, e - 1}. */
+static inline int32_t zoo_rq_exact(int32_t x, const int32_t *q)
+{
+    const int64_t c = (int64_t)(((uint64_t)(uint32_t)q[2] << 32) | (uint32_t)q[1]);
+#ifdef ZOO_ROUND_HALF_UP
+    const int64_t v = (int64_t)x * q[0] + c; /* tests only: every tie half up, as zoo_mbqm there */
+#else
+    const int64_t v = (int64_t)x * q[0] + c - (x < 0 ? ((int64_t)1 << 31) : 0);
+#endif
+    return (int32_t)(v >> 32) >> q[3];
+}
+
 /* Requantization of one layer, held in locals by the kernels. */
 typedef struct {
     const int32_t *rq, *mult, *shift;
@@ -222,6 +252,32 @@ typedef struct {
 } zoo_rq_t;
 
 #define ZOO_INLINE static inline __attribute__((always_inline))
+
+#if ZOO_MVE
+/* zoo_mbqm + zp and the clamp on 4 lanes, one multiplier and shift: the left shift, VQRDMULH (the
+ * SRDHM), then the rounding right shift half away from zero: VRSHL rounds half up, so a negative
+ * value is first lowered by one (the sign of v & -e, as in CMSIS-NN's arm_requantize_mve). */
+ZOO_INLINE int32x4_t zoo_requant_mve(int32x4_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                                     int32_t hi)
+{
+    const int32_t right = shift > 0 ? 0 : -shift;
+    int32x4_t v = vqrdmulhq_n_s32(shift > 0 ? vshlq_r_s32(acc, shift) : acc, mult);
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, vdupq_n_s32(-right)), 31));
+    v = vaddq_n_s32(vrshlq_n_s32(v, -right), zp);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* The same with a multiplier and a shift per lane. */
+ZOO_INLINE int32x4_t zoo_requant_mve_v(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t zp,
+                                       int32x4_t lo, int32x4_t hi)
+{
+    const int32x4_t zero = vdupq_n_s32(0), neg = vminq_s32(shift, zero);
+    int32x4_t v = vqrdmulhq_s32(vshlq_s32(acc, vmaxq_s32(shift, zero)), mult);
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, neg), 31));
+    v = vaddq_n_s32(vrshlq_s32(v, neg), zp);
+    return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+#endif
 
 /* `fast8` (a compile-time constant at every call) selects the single-step form with a
  * full int8 activation range; otherwise the layer's own form and clamp are used. */

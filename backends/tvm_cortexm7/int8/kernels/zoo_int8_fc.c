@@ -5,37 +5,111 @@
  * [n_in / 4 groups][4 rows][4 int8 taps], then the n_out % 4 remaining rows as [row][n_in];
  * otherwise [n_out][n_in]. The blocked path first widens the input row into `scratch`
  * (2 * n_in bytes: per 4 inputs the words SXTB16(x), SXTB16(x ror 8)); a block's four dot products
- * then share every input pair: per 4 inputs one LDRD of the input, then per two rows one LDRD,
- * four SXTB16 and four SMLAD of the weights. With MVE (Helium) the raw input is read instead: a VLD4
- * of 4 groups de-interleaves the block into its 4 rows' 16 consecutive taps, each one VMLADAVA. */
+ * then share every input pair: per group of 4 inputs one LDRD of the input, one LDM of the 16
+ * weights, eight SXTB16 and eight SMLAD. With the exact per-tensor requantization (rqx) the whole
+ * layer runs in zoo_fc_blocks (dot products, requantization and stores of every block in one asm
+ * loop). With MVE (Helium) the raw input is read instead: a VLD4 of 4 groups de-interleaves the
+ * block into its 4 rows' 16 consecutive taps, each one VMLADAVA. */
 #include "zoo_int8.h"
 
 #if ZOO_MVE
 #include <arm_mve.h>
 #endif
 
-#if ZOO_DSP
-/* One group of 4 inputs x 4 rows: 16 MACs in 8 SMLAD, 19 instructions. */
+#if ZOO_DSP && !ZOO_MVE
+/* One group of 4 inputs x 4 rows: 16 MACs in 8 SMLAD, 18 instructions. r12 input, r11 weights,
+ * r4-r7 the rows' accumulators. */
 #define ZOO_FC_GROUP                                                       \
-    "ldrd %[x0], %[x1], [%[px]], #8\n\t"                                 \
-    "ldrd %[w0], %[w1], [%[pw]], #8\n\t"                                  \
-    "sxtb16 %[t], %[w0], ror #8\n\t"                                      \
-    "sxtb16 %[w0], %[w0]\n\t"                                             \
-    "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                                \
-    "smlad %[a0], %[x1], %[t], %[a0]\n\t"                                 \
-    "sxtb16 %[t], %[w1], ror #8\n\t"                                      \
-    "sxtb16 %[w1], %[w1]\n\t"                                             \
-    "smlad %[a1], %[x0], %[w1], %[a1]\n\t"                                \
-    "smlad %[a1], %[x1], %[t], %[a1]\n\t"                                 \
-    "ldrd %[w0], %[w1], [%[pw]], #8\n\t"                                  \
-    "sxtb16 %[t], %[w0], ror #8\n\t"                                      \
-    "sxtb16 %[w0], %[w0]\n\t"                                             \
-    "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                \
-    "smlad %[a2], %[x1], %[t], %[a2]\n\t"                                 \
-    "sxtb16 %[t], %[w1], ror #8\n\t"                                      \
-    "sxtb16 %[w1], %[w1]\n\t"                                             \
-    "smlad %[a3], %[x0], %[w1], %[a3]\n\t"                                \
-    "smlad %[a3], %[x1], %[t], %[a3]\n\t"
+    "ldrd r8, r9, [r12], #8\n\t"                                          \
+    "ldmia r11!, {r0, r1, r2, r3}\n\t"                                    \
+    "sxtb16 r10, r0, ror #8\n\t"                                          \
+    "sxtb16 r0, r0\n\t"                                                   \
+    "smlad r4, r8, r0, r4\n\t"                                            \
+    "smlad r4, r9, r10, r4\n\t"                                           \
+    "sxtb16 r10, r1, ror #8\n\t"                                          \
+    "sxtb16 r1, r1\n\t"                                                   \
+    "smlad r5, r8, r1, r5\n\t"                                            \
+    "smlad r5, r9, r10, r5\n\t"                                           \
+    "sxtb16 r10, r2, ror #8\n\t"                                          \
+    "sxtb16 r2, r2\n\t"                                                   \
+    "smlad r6, r8, r2, r6\n\t"                                            \
+    "smlad r6, r9, r10, r6\n\t"                                           \
+    "sxtb16 r10, r3, ror #8\n\t"                                          \
+    "sxtb16 r3, r3\n\t"                                                   \
+    "smlad r7, r8, r3, r7\n\t"                                            \
+    "smlad r7, r9, r10, r7\n\t"
+/* zoo_rq_exact of accumulator A into [r12], #1: r8 m, r9 c_lo, r0 c_hi, r1 e - 1, r2 0x80000000. */
+#define ZOO_FC_RQ(A)                                                       \
+    "mov r3, r9\n\t"                                                      \
+    "mov r10, r0\n\t"                                                     \
+    "smlal r3, r10, " A ", r8\n\t"                                        \
+    "lsr lr, " A ", #31\n\t"                                              \
+    "smlal r3, r10, lr, r2\n\t"                                           \
+    "asr r10, r10, r1\n\t"                                                \
+    "ssat r10, #8, r10\n\t"                                               \
+    "strb r10, [r12], #1\n\t"
+/* Every block of a row: r0 widened input, r1 weights, r2 output, r3 args = {groups, blocks, bias,
+ * m, c_lo, c_hi, e - 1} (groups >= 1, blocks >= 1; args[1] and args[2] are consumed). */
+void zoo_fc_blocks(const int16_t *xw, const int8_t *w, int8_t *out, int32_t *args);
+__asm__(".section .text.zoo_fc_blocks,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_fc_blocks\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_fc_blocks, %function\n"
+        "zoo_fc_blocks:\n\t"
+        "push {r0, r2, r3, r4-r11, lr}\n\t" /* [sp] input, [sp+4] output, [sp+8] args */
+        "mov r11, r1\n"
+        "1:\n\t"
+        "ldr r10, [sp, #8]\n\t"
+        "ldr r12, [r10, #8]\n\t"
+        "ldmia r12!, {r4, r5, r6, r7}\n\t"
+        "str r12, [r10, #8]\n\t"
+        "ldr lr, [r10]\n\t"
+        "ldr r12, [sp]\n\t"
+        "tst lr, #1\n\t"
+        "beq 2f\n\t" ZOO_FC_GROUP
+        "2:\n\t"
+        "tst lr, #2\n\t"
+        "beq 4f\n\t" ZOO_FC_GROUP ZOO_FC_GROUP
+        "4:\n\t"
+        "lsrs lr, lr, #2\n\t"
+        "beq 3f\n"
+        "5:\n\t" ZOO_FC_GROUP ZOO_FC_GROUP ZOO_FC_GROUP ZOO_FC_GROUP
+        "subs lr, lr, #1\n\t"
+        "bne 5b\n"
+        "3:\n\t"
+        "ldr r10, [sp, #8]\n\t"
+        "add r10, r10, #12\n\t"
+        "ldm r10, {r8, r9}\n\t"
+        "ldrd r0, r1, [r10, #8]\n\t"
+        "mov r2, #0x80000000\n\t"
+        "ldr r12, [sp, #4]\n\t" ZOO_FC_RQ("r4") ZOO_FC_RQ("r5") ZOO_FC_RQ("r6") ZOO_FC_RQ("r7")
+        "str r12, [sp, #4]\n\t"
+        "ldr r10, [sp, #8]\n\t"
+        "ldr lr, [r10, #4]\n\t"
+        "subs lr, lr, #1\n\t"
+        "str lr, [r10, #4]\n\t"
+        "bne 1b\n\t"
+        "add sp, #12\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_fc_blocks, .-zoo_fc_blocks\n\t"
+        ".text");
+
+/* acc[0..3] += the block's four dot products over `groups` groups of 4 widened inputs. */
+static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_t *acc)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, x += 4) {
+        const int32_t x02 = zoo_read32(x), x13 = zoo_read32(x + 2);
+        int32_t r;
+        for (r = 0; r < 4; ++r, w += 4) {
+            const uint32_t k = (uint32_t)zoo_read32(w);
+            acc[r] = __smlad(x02, (int32_t)__sxtb16(k), acc[r]);
+            acc[r] = __smlad(x13, zoo_sxtb16_ror8(k), acc[r]);
+        }
+    }
+}
 #endif
 
 #if !ZOO_MVE
@@ -57,36 +131,12 @@ static void widen_row(const int8_t *x, int16_t *xw, int32_t groups)
 #endif
     }
 }
+#endif
 
+#if !ZOO_DSP
 /* acc[0..3] += the block's four dot products over `groups` groups of 4 widened inputs. */
-__attribute__((noinline)) static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_t *acc)
+static void dot_block4(const int16_t *x, const int8_t *w, int32_t groups, int32_t *acc)
 {
-#if ZOO_DSP
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t x0, x1, w0, w1, t, n = groups >> 1;
-    if (groups & 1) {
-        __asm__ volatile(ZOO_FC_GROUP
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [px] "+r"(x),
-                           [pw] "+r"(w), [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0),
-                           [w1] "=&r"(w1), [t] "=&r"(t)
-                         :
-                         : "memory");
-    }
-    if (n) {
-        __asm__ volatile("1:\n\t" ZOO_FC_GROUP ZOO_FC_GROUP
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [px] "+r"(x),
-                           [pw] "+r"(w), [n] "+r"(n), [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0),
-                           [w1] "=&r"(w1), [t] "=&r"(t)
-                         :
-                         : "memory", "cc");
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-#else
     static const uint8_t pos[4] = {0, 2, 1, 3}; /* tap j's slot in the widened group */
     int32_t g, r, j;
     for (g = 0; g < groups; ++g, x += 4, w += 16) {
@@ -94,13 +144,12 @@ __attribute__((noinline)) static void dot_block4(const int16_t *x, const int8_t 
             for (j = 0; j < 4; ++j) acc[r] += x[pos[j]] * w[4 * r + j];
         }
     }
-#endif
 }
 #endif
 
 #if ZOO_MVE
 /* acc[0..3] += the block's four dot products over `groups` groups of 4 raw inputs. */
-static void dot_block4_mve(const int8_t *x, const int8_t *w, int32_t groups, int32_t *acc)
+ZOO_INLINE void dot_block4_mve(const int8_t *x, const int8_t *w, int32_t groups, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], g, r, j;
     for (g = 0; g + 4 <= groups; g += 4, x += 16, w += 64) {
@@ -127,7 +176,9 @@ static void dot_block4_mve(const int8_t *x, const int8_t *w, int32_t groups, int
 __attribute__((noinline)) static int32_t dot_row(const int8_t *x, const int8_t *w, int32_t n_in, int32_t acc)
 {
     int32_t i = 0;
-#if ZOO_DSP
+#if ZOO_MVE
+    for (; i + 16 <= n_in; i += 16) acc = vmladavaq_s8(acc, vld1q_s8(x + i), vld1q_s8(w + i));
+#elif ZOO_DSP
     for (; i + 4 <= n_in; i += 4) {
         const uint32_t xv = (uint32_t)zoo_read32(x + i), k = (uint32_t)zoo_read32(w + i);
         acc = __smlad((int32_t)__sxtb16(xv), (int32_t)__sxtb16(k), acc);
@@ -138,45 +189,53 @@ __attribute__((noinline)) static int32_t dot_row(const int8_t *x, const int8_t *
     return acc;
 }
 
-/* The requantized output of channel q: single step (rq, 3 words per channel) or TFLM's. */
-static inline int8_t fc_requant(int32_t acc, int32_t q, const int32_t *rq, const int32_t *mult,
-                                const int32_t *shift, int32_t out_zp, int32_t lo, int32_t hi)
+/* The requantized output of channel q: exact single step (rqx), single step (rq) or TFLM's. */
+static inline int8_t fc_requant(const zoo_fc_t *p, int32_t acc, int32_t q)
 {
-    const int32_t v = rq != 0 ? zoo_rq_fast(acc, rq + 3 * q) : zoo_mbqm(acc, mult[q], shift[q]) + out_zp;
-    return zoo_clamp8(v, lo, hi);
+    int32_t v;
+    if (p->rqx != 0) return zoo_sat8(zoo_rq_exact(acc, p->rqx));
+    v = p->rq != 0 ? zoo_rq_fast(acc, p->rq + 3 * q) : zoo_mbqm(acc, p->mult[q], p->shift[q]) + p->out_zp;
+    return zoo_clamp8(v, p->act_min, p->act_max);
+}
+
+/* The blocks of one row, output channels [0, 4 * blocks). */
+static void fc_blocks(const zoo_fc_t *p, const int8_t *in, const int16_t *xw, int8_t *out, int32_t blocks)
+{
+    const int32_t n_in = p->n_in, pc = p->per_channel;
+    const int8_t *w = p->weights;
+    int32_t o, j;
+#if ZOO_DSP && !ZOO_MVE
+    if (p->rqx != 0 && blocks) {
+        int32_t args[7] = {n_in >> 2, blocks, (int32_t)(uintptr_t)p->bias, p->rqx[0], p->rqx[1], p->rqx[2],
+                           p->rqx[3]};
+        zoo_fc_blocks(xw, w, out, args);
+        return;
+    }
+#endif
+    for (o = 0; o < 4 * blocks; o += 4, w += 4 * n_in) {
+        int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
+#if ZOO_MVE
+        (void)xw;
+        dot_block4_mve(in, w, n_in >> 2, acc);
+#else
+        (void)in;
+        dot_block4(xw, w, n_in >> 2, acc);
+#endif
+        for (j = 0; j < 4; ++j) out[o + j] = fc_requant(p, acc[j], pc ? o + j : 0);
+    }
 }
 
 void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
 {
     const int32_t n_in = p->n_in, n_out = p->n_out, pc = p->per_channel;
     const int32_t blocks = (n_in & 3) == 0 && scratch != 0 ? n_out >> 2 : 0;
-    /* one single-step requantization into the full int8 range: hoisted out of the channels */
-    const int fast = p->rq != 0 && !pc && p->act_min == -128 && p->act_max == 127;
-    int32_t r, o, j;
+    int32_t r, o;
     for (r = 0; r < p->rows; ++r, in += n_in, out += n_out) {
-        const int8_t *w = p->weights;
+        const int8_t *w = p->weights + 4 * blocks * n_in;
 #if !ZOO_MVE
         if (blocks) widen_row(in, scratch, n_in >> 2);
 #endif
-        for (o = 0; o < 4 * blocks; o += 4, w += 4 * n_in) {
-            int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
-#if ZOO_MVE
-            dot_block4_mve(in, w, n_in >> 2, acc);
-#else
-            dot_block4(scratch, w, n_in >> 2, acc);
-#endif
-            if (fast) {
-                for (j = 0; j < 4; ++j) out[o + j] = zoo_sat8(zoo_rq_fast(acc[j], p->rq));
-                continue;
-            }
-            for (j = 0; j < 4; ++j) {
-                out[o + j] = fc_requant(acc[j], pc ? o + j : 0, p->rq, p->mult, p->shift, p->out_zp,
-                                        p->act_min, p->act_max);
-            }
-        }
-        for (; o < n_out; ++o, w += n_in) {
-            out[o] = fc_requant(dot_row(in, w, n_in, p->bias[o]), pc ? o : 0, p->rq, p->mult, p->shift,
-                                p->out_zp, p->act_min, p->act_max);
-        }
+        fc_blocks(p, in, scratch, out, blocks);
+        for (o = 4 * blocks; o < n_out; ++o, w += n_in) out[o] = fc_requant(p, dot_row(in, w, n_in, p->bias[o]), pc ? o : 0);
     }
 }

@@ -15,7 +15,7 @@ import numpy as np
 
 from zoo.errors import BackendError
 
-from .. import layout, quant
+from .. import layout, layout_mve, quant
 from .base import Context, Layer, activation_range, kernel_limit, register
 
 __all__ = ["Conv2D", "same_padding"]
@@ -128,6 +128,8 @@ def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: 
 
 
 def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant selection in one place
+    if getattr(em, "mve", False) and layout_mve.applies(layer):
+        return layout_mve.emit_conv(layer, em, i, _decl)
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
     rec = layout.c1_records(layer)
     if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1

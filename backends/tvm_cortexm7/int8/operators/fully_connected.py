@@ -14,7 +14,7 @@ import numpy as np
 from .. import layout, quant
 from .base import Context, Layer, activation_range, register
 
-__all__ = ["FullyConnected"]
+__all__ = ["FullyConnected", "exact_requant"]
 
 
 @dataclass
@@ -47,18 +47,41 @@ class FullyConnected(Layer):
         w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
         per_channel = int(len(set(zip(self.multipliers, self.shifts, strict=True))) > 1)
         n = len(self.multipliers) if per_channel else 1
-        m = s = rq = "0"
+        m = s = rq = rqx = "0"
+        exact = None if per_channel or (self.act_min, self.act_max) != (-128, 127) else \
+            exact_requant(int(data.mult[0]), int(data.shift[0]), self.out_zp)
         # the single step rounds negative ties differently from TFLM: only where the floor hides them
         fast = layout.single_step_requant(data.mult[:n], data.shift[:n], self.out_zp) \
             if self.act_min >= self.out_zp else None
-        if fast is not None:
+        if exact is not None:
+            rqx = em.array(f"l{i}_rqx", exact)
+        elif fast is not None:
             rq = em.array(f"l{i}_rq", fast)
         else:
             m, s = em.array(f"l{i}_mult", data.mult[:n]), em.array(f"l{i}_shift", data.shift[:n])
         em.decl(f"static const zoo_fc_t s_l{i} = {{{self.rows}, {self.in_features}, {self.out_features}, "
-                f"{self.out_zp}, {per_channel}, {self.act_min}, {self.act_max}, {w}, {b}, {m}, {s}, {rq}}};")
+                f"{self.out_zp}, {per_channel}, {self.act_min}, {self.act_max}, {w}, {b}, {m}, {s}, {rq}, {rqx}}};")
         scratch = f"(int16_t *)({em.scratch(i)})" if self.scratch_bytes() else "0"
         return f"zoo_fc_s8(&s_l{i}, {em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {scratch});"
+
+
+def exact_requant(mult: int, shift: int, out_zp: int) -> np.ndarray | None:
+    """``{m, c_lo, c_hi, e - 1}`` of ``zoo_rq_exact`` (TFLM's MultiplyByQuantizedMultiplier and the output
+    zero point in one 64-bit step, negative ties included), or None unless e = -shift >= 1 and the
+    constant ``c = 2^30 + 2^(30+e) + zp * 2^(31+e)`` has its high word in int32.
+
+    Example:
+        >>> exact_requant(1 << 30, -1, 0).tolist()
+        [1073741824, -1073741824, 0, 0]
+    """
+    e = -shift
+    if e < 1 or mult <= 0:
+        return None
+    c = (1 << 30) + (1 << (30 + e)) + out_zp * (1 << (31 + e))
+    hi, lo = c >> 32, c & 0xFFFFFFFF
+    if not -(2**31) <= hi < 2**31:
+        return None
+    return np.array([mult, lo - (1 << 32) if lo >= 2**31 else lo, hi, e - 1], np.int64).astype(np.int32)
 
 
 @register("FULLY_CONNECTED", summary="FULLY_CONNECTED (int8, per-tensor or per-channel weights, fused RELU/RELU6)")

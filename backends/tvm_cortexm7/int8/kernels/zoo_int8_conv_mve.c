@@ -1,0 +1,322 @@
+/* zoo int8 CONV_2D for Helium (MVE): im2col into int8 columns, 4 output pixels x 1 output channel
+ * per inner loop (VMLADAVA over 16 taps at a time, the last < 16 under a VCTP tail predicate), the
+ * four accumulators requantized together (zoo_requant_mve: TFLM's MultiplyByQuantizedMultiplier,
+ * half away from zero) and scattered to the four pixels with one VSTRB.
+ *
+ * Layout (layout_mve.conv_arrays): the model's own OHWI int8 weights, [out_c][k_h * k_w * in_c], the
+ * bias with the input zero point folded in, TFLM's multiplier and shift per output channel: with every
+ * shift <= 0 (ZOO_CONV_RSHIFT) as records {bias, mult, shift} per channel in `rq` (zoo_mve_channels4
+ * runs the whole channel loop), otherwise in bias, mult and shift.
+ * `scratch`: 4 int8 columns of k = k_h * k_w * in_c bytes (ZOO_CONV2D_SCRATCH_BYTES(k) holds them);
+ * a 1x1 convolution without padding reads its columns straight from the input.
+ * Without MVE the same integers come from a portable loop over the same layout. */
+#include "zoo_int8.h"
+
+#if ZOO_MVE
+#include <arm_mve.h>
+#endif
+
+/* n bytes from src to dst; fill: n bytes of v. */
+static void copy8(int8_t *dst, const int8_t *src, int32_t n)
+{
+#if ZOO_MVE
+    for (; n > 0; n -= 16, dst += 16, src += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
+#else
+    memcpy(dst, src, (size_t)n);
+#endif
+}
+
+static void fill8(int8_t *dst, int8_t v, int32_t n)
+{
+#if ZOO_MVE
+    const int8x16_t vv = vdupq_n_s8(v);
+    for (; n > 0; n -= 16, dst += 16) vstrbq_p_s8(dst, vv, vctp8q((uint32_t)n));
+#else
+    memset(dst, v, (size_t)n);
+#endif
+}
+
+/* Column of output pixel `pix`: its window, taps in (ky, kx, c) order, padding as the zero point.
+ * Returns the column (inside `col`, or the input itself for a 1x1 window without padding). */
+static const int8_t *conv_column(const zoo_conv_t *p, const int8_t *in, int32_t pix, int8_t *col)
+{
+    const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w, c = p->in_c, run = p->k_w * c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    int32_t ky, kx;
+    int8_t *dst = col;
+    if (p->k_h == 1 && p->k_w == 1 && zoo_window_inside(p, iy0, ix0)) return in + (iy0 * p->in_w + ix0) * c;
+    for (ky = 0; ky < p->k_h; ++ky, dst += run) {
+        const int32_t iy = iy0 + ky;
+        const int8_t *src = in + (iy * p->in_w + ix0) * c;
+        if (iy < 0 || iy >= p->in_h) {
+            fill8(dst, p->in_zp, run);
+        } else if (ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+#if ZOO_MVE
+            if ((run & 15) == 0) { /* whole vectors: no predicate */
+                int32_t i;
+                for (i = 0; i < run; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+                continue;
+            }
+#endif
+            copy8(dst, src, run);
+        } else {
+            for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= p->in_w) {
+                    fill8(dst + kx * c, p->in_zp, c);
+                } else {
+                    copy8(dst + kx * c, src + kx * c, c);
+                }
+            }
+        }
+    }
+    return col;
+}
+
+#if ZOO_MVE
+/* The four dot products of one weight row with four columns over k taps, plus the bias: full
+ * groups of 16 taps in a low-overhead loop (five post-incremented VLDRB, four VMLADAVA), the last
+ * < 16 under a VCTP tail predicate (weight lanes past k load as 0). */
+ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t k, int32_t bias)
+{
+    const int8_t *c0 = col[0], *c1 = col[1], *c2 = col[2], *c3 = col[3];
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    const int32_t n = k >> 4, rest = k & 15;
+    int32x4_t acc;
+    __asm__ volatile("wls lr, %[n], 2f\n"
+                     "1:\n\t"
+                     "vldrb.u8 q0, [%[w]], #16\n\t"
+                     "vldrb.u8 q1, [%[c0]], #16\n\t"
+                     "vmladava.s8 %[a0], q1, q0\n\t"
+                     "vldrb.u8 q2, [%[c1]], #16\n\t"
+                     "vmladava.s8 %[a1], q2, q0\n\t"
+                     "vldrb.u8 q1, [%[c2]], #16\n\t"
+                     "vmladava.s8 %[a2], q1, q0\n\t"
+                     "vldrb.u8 q2, [%[c3]], #16\n\t"
+                     "vmladava.s8 %[a3], q2, q0\n\t"
+                     "le lr, 1b\n"
+                     "2:\n\t"
+                     : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [w] "+r"(w),
+                       [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3)
+                     : [n] "r"(n)
+                     : "q0", "q1", "q2", "lr", "memory");
+    if (rest) {
+        const mve_pred16_t tail = vctp8q((uint32_t)rest);
+        const int8x16_t wv = vldrbq_z_s8(w, tail);
+        a0 = vmladavaq_s8(a0, vldrbq_z_s8(c0, tail), wv);
+        a1 = vmladavaq_s8(a1, vldrbq_z_s8(c1, tail), wv);
+        a2 = vmladavaq_s8(a2, vldrbq_z_s8(c2, tail), wv);
+        a3 = vmladavaq_s8(a3, vldrbq_z_s8(c3, tail), wv);
+    }
+    acc = vdupq_n_s32(a0);
+    acc = vsetq_lane_s32(a1, acc, 1);
+    acc = vsetq_lane_s32(a2, acc, 2);
+    return vsetq_lane_s32(a3, acc, 3);
+}
+
+
+/* Every output channel of four columns in one asm loop, for a layer whose shifts are all <= 0 and
+ * whose per-channel records are {bias, mult, shift} (layout_mve): per channel the four dot products
+ * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
+ * scatter into the four pixels, with q0-q3 only (nothing callee-saved to push). r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
+ * the four pixels' output offsets, out_c, k / 16 - 1}, r1 weights, r2 output (channel 0 of the first
+ * pixel), r3 records. */
+void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const int32_t *rec);
+/* 16 taps of the four columns r3, r5, r7, r8 against the weights r1: accumulators r0, r2, r4, r6. */
+#define ZOO_MVE_GROUP                                                      \
+    "vldrb.u8 q0, [r1], #16\n\t"                                          \
+    "vldrb.u8 q1, [r3], #16\n\t"                                          \
+    "vmladava.s8 r0, q1, q0\n\t"                                          \
+    "vldrb.u8 q2, [r5], #16\n\t"                                          \
+    "vmladava.s8 r2, q2, q0\n\t"                                          \
+    "vldrb.u8 q1, [r7], #16\n\t"                                          \
+    "vmladava.s8 r4, q1, q0\n\t"                                          \
+    "vldrb.u8 q2, [r8], #16\n\t"                                          \
+    "vmladava.s8 r6, q2, q0\n\t"
+__asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
+        ".align 2\n\t"
+        ".global zoo_mve_channels4\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n\t"
+        ".type zoo_mve_channels4, %function\n"
+        "zoo_mve_channels4:\n\t"
+        "push {r4-r11, lr}\n\t"
+        "mov r12, r0\n\t"
+        "mov r9, r2\n\t"
+        "mov r10, r3\n\t"
+        "ldr r11, [r12, #52]\n\t"
+
+        "ldr r0, [r12, #20]\n\t"
+        "cmp r0, #0\n\t"
+        "bne 5f\n"
+        /* k % 16 == 0: the first group of taps with VMLADAV (no accumulate), the bias added on the vector */
+        "6:\n\t"
+        "ldrd r3, r5, [r12]\n\t"
+        "ldrd r7, r8, [r12, #8]\n\t"
+        "vldrb.u8 q0, [r1], #16\n\t"
+        "vldrb.u8 q1, [r3], #16\n\t"
+        "vmladav.s8 r0, q1, q0\n\t"
+        "vldrb.u8 q2, [r5], #16\n\t"
+        "vmladav.s8 r2, q2, q0\n\t"
+        "vldrb.u8 q1, [r7], #16\n\t"
+        "vmladav.s8 r4, q1, q0\n\t"
+        "vldrb.u8 q2, [r8], #16\n\t"
+        "vmladav.s8 r6, q2, q0\n\t"
+        "ldr lr, [r12, #56]\n\t"
+        "wls lr, lr, 2f\n"
+        "1:\n\t" ZOO_MVE_GROUP
+        "le lr, 1b\n"
+        "2:\n\t"
+        "vdup.32 q3, r0\n\t"
+        "vmov.32 d6[1], r2\n\t"
+        "vmov.32 d7[0], r4\n\t"
+        "vmov.32 d7[1], r6\n\t"
+        "ldmia r10!, {r3, r5, r7}\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "vqrdmulh.s32 q3, q3, r5\n\t"
+        "vdup.32 q1, r7\n\t"
+        "vand q1, q3, q1\n\t"
+        "vshr.s32 q1, q1, #31\n\t"
+        "vqadd.s32 q3, q3, q1\n\t"
+        "vrshl.s32 q3, r7\n\t"
+        "ldr r3, [r12, #24]\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "ldrd r3, r5, [r12, #28]\n\t"
+        "vdup.32 q1, r3\n\t"
+        "vmax.s32 q3, q3, q1\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vmin.s32 q3, q3, q1\n\t"
+        "vldrw.u32 q2, [r12, #36]\n\t"
+        "vstrb.32 q3, [r9, q2]\n\t"
+        "adds r9, #1\n\t"
+        "subs r11, #1\n\t"
+        "bne 6b\n\t"
+        "b 4f\n"
+        /* any k: accumulators from the bias, whole groups, then the VCTP tail */
+        "5:\n\t"
+        "ldr r0, [r10], #4\n\t"
+        "mov r2, r0\n\t"
+        "mov r4, r0\n\t"
+        "mov r6, r0\n\t"
+        "ldrd r3, r5, [r12]\n\t"
+        "ldrd r7, r8, [r12, #8]\n\t"
+        "ldr lr, [r12, #16]\n\t"
+        "wls lr, lr, 2f\n"
+        "1:\n\t" ZOO_MVE_GROUP
+        "le lr, 1b\n"
+        "2:\n\t"
+        "ldr lr, [r12, #20]\n\t"
+        "cmp lr, #0\n\t"
+        "beq 3f\n\t"
+        "vctp.8 lr\n\t"
+        "vpstttt\n\t"
+        "vldrbt.u8 q0, [r1]\n\t"
+        "vldrbt.u8 q1, [r3]\n\t"
+        "vldrbt.u8 q2, [r5]\n\t"
+        "vmladavat.s8 r0, q1, q0\n\t"
+        "vpstttt\n\t"
+        "vmladavat.s8 r2, q2, q0\n\t"
+        "vldrbt.u8 q1, [r7]\n\t"
+        "vldrbt.u8 q2, [r8]\n\t"
+        "vmladavat.s8 r4, q1, q0\n\t"
+        "vpst\n\t"
+        "vmladavat.s8 r6, q2, q0\n\t"
+        "add r1, r1, lr\n"
+        "3:\n\t"
+        "vdup.32 q3, r0\n\t"
+        "vmov.32 d6[1], r2\n\t"
+        "vmov.32 d7[0], r4\n\t"
+        "vmov.32 d7[1], r6\n\t"
+        "ldrd r3, r5, [r10], #8\n\t"
+        "vqrdmulh.s32 q3, q3, r3\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vand q1, q3, q1\n\t"
+        "vshr.s32 q1, q1, #31\n\t"
+        "vqadd.s32 q3, q3, q1\n\t"
+        "vrshl.s32 q3, r5\n\t"
+        "ldr r3, [r12, #24]\n\t"
+        "vadd.i32 q3, q3, r3\n\t"
+        "ldrd r3, r5, [r12, #28]\n\t"
+        "vdup.32 q1, r3\n\t"
+        "vmax.s32 q3, q3, q1\n\t"
+        "vdup.32 q1, r5\n\t"
+        "vmin.s32 q3, q3, q1\n\t"
+        "vldrw.u32 q2, [r12, #36]\n\t"
+        "vstrb.32 q3, [r9, q2]\n\t"
+        "adds r9, #1\n\t"
+        "subs r11, #1\n\t"
+        "bne 5b\n"
+        "4:\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size zoo_mve_channels4, .-zoo_mve_channels4\n\t"
+        ".text");
+
+/* conv_channels4 for a layer with left shifts (bias, mult and shift arrays): intrinsics, in a frame of
+ * its own (its vector registers are saved only when it runs). */
+__attribute__((noinline)) static void conv_channels4_lshift(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                            int8_t *out, int32_t n)
+{
+    const int32_t oc_n = p->out_c, zp = p->out_zp;
+    const int32_t *bias = p->bias, *mult = p->mult, *shift = p->shift;
+    const int8_t *w = p->weights;
+    const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)oc_n);
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const mve_pred16_t valid = vctp32q((uint32_t)n);
+    int32_t oc;
+    for (oc = 0; oc < oc_n; ++oc, w += k) {
+        const int32x4_t acc = dot4_mve(w, col, k, bias[oc]);
+        const int32_t sh = shift[oc];
+        int32x4_t v = vqrdmulhq_n_s32(sh > 0 ? vshlq_r_s32(acc, sh) : acc, mult[oc]);
+        const int32_t right = sh > 0 ? 0 : -sh;
+        v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, vdupq_n_s32(-right)), 31));
+        v = vaddq_n_s32(vrshlq_n_s32(v, -right), zp);
+        vstrbq_scatter_offset_p_s32(out + oc, offsets, vminq_s32(vmaxq_s32(v, lo), hi), valid);
+    }
+}
+
+/* Every output channel of up to four pixels (`n`) whose columns are `col`: pixel j's channel oc at
+ * out[j * oc_n + oc]. */
+__attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                     int8_t *out, int32_t n)
+{
+    const int32_t oc_n = p->out_c;
+    if (p->rq != 0) {
+        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
+                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+        zoo_mve_channels4(args, p->weights, out, p->rq);
+        return;
+    }
+    conv_channels4_lshift(p, col, k, out, n);
+}
+#else
+static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)
+{
+    int32_t oc, j, i;
+    for (oc = 0; oc < p->out_c; ++oc) {
+        const int8_t *w = p->weights + oc * k;
+        const int32_t *q = p->rq != 0 ? p->rq + 3 * oc : 0;
+        const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
+        for (j = 0; j < n; ++j) {
+            int32_t acc = bias;
+            for (i = 0; i < k; ++i) acc += col[j][i] * w[i];
+            out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, mult, shift) + p->out_zp, p->act_min, p->act_max);
+        }
+    }
+}
+#endif
+
+void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    const int32_t k = p->k_h * p->k_w * p->in_c, npix = p->out_h * p->out_w, oc_n = p->out_c;
+    const int8_t *col[4];
+    int32_t pix, j;
+    for (pix = 0; pix < npix; pix += 4) {
+        const int32_t n = npix - pix < 4 ? npix - pix : 4;
+        for (j = 0; j < 4; ++j) col[j] = j < n ? conv_column(p, in, pix + j, scratch + j * k) : col[0];
+        conv_channels4(p, col, k, out + pix * oc_n, n);
+    }
+}

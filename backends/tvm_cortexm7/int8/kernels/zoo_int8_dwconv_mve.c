@@ -1,0 +1,274 @@
+/* zoo int8 DEPTHWISE_CONV_2D for Helium (MVE), depth multiplier 1: per output pixel, 16 channels at
+ * a time (then 8) as four int32x4 accumulators (VLDRB.S16 widens 8 input and 8 weight bytes, VMULLB
+ * and VMULLT multiply the even and the odd lanes into int32, VADD), every tap of the window; then the
+ * accumulators requantized per channel on vectors (zoo_requant_mve_v: TFLM's rounding, half away
+ * from zero) and scattered back into channel order. The channels past the last 8 go 4 at a time
+ * (VLDRB.S32, VMUL, VADD), the last < 4 under a VCTP tail predicate.
+ *
+ * Layout (layout_mve.conv_arrays): the model's own HWO int8 weights, [k_h * k_w][c], the bias with
+ * the input zero point folded in, TFLM's multiplier and shift per channel (within each full group of
+ * 8 channels in the order 0 2 4 6 1 3 5 7); `pad` holds c bytes of
+ * the input zero point (what a tap in the padding reads). Without MVE a portable loop computes the
+ * same integers from the same layout. */
+#include "zoo_int8.h"
+
+/* Input pixel of each tap of the window at (iy0, ix0); `pad` where the tap is padding. */
+static void taps_of(const zoo_conv_t *p, const int8_t *in, int32_t iy0, int32_t ix0, const int8_t **tap)
+{
+    int32_t ky, kx, t = 0;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        for (kx = 0; kx < p->k_w; ++kx, ++t) {
+            const int32_t iy = iy0 + ky, ix = ix0 + kx;
+            tap[t] = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) ? in + (iy * p->in_w + ix) * p->in_c
+                                                                         : p->pad;
+        }
+    }
+}
+
+#if ZOO_MVE
+/* Channels [c0, c0 + 8 * G) of one output pixel, G groups of 8 (G = 1 or 2, a constant at each call):
+ * per tap and group one VLDRB.S16 of the inputs and one of the weights, VMULLB / VMULLT (the even and
+ * the odd channels' int32 products), two VADD. The accumulators hold a group's even channels, then
+ * its odd ones: the order layout_mve stores the bias, multipliers and shifts of a group of 8 in. */
+ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int8_t *out, int g_n)
+{
+    const int32_t c = p->in_c, zp = p->out_zp;
+    const int8_t *w = p->weights + c0;
+    const int32_t *bias = p->bias + c0, *mult = p->mult + c0, *shift = p->shift + c0;
+    const uint32x4_t even = vidupq_n_u32(0, 2);
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    int32x4_t a0 = vld1q_s32(bias), a1 = vld1q_s32(bias + 4), a2 = a0, a3 = a1;
+    int32_t t;
+    if (g_n == 2) {
+        a2 = vld1q_s32(bias + 8);
+        a3 = vld1q_s32(bias + 12);
+    }
+    for (t = 0; t < taps; ++t, w += c) {
+        const int8_t *x = tap[t] + c0;
+        int16x8_t xv = vldrbq_s16(x), wv = vldrbq_s16(w);
+        a0 = vaddq_s32(a0, vmullbq_int_s16(xv, wv));
+        a1 = vaddq_s32(a1, vmulltq_int_s16(xv, wv));
+        if (g_n == 2) {
+            xv = vldrbq_s16(x + 8);
+            wv = vldrbq_s16(w + 8);
+            a2 = vaddq_s32(a2, vmullbq_int_s16(xv, wv));
+            a3 = vaddq_s32(a3, vmulltq_int_s16(xv, wv));
+        }
+    }
+    out += c0;
+    vstrbq_scatter_offset_s32(out, even, zoo_requant_mve_v(a0, vld1q_s32(mult), vld1q_s32(shift), zp, lo, hi));
+    vstrbq_scatter_offset_s32(out + 1, even, zoo_requant_mve_v(a1, vld1q_s32(mult + 4), vld1q_s32(shift + 4), zp, lo, hi));
+    if (g_n == 2) {
+        vstrbq_scatter_offset_s32(out + 8, even, zoo_requant_mve_v(a2, vld1q_s32(mult + 8), vld1q_s32(shift + 8), zp,
+                                                                   lo, hi));
+        vstrbq_scatter_offset_s32(out + 9, even, zoo_requant_mve_v(a3, vld1q_s32(mult + 12), vld1q_s32(shift + 12),
+                                                                   zp, lo, hi));
+    }
+}
+
+/* Requantize accumulator QA (layout offset OFF bytes into mult and shift) in place: no left shifts
+ * (every shift <= 0, ZOO_CONV_RSHIFT), q7 the activation floor, q4-q6 scratch; after the tap loop the
+ * registers hold %[tp] mult, %[c0] shift, %[w] the output zero point, %[c] the activation ceiling. */
+#define ZOO_DW_RQ(QA, OFF)                                                 \
+    "vldrw.u32 q4, [%[tp], #" OFF "]\n\t"                                 \
+    "vldrw.u32 q5, [%[c0], #" OFF "]\n\t"                                 \
+    "vqrdmulh.s32 " QA ", " QA ", q4\n\t"                                 \
+    "vand q6, " QA ", q5\n\t"                                             \
+    "vshr.s32 q6, q6, #31\n\t"                                            \
+    "vqadd.s32 " QA ", " QA ", q6\n\t"                                    \
+    "vrshl.s32 " QA ", " QA ", q5\n\t"                                    \
+    "vadd.i32 " QA ", " QA ", %[w]\n\t"                                   \
+    "vmax.s32 " QA ", " QA ", q7\n\t"                                     \
+    "vdup.32 q6, %[c]\n\t"                                                \
+    "vmin.s32 " QA ", " QA ", q6\n\t"
+
+/* dw8 with G = 2 for a layer without left shifts, in one asm block (tap t's input pixel at base +
+ * tap_off[t]): per tap 16 instructions for 16 MACs, then the four accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of
+ * the even and the odd channels) and stored as 2 x 8 bytes. */
+ZOO_INLINE void dw16_asm(const zoo_conv_t *p, const int32_t *tap_off, const int8_t *base, int32_t taps, int32_t c0,
+                         int8_t *out)
+{
+    const int8_t *w = p->weights + c0, *x;
+    const int32_t *b = p->bias + c0, *tp = tap_off;
+    int32_t off = (int32_t)(uintptr_t)(base + c0), c = p->in_c;
+    const int32_t q[5] = {(int32_t)(uintptr_t)(p->mult + c0), (int32_t)(uintptr_t)(p->shift + c0), p->out_zp,
+                          p->act_min, p->act_max};
+    __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
+                     "vldrw.u32 q1, [%[b], #16]\n\t"
+                     "vldrw.u32 q2, [%[b], #32]\n\t"
+                     "vldrw.u32 q3, [%[b], #48]\n\t"
+                     "dls lr, %[n]\n"
+                     "1:\n\t"
+                     "ldr %[x], [%[tp]], #4\n\t"
+                     "add %[x], %[x], %[c0]\n\t"
+                     "vldrb.s16 q4, [%[x]]\n\t"
+                     "vldrb.s16 q5, [%[w]]\n\t"
+                     "vmullb.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q0, q0, q6\n\t"
+                     "vmullt.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q1, q1, q6\n\t"
+                     "vldrb.s16 q4, [%[x], #8]\n\t"
+                     "vldrb.s16 q5, [%[w], #8]\n\t"
+                     "vmullb.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q2, q2, q6\n\t"
+                     "vmullt.s16 q6, q4, q5\n\t"
+                     "vadd.i32 q3, q3, q6\n\t"
+                     "add %[w], %[w], %[c]\n\t"
+                     "le lr, 1b\n\t"
+                     "ldr %[tp], [%[q]]\n\t"
+                     "ldr %[c0], [%[q], #4]\n\t"
+                     "ldr %[w], [%[q], #8]\n\t"
+                     "ldr %[x], [%[q], #12]\n\t"
+                     "ldr %[c], [%[q], #16]\n\t"
+                     "vdup.32 q7, %[x]\n\t"
+                     ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16") ZOO_DW_RQ("q2", "32") ZOO_DW_RQ("q3", "48")
+                     "vmovnb.i32 q4, q0\n\t"
+                     "vmovnt.i32 q4, q1\n\t"
+                     "vstrb.16 q4, [%[o]]\n\t"
+                     "vmovnb.i32 q5, q2\n\t"
+                     "vmovnt.i32 q5, q3\n\t"
+                     "vstrb.16 q5, [%[o], #8]\n\t"
+                     : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+r"(off), [c] "+r"(c)
+                     : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out + c0)
+                     : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+}
+
+/* Channels [c0, c0 + n) of one output pixel, n <= 4. */
+static void dw4(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int32_t c0, int32_t n, int8_t *out)
+{
+    const mve_pred16_t pr = vctp32q((uint32_t)n);
+    const int8_t *w = p->weights + c0;
+    int32x4_t acc = vldrwq_z_s32(p->bias + c0, pr);
+    int32_t t;
+    for (t = 0; t < taps; ++t, w += p->in_c) {
+        acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(tap[t] + c0, pr), vldrbq_z_s32(w, pr)));
+    }
+    vstrbq_p_s32(out + c0, zoo_requant_mve_v(acc, vldrwq_z_s32(p->mult + c0, pr), vldrwq_z_s32(p->shift + c0, pr),
+                                             p->out_zp, vdupq_n_s32(p->act_min), vdupq_n_s32(p->act_max)), pr);
+}
+#endif
+
+#if !ZOO_MVE
+/* Where channel ch's bias, multiplier and shift are (the order of dw8's accumulators). */
+static int32_t dw_slot(int32_t c, int32_t ch)
+{
+    const int32_t r = ch & 7;
+    return ch < (c & ~7) ? (ch - r) + (r & 1) * 4 + (r >> 1) : ch;
+}
+#endif
+
+/* Every channel of one output pixel. */
+static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int8_t *out)
+{
+    const int32_t c = p->in_c;
+    int32_t c0 = 0;
+#if ZOO_MVE
+    for (; c0 + 16 <= c; c0 += 16) dw8(p, tap, taps, c0, out, 2);
+    if (c0 + 8 <= c) {
+        dw8(p, tap, taps, c0, out, 1);
+        c0 += 8;
+    }
+    for (; c0 < c; c0 += 4) dw4(p, tap, taps, c0, c - c0 < 4 ? c - c0 : 4, out);
+#else
+    for (; c0 < c; ++c0) {
+        const int32_t q = dw_slot(c, c0);
+        int32_t acc = p->bias[q], t;
+        for (t = 0; t < taps; ++t) acc += tap[t][c0] * p->weights[t * c + c0];
+        out[c0] = zoo_clamp8(zoo_mbqm(acc, p->mult[q], p->shift[q]) + p->out_zp, p->act_min, p->act_max);
+    }
+#endif
+}
+
+#if ZOO_MVE
+/* Channels % 16 == 0, no left shifts: dw16_asm on every pixel; an inside window reads its taps at
+ * the fixed offsets `rel` from its origin, one over the border at offsets `off` from the input (the
+ * pad row's included). */
+static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off)
+{
+    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
+    const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in);
+    int32_t oy, ox, ky, kx, c0;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            const int32_t *o = rel;
+            const int8_t *base = in + (iy0 * in_w + ix0) * c;
+            if (!zoo_window_inside(p, iy0, ix0)) {
+                int32_t *t = off;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                    for (kx = 0; kx < p->k_w; ++kx) {
+                        const int32_t iy = iy0 + ky, ix = ix0 + kx;
+                        *t++ = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? (iy * in_w + ix) * c : pad;
+                    }
+                }
+                o = off;
+                base = in;
+            }
+            for (c0 = 0; c0 < c; c0 += 16) dw16_asm(p, o, base, taps, c0, out);
+        }
+    }
+}
+#endif
+
+#if ZOO_MVE
+/* dw_pixels16 with its offsets on the stack (a window of <= 9 taps). */
+__attribute__((noinline)) static void dw_fast16(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[9], off[9], t;
+    for (t = 0; t < p->k_h * p->k_w; ++t) rel[t] = ((t / p->k_w) * p->in_w + t % p->k_w) * p->in_c;
+    dw_pixels16(p, in, out, rel, off);
+}
+#endif
+
+/* The layer with caller-sized arrays of k_h * k_w entries (rel, tap), any channel count. */
+ZOO_INLINE void dw_layer(const zoo_conv_t *p, const int8_t *in, int8_t *out, int32_t *rel, const int8_t **tap)
+{
+    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
+    int32_t oy, ox, t;
+    for (t = 0; t < taps; ++t) rel[t] = ((t / p->k_w) * in_w + t % p->k_w) * c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            if (zoo_window_inside(p, iy0, ix0)) {
+                const int8_t *base = in + (iy0 * in_w + ix0) * c;
+                for (t = 0; t < taps; ++t) tap[t] = base + rel[t];
+            } else {
+                taps_of(p, in, iy0, ix0, tap);
+            }
+            dw_pixel(p, tap, taps, out);
+        }
+    }
+}
+
+/* Each path its own frame, sized to its kernel: the stack holds only what the layer's path needs. */
+__attribute__((noinline)) static void dw_small(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[9];
+    const int8_t *tap[9];
+    dw_layer(p, in, out, rel, tap);
+}
+
+__attribute__((noinline)) static void dw_large(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t rel[ZOO_MAX_TAPS];
+    const int8_t *tap[ZOO_MAX_TAPS];
+    dw_layer(p, in, out, rel, tap);
+}
+
+void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+    const int32_t taps = p->k_h * p->k_w;
+#if ZOO_MVE
+    if ((p->flags & ZOO_CONV_RSHIFT) && (p->in_c & 15) == 0 && taps <= 9) {
+        dw_fast16(p, in, out);
+        return;
+    }
+#endif
+    if (taps <= 9) {
+        dw_small(p, in, out);
+    } else {
+        dw_large(p, in, out);
+    }
+}

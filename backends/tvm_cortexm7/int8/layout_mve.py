@@ -1,0 +1,91 @@
+"""Layouts and calls of the Helium (MVE) convolution kernels, for targets with MVE (Cortex-M55).
+
+``zoo_conv2d_s8_mve`` and ``zoo_dwconv_s8_mve`` (``kernels/zoo_int8_conv_mve.c``,
+``kernels/zoo_int8_dwconv_mve.c``) read the model's own int8 weights in the model's own order
+(OHWI for CONV_2D, HWO for DEPTHWISE_CONV_2D: no padding, no widening, so flash holds the same
+bytes as the .tflite), the bias with ``-in_zp * sum(w)`` folded in, and TFLM's multiplier and shift
+per output channel (the kernels requantize on vectors, exactly as TFLM, for any shift and any
+activation range). Without MVE the same calls run a portable loop, so the library stays correct
+when built for another core.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from zoo.errors import BackendError
+
+from . import layout
+
+if TYPE_CHECKING:
+    from .operators.conv2d import Conv2D
+
+FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
+
+__all__ = ["FLAG_RSHIFT", "applies", "conv_arrays", "dw_order", "emit_conv"]
+
+
+def applies(layer: Conv2D) -> bool:
+    """Whether the MVE kernels run this layer: depthwise with depth multiplier 1, any regular convolution
+    but one that ``zoo_conv2d_s8_c1`` takes (one input channel, <= 9 taps: 14 instructions per output
+    there, fewer than the 4-pixel VMLADAVA loop spends on so short a dot product)."""
+    if layer.depthwise:
+        return layer.depth_multiplier == 1
+    return layout.c1_records(layer) is None
+
+
+def conv_arrays(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(int8 weights, folded int32 bias, int32 multipliers, int32 shifts) of the MVE layout.
+
+    Example: a 1x1 convolution of 2 channels to 3 keeps its (3, 1, 1, 2) weights as 6 bytes in that order.
+    """
+    oc = layer.out_hwc[2]
+    if layer.depthwise:
+        w = layer.weights.reshape(-1, oc).astype(np.int8)  # [taps][c]
+        sums = w.astype(np.int64).sum(axis=0)
+    else:
+        w = layer.weights.reshape(oc, -1).astype(np.int8)  # [oc][k]
+        sums = w.astype(np.int64).sum(axis=1)
+    mult, shift = np.array(layer.multipliers, np.int32), np.array(layer.shifts, np.int32)
+    bias = layer.bias.astype(np.int64) - int(layer.in_zp) * sums
+    if np.any(np.abs(bias) >= 2**31):
+        raise BackendError(f"{layer.op} #{layer.index}: folding the input zero point into the bias overflows int32")
+    bias = bias.astype(np.int32)
+    if layer.depthwise:  # the depthwise kernel's accumulators: per full group of 8, channels 0 2 4 6 1 3 5 7
+        order = dw_order(oc)
+        bias, mult, shift = bias[order], mult[order], shift[order]
+    return np.ascontiguousarray(w).reshape(-1), bias, mult, shift
+
+
+def dw_order(c: int) -> np.ndarray:
+    """Channel order of the depthwise kernel's per-channel arrays: each full group of 8 as 0 2 4 6 1 3 5 7.
+
+    Example:
+        >>> dw_order(10).tolist()
+        [0, 2, 4, 6, 1, 3, 5, 7, 8, 9]
+    """
+    full = c - c % 8
+    order = np.arange(full).reshape(-1, 8)[:, [0, 2, 4, 6, 1, 3, 5, 7]].reshape(-1)
+    return np.concatenate([order, np.arange(full, c)]).astype(np.int64)
+
+
+def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen.Emitter, conv2d._decl
+    """Declare the layer's arrays and parameters; return its ``zoo_*_mve`` call."""
+    w, bias, mult, shift = conv_arrays(layer)
+    flags = FLAG_RSHIFT if np.all(shift <= 0) else 0
+    if flags and not layer.depthwise:  # records {bias, mult, shift} per channel for zoo_mve_channels4
+        rec = em.array(f"l{i}_rec", np.stack([bias, mult, shift], axis=1).astype(np.int32))
+        names = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", rec)
+    else:
+        names = (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult),
+                 em.array(f"l{i}_shift", shift), "0")
+    x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
+    if layer.depthwise:
+        pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
+        names = (*names[:2], pad, *names[3:])
+        em.decl(decl(layer, i, flags, names, 1))
+        return f"zoo_dwconv_s8_mve(&s_l{i}, {x}, {y});"
+    em.decl(decl(layer, i, flags, names, 1))
+    return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, (int8_t *)({em.scratch(i)}));"
