@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 import zoo
-from zoo import artifacts, registry
+from zoo import artifacts, perftable, registry
 from zoo.backends.tvm_cortexm7.firmware import ModelTooLargeError
 from zoo.backends.tvm_cortexm7.int8.tflite_model import TFLiteModel
 from zoo.backends.tvm_cortexm7.targets import load_target, target_names
-from zoo.cardgen import comparison_rows
+from zoo.perftable import anchor
 from zoo.registry import backend_class, backend_names
 
 
@@ -95,12 +95,6 @@ def measure(model: str, backend: str, lowering: str) -> dict[str, Any]:
                   "fits": f"fits {fit['part']}" if fit["fits"] else f"does not fit {fit['part']}"}
 
 
-def anchor(card: Any, core: str) -> Any:
-    """The card's TFLM + CMSIS-NN comparison measured on this core, if any."""
-    return next((c for c in card.comparisons if c.instructions_per_inference and "TensorFlow Lite Micro" in c.name
-                 and (core.startswith(c.core) if c.core else f"({core.rstrip('F')})" in c.target)), None)
-
-
 def verdicts(row: dict[str, Any], core: str, card: Any, weights: int, m7: dict[str, Any] | None) -> list[str]:
     """Each target that applies to this row: 'flash ok', 'instr. MISSED (limit ...)', ..."""
     t = TARGETS.get(row["model"])
@@ -114,7 +108,7 @@ def verdicts(row: dict[str, Any], core: str, card: Any, weights: int, m7: dict[s
     elif t.instructions is not None:
         limits["instructions"] = t.instructions
     else:
-        a = anchor(card, core)
+        a = anchor(card, row["backend"])
         limits["instructions"] = round(t.anchor_ratio * a.instructions_per_inference) if a and t.anchor_ratio else None
     out = []
     for key, limit in limits.items():
@@ -124,42 +118,23 @@ def verdicts(row: dict[str, Any], core: str, card: Any, weights: int, m7: dict[s
     return out
 
 
-def _fmt(v: Any) -> str:
-    return "—" if v is None else f"{v:,}"
-
-
 def model_table(card: Any, rows: list[dict[str, Any]], cores: dict[str, str]) -> str:
-    """Markdown table of one model's rows, with the anchors' ratios, the targets and the board figures."""
+    """Markdown table of one model's rows (zoo.perftable's columns, plus lowering, targets and fit) and the board
+    figures."""
     weights = model_weights_bytes(card)
     m7 = next((r for r in rows if cores[r["backend"]] == "Cortex-M7" and r["lowering"] == "int8"), None)
-    lines = [f"### {card.name} (model weights {weights:,} B)", "",
-             "| backend | lowering | flash B (weights + code) | RAM B (arena + static + stack) | instructions "
-             "| ÷ TFLM + CMSIS-NN, same core | targets | fit |", "|---|---|---|---|---|---|---|---|"]
+    header = [perftable.HEADER[0], "lowering", *perftable.HEADER[1:], "targets", "fit"]
+    lines = [f"### {card.name} (model weights {weights:,} B)", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
     for r in rows:
-        core = cores[r["backend"]]
-        a = anchor(card, core)
-        ratio = f"{r['instructions'] / a.instructions_per_inference:.2f} ({a.instructions_per_inference:,})" \
-            if a and r.get("instructions") else "—"
-        flash = f"{_fmt(r.get('flash_bytes'))} ({_fmt(r.get('weights_bytes'))} + {_fmt(r.get('code_bytes'))})"
-        ram = (f"{_fmt(r.get('ram_bytes'))} ({_fmt(r.get('arena_bytes'))} + {_fmt(r.get('static_bytes'))} + "
-               f"{_fmt(r.get('stack_bytes'))})")
-        lines.append(f"| {r['backend']} ({core}) | {r['lowering']} | {flash} | {ram} | {_fmt(r.get('instructions'))} "
-                     f"| {ratio} | {'; '.join(verdicts(r, core, card, weights, m7)) or '—'} | {r['fits']} |")
-    boards = [c for c in comparison_rows(card) if "cycles" in str(c.get("per_inference"))]
-    boards += board_figures(card)
+        cells = perftable.device_row(card, r["backend"], r, r.get("instructions")).cells()
+        targets = "; ".join(verdicts(r, cores[r["backend"]], card, weights, m7)) or "—"
+        lines.append("| " + " | ".join([cells[0], r["lowering"], *cells[1:], targets, r["fits"]]) + " |")
+    boards = perftable.board_figures(card)
     if boards:
         lines += ["", "Board figures (cycles at the board's clock on real parts, not emulated instructions):", ""]
-        lines += [f"- {b['name']}, {b['target']}: {b['per_inference']}" for b in boards]
+        lines += [f"- {b.name}, {b.target}: {b.text()}" for b in boards]
     return "\n".join(lines)
-
-
-def board_figures(card: Any) -> list[dict[str, Any]]:
-    """Every published latency of the default artifact beyond the first, as cycles at its clock."""
-    figs = [f for f in card.figures("latency", card.default_artifact) if f.clock_mhz and f.unit == "ms"][1:]
-    return [{"name": " ".join(x for x in (f.tool, f.tool_version) if x) or card.publisher,
-             "target": f.board or f.series or "—",
-             "per_inference": f"{round(f.value * 1e3 * f.clock_mhz):,} cycles ({f.value:g} ms at {f.clock_mhz:g} MHz)"}
-            for f in figs]
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ DEFAULT_MIRROR = REPO.parent / "shared" / "mirror"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ZOO_MIRROR", str(DEFAULT_MIRROR))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # xdist already runs a worker per core: one emulator per batch
+        os.environ.setdefault("ZOO_EMULATORS", "1")  # (tests of sharding pass emulators= themselves)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

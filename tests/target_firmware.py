@@ -19,7 +19,7 @@ const uint32_t fw_logits_bytes = 0u;
 uint8_t fw_input_buf[4] __attribute__((aligned(4)));
 uint8_t fw_output_buf[8] __attribute__((aligned(4)));
 int8_t fw_logits_buf[4];
-int32_t fw_run_logits(const uint8_t *input, int8_t *logits) { (void)input; (void)logits; return -100; }
+int32_t fw_run_logits(const uint8_t *input, uint8_t *output, int8_t *logits) { (void)input; (void)output; (void)logits; return -100; }
 """
 LOOP_BINDING = _BINDING_HEAD + r"""
 __attribute__((naked)) int32_t fw_run(const uint8_t *input, uint8_t *output) {

@@ -314,3 +314,14 @@ def test_failed_and_unavailable_backends(tmp_path: Path, monkeypatch: pytest.Mon
     assert not passed(data)
     del data["models"]["stmnist_v1"]["test-shift2"]
     assert passed(data) and not passed(data, require_available=True)
+
+
+def test_device_jobs_run_one_emulator_each_unless_the_driver_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: the executor already runs a job per core, so a device job does not shard over every core too."""
+    from zoo.matrix.jobs import worker_environment
+
+    monkeypatch.delenv("ZOO_EMULATORS", raising=False)
+    job = plan(["stmnist_v1"], ["tvm-cortexm7"])[0]
+    assert dict(worker_environment(job))["ZOO_EMULATORS"] == "1"
+    monkeypatch.setenv("ZOO_EMULATORS", "2")
+    assert dict(worker_environment(plan(["stmnist_v1"], ["tvm-cortexm7"])[0]))["ZOO_EMULATORS"] == "2"

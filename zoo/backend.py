@@ -187,6 +187,8 @@ class Backend(ABC):
     python_modules: ClassVar[tuple[str, ...]] = ()  # modules that must import
     executables: ClassVar[tuple[str, ...]] = ()  # programs that must be on PATH
     system_packages: ClassVar[str] = ""  # install hint for the executables
+    core: ClassVar[str | None] = None  # a device backend's core, e.g. "Cortex-M7" (None: runs on the host)
+    measures_cores: ClassVar[tuple[str, ...]] = ()  # further card-platform cores it measures, e.g. "Cortex-M0+"
 
     def __init__(self, **options: Any) -> None:
         if options:

@@ -19,6 +19,7 @@ from zoo.card import Card, ReportedFigure, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef
 from zoo.conformance.results_file import read_results
 from zoo.errors import ArtifactError
+from zoo.perftable import HEADER, board_figures, device_row
 
 __all__ = ["render_card", "validation_path", "write_card"]
 
@@ -161,14 +162,8 @@ def comparison_rows(card: Card) -> list[dict[str, Any]]:
 LITERT = ("tflite", "tflite-ref", "tflite-xnnpack")
 
 
-def _core_backend(core: str | None) -> str | None:
-    """The device backend measuring a core: "Cortex-M0+" -> "tvm-cortexm0"."""
-    m = re.fullmatch(r"Cortex-M(\d+)\+?", core or "")
-    return f"tvm-cortexm{m.group(1)}" if m else None
-
-
 def _fit(validation: dict[str, Any], core: str | None) -> str:
-    name = _core_backend(core)
+    name = registry.backend_for_core(core)
     r = validation["backends"].get(name or "")
     if r is None:
         return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"
@@ -206,12 +201,14 @@ def render_card(card: Card, validation: dict[str, Any] | None, confusion_png: st
     budget_columns = [c for c in checks_for(card.kind) if c.budget and hasattr(Tolerance, "model_fields")
                       and c.budget in Tolerance.model_fields]
     device_rows = [(n, r) for n, r in backends if r.get("footprint")]
+    perf_rows = [[_table_text(c) for c in device_row(card, n, r["footprint"], r.get("instructions_per_inference")).cells()]
+                 for n, r in device_rows]
     prov = validation.get("provenance") or {}
     context = {
         "card": card, "validation": validation, "missing": MISSING, "validation_file": validation_file,
         "tensors": [("input", s) for s in card.inputs] + [("output", s) for s in card.outputs],
         "backends": [(n, r) for n, r in backends if r["status"] != "skipped"],
-        "device_rows": device_rows,
+        "device_rows": device_rows, "perf_header": HEADER, "perf_rows": perf_rows, "boards": board_figures(card),
         "primary_device": next((n for n, _ in device_rows if n == "tvm-cortexm7"), device_rows[0][0] if device_rows else None),
         "litert_rows": [(n, validation["backends"][n]["golden"]) for n in LITERT
                         if (validation["backends"].get(n) or {}).get("golden")],

@@ -7,6 +7,10 @@ into ``SystemExit(128 + signal)`` while a tool runs (when zoo has no handler of 
 so every ``finally`` of the caller runs too. On Linux each tool is also tied to the life of zoo
 with ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (see prctl(2)): even a SIGKILL of zoo, which no handler
 can see, takes the tool down with it.
+
+:class:`Tools` runs several tools at once the same way (emulator shards): each has its own deadline,
+and leaving the ``with`` block by any way other than collecting every tool (an error in one shard,
+a timeout, a signal, Ctrl-C) kills every one still running.
 """
 
 from __future__ import annotations
@@ -14,19 +18,25 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
+from typing import IO
 
-__all__ = ["exit_on_signals", "run"]
+__all__ = ["exit_on_signals", "run", "Tools", "ToolTimeout"]
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _REAP_TIMEOUT_S = 10
+_POLL_S = 0.05  # wait granularity of Tools where pidfd_open(2) is missing
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
@@ -76,7 +86,7 @@ def _signals_raise() -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -119,3 +129,127 @@ def run(cmd: Sequence[str], timeout: float, cwd: Path | None = None) -> subproce
         finally:
             _kill_group(proc)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+class ToolTimeout(subprocess.TimeoutExpired):
+    """A tool of :class:`Tools` ran past its deadline (it has been killed); ``tag`` says which."""
+
+    def __init__(self, tag: Hashable, cmd: Sequence[str], timeout: float) -> None:
+        super().__init__(list(cmd), timeout)
+        self.tag = tag
+
+
+@dataclass
+class _Tool:
+    tag: Hashable
+    proc: subprocess.Popen[bytes]
+    out: IO[bytes]
+    err: IO[bytes]
+    timeout: float
+    deadline: float
+    pidfd: int | None
+
+
+class Tools:
+    """Several tools running at once, each as :func:`run` runs one (own session and process group,
+    PDEATHSIG, a timeout), collected as they finish.
+
+    Use it as a context manager: when the block ends - normally, by an exception (a failed shard, a
+    :class:`ToolTimeout`), Ctrl-C, or SIGTERM/SIGHUP turned into ``SystemExit`` - every tool still running is
+    killed with its whole group and reaped before the block is left.
+
+    Example:
+        >>> with Tools() as tools:
+        ...     _ = [tools.start(["echo", str(k)], timeout=5, tag=k) for k in range(2)]
+        ...     sorted(tools.wait_any()[1].stdout.strip() for _ in range(2))
+        ['0', '1']
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, _Tool] = {}
+        self._signals = _signals_raise()
+
+    def __enter__(self) -> Tools:
+        self._signals.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            for tool in list(self._running.values()):
+                self._close(tool)
+        finally:
+            self._signals.__exit__(kind, exc, tb)
+
+    def __len__(self) -> int:
+        """How many tools are running (started and not yet collected)."""
+        return len(self._running)
+
+    def start(self, cmd: Sequence[str], timeout: float, tag: Hashable, cwd: Path | None = None) -> None:
+        """Start `cmd` (stdout and stderr captured in anonymous files); `tag` names it in :meth:`wait_any`.
+
+        Raises:
+            OSError: the tool cannot be started.
+            ValueError: `tag` is already running.
+        """
+        if tag in self._running:
+            raise ValueError(f"a tool tagged {tag!r} is already running")
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True, preexec_fn=_child_setup(os.getpid()))
+        except BaseException:
+            out.close()
+            err.close()
+            raise
+        self._running[tag] = _Tool(tag, proc, out, err, timeout, time.monotonic() + timeout, _pidfd(proc.pid))
+
+    def wait_any(self) -> tuple[Hashable, subprocess.CompletedProcess[str]]:
+        """Wait until a running tool exits; collect it (its group is killed) and return its tag and result.
+
+        Raises:
+            ToolTimeout: a tool ran past its timeout first (it has been killed and collected).
+            ValueError: nothing is running.
+        """
+        if not self._running:
+            raise ValueError("no tool is running")
+        while True:
+            for tool in list(self._running.values()):
+                if tool.proc.poll() is not None:
+                    return tool.tag, self._close(tool)
+            now = time.monotonic()
+            late = next((t for t in self._running.values() if t.deadline <= now), None)
+            if late is not None:
+                self._close(late)
+                raise ToolTimeout(late.tag, late.proc.args, late.timeout)
+            wait = min(t.deadline for t in self._running.values()) - now
+            fds = [t.pidfd for t in self._running.values() if t.pidfd is not None]
+            if len(fds) == len(self._running):
+                select.select(fds, [], [], wait)
+            else:
+                time.sleep(min(wait, _POLL_S))
+
+    def _close(self, tool: _Tool) -> subprocess.CompletedProcess[str]:
+        """Kill the tool's group, reap it, read its output and release its files."""
+        del self._running[tool.tag]
+        try:
+            _kill_group(tool.proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                tool.proc.wait(timeout=_REAP_TIMEOUT_S)
+            texts = []
+            for f in (tool.out, tool.err):
+                f.seek(0)
+                texts.append(f.read().decode(errors="replace"))
+        finally:
+            for f in (tool.out, tool.err):
+                f.close()
+            if tool.pidfd is not None:
+                os.close(tool.pidfd)
+        return subprocess.CompletedProcess(tool.proc.args, tool.proc.returncode, texts[0], texts[1])
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when `pid` exits (pidfd_open(2), Linux 5.3), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None

@@ -17,7 +17,8 @@ from zoo.backend import Availability, Backend
 from zoo.card import Card, load_card
 from zoo.errors import BackendUnavailableError, CardError, UnknownNameError
 
-__all__ = ["card_paths", "get_card", "list_models", "backend_names", "backend_class", "backend_availability"]
+__all__ = ["card_paths", "get_card", "list_models", "backend_names", "backend_class", "backend_availability",
+           "device_cores", "backend_for_core"]
 
 ENTRY_POINT_GROUP = "zoo.backends"
 
@@ -146,3 +147,32 @@ def backend_availability(name: str) -> Availability:
         return backend_class(name).availability()
     except BackendUnavailableError as exc:
         return Availability(False, str(exc), "reinstall the package that provides it")
+
+
+def device_cores() -> dict[str, str]:
+    """Every registered device backend and the core its firmware runs on (``Backend.core``), by name; a backend
+    whose module cannot be imported is left out."""
+    found = {}
+    for name in backend_names():
+        try:
+            core = backend_class(name).core
+        except BackendUnavailableError:
+            continue
+        if core:
+            found[name] = core
+    return found
+
+
+def backend_for_core(core: str | None) -> str | None:
+    """The registered device backend that measures a card platform's core: the one running that core, else
+    one listing it in ``measures_cores`` (e.g. "Cortex-M0+" -> "tvm-cortexm0"); None when no backend does.
+
+    Example:
+        >>> backend_for_core("Cortex-M7")
+        'tvm-cortexm7'
+    """
+    if not core:
+        return None
+    cores = device_cores()
+    own = next((name for name, c in cores.items() if c == core), None)
+    return own or next((name for name in cores if core in backend_class(name).measures_cores), None)

@@ -111,6 +111,8 @@ class TVMCortexMBackend(Backend):
         lowering: a name in :data:`LOWERINGS` ("float": TVM lowers the QDQ graph to float math).
         timeout_s: limit for each compiler run and each emulator start (plus 0.5 s per image).
         runner: where the firmware runs (default: QEMU on the target's machine).
+        emulators: QEMU processes a batch is sharded over (default: ``ZOO_EMULATORS``, else one per usable
+            core); ignored with `runner`.
     """
 
     target_name: str = ""
@@ -123,7 +125,7 @@ class TVMCortexMBackend(Backend):
                        "binutils-arm-none-eabi qemu-system-arm")
 
     def __init__(self, lowering: str = DEFAULT_LOWERING, timeout_s: float = 120.0,
-                 runner: DeviceRunner | None = None) -> None:
+                 runner: DeviceRunner | None = None, emulators: int | None = None) -> None:
         if lowering not in LOWERINGS:  # ValueError: zoo.load reports bad options as an InputError
             raise ValueError(f"unknown lowering {lowering!r} for {self.name}; choose one of {sorted(LOWERINGS)}")
         if timeout_s <= 0:
@@ -131,7 +133,8 @@ class TVMCortexMBackend(Backend):
         self.lowering = lowering
         self.timeout_s = float(timeout_s)
         self.target: TargetSpec = load_target(self.target_name)
-        self.runner = runner or QemuRunner(self.target, timeout_s=self.timeout_s)
+        self.emulators = emulators
+        self.runner = runner or QemuRunner(self.target, timeout_s=self.timeout_s, emulators=emulators)
 
     def supports(self, card: Card, artifact: Artifact) -> Availability:
         """int8 tflite files; tensors int8, uint8 or float32 in and out (the C contract takes the model's own types)."""
@@ -211,7 +214,7 @@ class TVMCortexMBackend(Backend):
 
     def options(self) -> dict[str, Any]:
         """The options this instance was made with."""
-        return {"lowering": self.lowering, "timeout_s": self.timeout_s}
+        return {"lowering": self.lowering, "timeout_s": self.timeout_s, "emulators": self.emulators}
 
 
 @cache
@@ -227,6 +230,7 @@ def backend_for(target: str) -> type[TVMCortexMBackend]:
                f"{spec.part} (instructions, flash, RAM)")
     return type(f"TVM{spec.name.capitalize()}Backend", (TVMCortexMBackend,),
                 {"name": spec.backend_name, "target_name": spec.name, "summary": summary, "__module__": __name__,
+                 "core": spec.core, "measures_cores": tuple(spec.measures),
                  "__doc__": f"{summary}.\n\nArgs: see :class:`TVMCortexMBackend`."})
 
 

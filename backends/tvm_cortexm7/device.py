@@ -16,7 +16,7 @@ import numpy as np
 from .records import RecordLayout
 from .targets import TargetSpec
 
-__all__ = ["DeviceRunner", "Result"]
+__all__ = ["DeviceRunner", "Result", "concat_results"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,22 @@ class Result:
     outputs: np.ndarray  # uint8 (N, output_bytes): the packed outputs (library.unpack splits them)
     logits: np.ndarray | None  # int8 (N, logits count) where the library exposes them
     instructions: np.ndarray | None  # int64 (N,): instructions retired by one inference, when counted
-    stack_bytes: np.ndarray  # int64 (N,): stack high-water mark of one inference
+    stack_bytes: np.ndarray | None  # int64 (N,): stack high-water mark of one inference, when measured
     files: dict[str, bytes] = field(default_factory=dict)  # further files the firmware wrote, when asked (collect=)
+
+
+def concat_results(parts: list[Result], layout: RecordLayout) -> Result:
+    """The results of consecutive slices of a batch as one, in order (without ``files``: those are per run)."""
+    if not parts:
+        return Result(np.zeros(0, np.int32), np.zeros((0, layout.output_bytes), np.uint8),
+                      np.zeros((0, layout.logits_bytes), np.int8) if layout.logits_bytes else None, None, None)
+
+    def join(name: str) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
+        return None if values[0] is None else np.concatenate(values)
+
+    return Result(status=join("status"), outputs=join("outputs"), logits=join("logits"),
+                  instructions=join("instructions"), stack_bytes=join("stack_bytes"))
 
 
 class DeviceRunner(ABC):
@@ -45,9 +59,11 @@ class DeviceRunner(ABC):
     def run_batch(self, elf: Path, images: np.ndarray, *, layout: RecordLayout,
                   count_instructions: bool = False, collect: tuple[str, ...] = ()) -> Result:
         """Run the firmware on every packed input (shape (N, input_bytes), uint8) and return its records
-        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`), and the
+        (framed as ``fw_main.c`` writes them; check them with :func:`~.records.parse_records`), in order, and the
         bytes of each further file named in `collect` that the firmware wrote (e.g. an instrumented
-        build's ``layers.bin``; empty when it wrote none).
+        build's ``layers.bin``; empty when it wrote none). With `count_instructions` the firmware measures
+        (instructions and stack per input); without, the batch runs as fast as the device can (no
+        instruction counts, no stack figures).
 
         Raises:
             ToolchainError: the device failed, hung or faulted, or a record is corrupt.

@@ -12,6 +12,7 @@ extern uint8_t fw_input_buf[];
 extern uint8_t fw_output_buf[];
 extern int8_t fw_logits_buf[];
 int32_t fw_run(const uint8_t *input, uint8_t *output);
-int32_t fw_run_logits(const uint8_t *input, int8_t *logits);
+/* One inference giving the outputs and the logits (-100 when the library has no logits). */
+int32_t fw_run_logits(const uint8_t *input, uint8_t *output, int8_t *logits);
 
 #endif

@@ -18,6 +18,7 @@
 #define FW_EXIT_IO 2
 #define FW_EXIT_FAULT 3
 #define FW_EXIT_UNEXPECTED_IRQ 4
+#define FW_EXIT_BAD_INPUT 5
 
 static inline int32_t sh_call(int32_t op, void *arg) {
   register int32_t r0 __asm__("r0") = op;

@@ -1,4 +1,8 @@
-"""The result records the harness firmware writes (``fw_main.c``), parsed and checked.
+"""The files of the harness firmware (``fw_main.c``): the input file it reads, and the result records
+it writes, parsed and checked.
+
+The input file is a head (magic, flags, bytes per input, count) and the packed inputs; flag
+:data:`MEASURE` asks for the measuring loop (stack painted, ``fw_run`` timed alone).
 
 Each record is framed: a magic word, the input's index, status, SysTick ticks, stack bytes, the
 payload size, the payload (packed outputs, then int8 logits padded to 4 bytes) and an FNV-1a
@@ -16,9 +20,12 @@ import numpy as np
 
 from zoo.errors import ToolchainError
 
-__all__ = ["RecordLayout", "Records", "parse_records", "frame_record", "MAGIC"]
+__all__ = ["RecordLayout", "Records", "parse_records", "frame_record", "input_file", "MAGIC", "INPUT_MAGIC",
+           "MEASURE"]
 
 MAGIC = 0x5A4F4F52
+INPUT_MAGIC = 0x5A4F4F49
+MEASURE = 1  # input-file flag: paint the stack and time fw_run alone (instruction-counting runs)
 _HEAD = 7  # magic, index, status, ticks_lo, ticks_hi, stack_bytes, payload_bytes
 _FNV_OFFSET, _FNV_PRIME = 2166136261, 16777619
 
@@ -74,6 +81,13 @@ def frame_record(index: int, status: int, ticks: int, stack: int, payload: bytes
                     "<u4").tobytes()
     body = head + payload
     return body + np.array([fnv1a(body)], "<u4").tobytes()
+
+
+def input_file(images: np.ndarray, *, measure: bool) -> bytes:
+    """The bytes of ``input.bin`` for a batch of packed inputs (uint8, shape (N, input bytes))."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    head = np.array([INPUT_MAGIC, MEASURE if measure else 0, images.shape[1], len(images)], "<u4")
+    return head.tobytes() + images.tobytes()
 
 
 def parse_records(raw: bytes, count: int, layout: RecordLayout, source: Path | str) -> Records:

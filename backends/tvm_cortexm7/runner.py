@@ -1,5 +1,5 @@
 """The runner of the ``tvm-<target>`` backends: batches through the harness firmware on a
-:class:`~.device.DeviceRunner`."""
+:class:`~.device.DeviceRunner` (which cuts them into shards: :class:`~.qemu.QemuRunner`)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,10 @@ __all__ = ["CortexM7Runner", "MEASUREMENTS", "FOOTPRINT", "card_tensor_names"]
 
 MEASUREMENTS = "measurements.json"
 FOOTPRINT = "footprint.json"
-CHUNK = 2000  # inputs per emulator start
 
 
 class CortexM7Runner(Runner):
-    """Runs a compiled folder's firmware: ``run`` sends the whole batch through one emulator start.
+    """Runs a compiled folder's firmware: ``run`` hands the whole batch to the device runner.
 
     Args:
         card: the model card (tensor names and shapes).
@@ -43,7 +42,7 @@ class CortexM7Runner(Runner):
         self.elf = self.dir / "fw.elf"
         if not self.elf.is_file():
             raise BackendError(f"compiled folder {self.dir} has no fw.elf; delete it so it is rebuilt")
-        self.last_result: Result | None = None  # per-image records of the latest batch (stack; no instruction counts)
+        self.last_result: Result | None = None  # per-image records of the latest batch (no instruction counts)
         self.test_defines: tuple[str, ...] = ()  # tests only: defines of the instrumented builds (FW_TEST_NUDGE_OP=k)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -67,8 +66,7 @@ class CortexM7Runner(Runner):
             raise InputError(f"missing input(s) {missing}; the card's inputs are {in_names}")
         flat = pack(self.library.inputs, [np.asarray(inputs[n]) for n in in_names])
         layout = RecordLayout(self.library.output_bytes, self.library.logits.count if self.library.logits else 0)
-        parts = [self.target.run_batch(self.elf, flat[i:i + CHUNK], layout=layout) for i in range(0, len(flat), CHUNK)]
-        result = _concat(parts, layout)
+        result = self.target.run_batch(self.elf, flat, layout=layout)
         bad = np.flatnonzero(result.status)
         if bad.size:
             raise BackendError(f"{self.library.prefix}_run returned status {int(result.status[bad[0]])} on input "
@@ -139,15 +137,3 @@ def card_tensor_names(card: Card, library: ModelLibrary) -> tuple[list[str], lis
         raise BackendError(f"the card lists {len(ins)} input(s) and {len(outs)} output(s), the model has "
                            f"{len(library.inputs)} and {len(library.outputs)}; fix the card")
     return ins, outs
-
-
-def _concat(parts: list[Result], layout: RecordLayout) -> Result:
-    if not parts:
-        empty = np.zeros(0, np.int64)
-        return Result(np.zeros(0, np.int32), np.zeros((0, layout.output_bytes), np.uint8),
-                      np.zeros((0, layout.logits_bytes), np.int8) if layout.logits_bytes else None, None, empty)
-    return Result(status=np.concatenate([p.status for p in parts]),
-                  outputs=np.concatenate([p.outputs for p in parts]),
-                  logits=np.concatenate([p.logits for p in parts]) if layout.logits_bytes else None,
-                  instructions=None if parts[0].instructions is None else np.concatenate([p.instructions for p in parts]),
-                  stack_bytes=np.concatenate([p.stack_bytes for p in parts]))

@@ -23,10 +23,13 @@ from typing import Any
 from zoo import registry
 from zoo.errors import BackendUnavailableError
 
-__all__ = ["PASSED_ENV", "Job", "JobOutcome", "is_device_backend", "plan", "run_job"]
+__all__ = ["PASSED_ENV", "Job", "JobOutcome", "is_device_backend", "plan", "run_job", "worker_environment"]
 
 #: Environment variables a job carries from the driver to its worker (never ZOO_CACHE_DIR).
-PASSED_ENV = ("ZOO_MIRROR", "ZOO_OFFLINE", "ZOO_CARDS")
+PASSED_ENV = ("ZOO_MIRROR", "ZOO_OFFLINE", "ZOO_CARDS", "ZOO_EMULATORS")
+#: Emulator processes a device job shards its batches over (the tvm-cortexm* backends read it): one, since the
+#: executor already runs a job per core, unless the driver sets ZOO_EMULATORS itself.
+JOB_EMULATORS = ("ZOO_EMULATORS", "1")
 #: A backend whose programs include one of these runs on an emulated device.
 EMULATOR_PREFIXES = ("qemu-",)
 
@@ -108,6 +111,12 @@ def plan(models: list[str] | None = None, backends: list[str] | None = None,
     return [Job(m, b, limit, _own_card_file(m), devices[b], env) for m in dict.fromkeys(names) for b in chosen]
 
 
+def worker_environment(job: Job) -> tuple[tuple[str, str], ...]:
+    """The environment a job runs under: the driver's :data:`PASSED_ENV` values, and one emulator per device job
+    unless the driver chose how many (:data:`JOB_EMULATORS`)."""
+    return job.env if any(k == JOB_EMULATORS[0] for k, _ in job.env) else (*job.env, JOB_EMULATORS)
+
+
 @contextmanager
 def _environment(values: tuple[tuple[str, str], ...]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k, _ in values}
@@ -137,7 +146,7 @@ def run_job(job: Job) -> dict[str, Any]:
     from zoo.conformance.validate import validate
 
     start = time.perf_counter()
-    with _environment(job.env):
+    with _environment(worker_environment(job)):
         if job.card:
             registry.add_cards([job.card])
         report = validate(job.model, [job.backend], limit=job.limit, timing=False)
