@@ -165,3 +165,28 @@ def test_kernel_choice_never_grows_the_arena(name: str) -> None:
     for layer in choices:
         layer.use_small_scratch(False)
     assert chosen <= plan_arena(graph).size
+
+
+def test_helium_layout_keeps_pruned_channels_as_constants() -> None:
+    """vww01's 1x1 convolutions have 971 all-zero (pruned) output channels: the M55's layout (layout_mve)
+    stores none of their weights, only a constant each, TFLM's requantized bias (issue 14)."""
+    from zoo.backends.tvm_cortexm7.int8 import layout, layout_mve, quant
+    from zoo.backends.tvm_cortexm7.int8.graph import lower_model
+
+    constants = 0
+    for conv in (x for x in lower_model(model_path("mlperf_vww01")).layers if x.op == "CONV_2D"):
+        oc = conv.out_hwc[2]
+        w = conv.weights.reshape(oc, -1)
+        dead = np.flatnonzero(~w.any(axis=1))
+        if dead.size == 0 or not layout_mve.applies(conv):
+            continue
+        elided = layout_mve.elide_constants(conv)
+        assert elided is not None, f"layer {conv.index}: {dead.size} pruned channels stored and computed"
+        live_w, _, fill = elided
+        assert live_w.size == (oc - dead.size) * w.shape[1]
+        for c in dead:
+            v = quant.multiply_by_quantized_multiplier(int(conv.bias[c]), conv.multipliers[c], conv.shifts[c])
+            assert fill[c] == min(max(v + conv.out_zp, conv.act_min), conv.act_max) == layout.constant_output(
+                conv, int(conv.bias[c]), conv.multipliers[c], conv.shifts[c])
+        constants += dead.size
+    assert constants == 971

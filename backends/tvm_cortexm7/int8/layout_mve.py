@@ -5,8 +5,9 @@
 (OHWI for CONV_2D, HWO for DEPTHWISE_CONV_2D: no padding, no widening, so flash holds the same
 bytes as the .tflite), the bias with ``-in_zp * sum(w)`` folded in, and TFLM's multiplier and shift
 per output channel (the kernels requantize on vectors, exactly as TFLM, for any shift and any
-activation range). Without MVE the same calls run a portable loop, so the library stays correct
-when built for another core.
+activation range); a convolution's all-zero (pruned) output channels are constants, stored and
+computed without their weights (:func:`elide_constants`). Without MVE the same calls run a portable
+loop, so the library stays correct when built for another core.
 """
 
 from __future__ import annotations
