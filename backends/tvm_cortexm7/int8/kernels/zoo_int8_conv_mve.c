@@ -82,7 +82,7 @@ static const int8_t *conv_column(const zoo_conv_t *p, const int8_t *in, int32_t 
 
 /* The runs of live channels ({first, count} pairs, *runs) and their records (*rec) of a layer with
  * records in rq: under ZOO_CONV_CONST from rq's header, otherwise the one run `all` = {0, out_c}.
- * Returns the number of runs. */
+ * Returns the number of runs. (The MVE path calls it under ZOO_CONV_CONST only.) */
 static int32_t live_runs(const zoo_conv_t *p, const int32_t *all, const int32_t **runs, const int32_t **rec)
 {
     if (!(p->flags & ZOO_CONV_CONST)) {
@@ -296,28 +296,44 @@ __attribute__((noinline)) static void conv_channels4_lshift(const zoo_conv_t *p,
     }
 }
 
+/* conv_channels4 under ZOO_CONV_CONST: the pixels filled with the constants, then zoo_mve_channels4 on
+ * each run of live channels (in a frame of its own: the other layers' path stays as it was). */
+__attribute__((noinline)) static void conv_const4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                  int8_t *out, int32_t n)
+{
+    const int32_t oc_n = p->out_c;
+    int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                        (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
+                        n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+    const int8_t *w = p->weights;
+    const int32_t *runs, *rec;
+    const int32_t n_runs = live_runs(p, 0, &runs, &rec);
+    int32_t r, j;
+    for (j = 0; j < n; ++j) copy8(out + j * oc_n, p->shift8, oc_n);
+    for (r = 0; r < n_runs; ++r) {
+        const int32_t count = runs[2 * r + 1];
+        args[13] = count;
+        zoo_mve_channels4(args, w, out + runs[2 * r], rec);
+        w += count * k;
+        rec += 3 * count;
+    }
+}
+
 /* Every output channel of up to four pixels (`n`) whose columns are `col`: pixel j's channel oc at
  * out[j * oc_n + oc]. */
 __attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
                                                      int8_t *out, int32_t n)
 {
     const int32_t oc_n = p->out_c;
+    if (p->flags & ZOO_CONV_CONST) {
+        conv_const4(p, col, k, out, n);
+        return;
+    }
     if (p->rq != 0) {
-        int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
-                            (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
-                            n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
-        const int8_t *w = p->weights;
-        const int32_t all[2] = {0, oc_n};
-        const int32_t *runs, *rec;
-        const int32_t n_runs = live_runs(p, all, &runs, &rec);
-        int32_t r;
-        for (r = 0; r < n_runs; ++r) {
-            const int32_t count = runs[2 * r + 1];
-            args[13] = count;
-            zoo_mve_channels4(args, w, out + runs[2 * r], rec);
-            w += count * k;
-            rec += 3 * count;
-        }
+        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
+                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
+                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+        zoo_mve_channels4(args, p->weights, out, p->rq);
         return;
     }
     conv_channels4_lshift(p, col, k, out, n);
@@ -330,6 +346,9 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     const int32_t *runs = all, *q = 0;
     const int32_t n_runs = p->rq != 0 ? live_runs(p, all, &runs, &q) : 1;
     int32_t r, oc, j, i;
+    if (p->flags & ZOO_CONV_CONST) {
+        for (j = 0; j < n; ++j) memcpy(out + j * p->out_c, p->shift8, (size_t)p->out_c);
+    }
     for (r = 0; r < n_runs; ++r) {
         for (oc = runs[2 * r]; oc < runs[2 * r] + runs[2 * r + 1]; ++oc, w += k) {
             const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
@@ -352,9 +371,6 @@ void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_
     for (pix = 0; pix < npix; pix += 4) {
         const int32_t n = npix - pix < 4 ? npix - pix : 4;
         for (j = 0; j < 4; ++j) col[j] = j < n ? conv_column(p, in, pix + j, scratch + j * k) : col[0];
-        if (p->flags & ZOO_CONV_CONST) {
-            for (j = 0; j < n; ++j) copy8(out + (pix + j) * oc_n, p->shift8, oc_n);
-        }
         conv_channels4(p, col, k, out + pix * oc_n, n);
     }
 }
