@@ -121,3 +121,15 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry.name))
     return found
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a child that stands for zoo started from a terminal: SIGINT, SIGHUP and SIGTERM at
+    their defaults. A test run under ``nohup`` or as a shell's background job inherits them ignored (and a
+    zoo started so rightly keeps ignoring them), which would make a signal test pass or fail for the
+    wrong reason."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import live_processes
+from hostile import default_signals, live_processes
 from target_firmware import tiny_firmware
 
 import zoo
@@ -173,7 +173,8 @@ def test_signalled_sharded_batch_leaves_no_emulator(hang_elf: Path, tmp_path: Pa
                   "from zoo.backends.tvm_cortexm7.targets import load_target\n"
                   "QemuRunner(load_target('cortexm7'), timeout_s=600, emulators=2).run_batch(sys.argv[1], "
                   "np.zeros((2, 4), np.uint8), layout=RecordLayout(4))\n")
-    child = subprocess.Popen([sys.executable, "-c", child_code, str(elf)], stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", child_code, str(elf)], stderr=subprocess.PIPE, text=True,
+                             preexec_fn=default_signals)
     try:
         assert _wait(lambda: len(_emulators(elf)) == 2, 60), "the two emulators never ran"
         child.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile import live_processes
+from hostile import default_signals, live_processes
 
 pytestmark = pytest.mark.emulator
 
@@ -61,7 +61,8 @@ def _wait(predicate, timeout_s: float) -> bool:  # noqa: ANN001
 def test_signalled_zoo_leaves_no_emulator(hung_firmware: Path, tmp_path: Path, sig: signal.Signals) -> None:
     elf = tmp_path / f"hang-{sig.name}.elf"  # a unique command line to find this test's QEMU by
     shutil.copy(hung_firmware, elf)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(elf)], stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(elf)], stderr=subprocess.PIPE, text=True,
+                             preexec_fn=default_signals)
     try:
         assert _wait(lambda: _emulators(elf), 60), "QEMU never started"
         os.kill(child.pid, sig)

@@ -163,7 +163,8 @@ LITERT = ("tflite", "tflite-ref", "tflite-xnnpack")
 
 
 def _fit(validation: dict[str, Any], core: str | None) -> str:
-    name = registry.backend_for_core(core)
+    found = registry.backends_for_core(core)  # the first one the validation ran, else the first registered
+    name = next((b for b in found if b in validation["backends"]), found[0] if found else None)
     r = validation["backends"].get(name or "")
     if r is None:
         return f"not measured ({core or 'no core given'})" if name is None else f"not measured ({name} not run)"

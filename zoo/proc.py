@@ -175,6 +175,8 @@ class Tools:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
+            for tool in self._running.values():  # every group first: a signal while one is reaped kills no fewer
+                _kill_group(tool.proc)
             for tool in list(self._running.values()):
                 self._close(tool)
         finally:

@@ -18,7 +18,7 @@ from zoo.card import Card, load_card
 from zoo.errors import BackendUnavailableError, CardError, UnknownNameError
 
 __all__ = ["card_paths", "get_card", "list_models", "backend_names", "backend_class", "backend_availability",
-           "device_cores", "backend_for_core"]
+           "device_cores", "backend_for_core", "backends_for_core"]
 
 ENTRY_POINT_GROUP = "zoo.backends"
 
@@ -171,8 +171,15 @@ def backend_for_core(core: str | None) -> str | None:
         >>> backend_for_core("Cortex-M7")
         'tvm-cortexm7'
     """
+    found = backends_for_core(core)
+    return found[0] if found else None
+
+
+def backends_for_core(core: str | None) -> list[str]:
+    """Every registered device backend that measures a core, best first: those running it, then those listing
+    it in ``measures_cores``; by name within each."""
     if not core:
-        return None
+        return []
     cores = device_cores()
-    own = next((name for name, c in cores.items() if c == core), None)
-    return own or next((name for name in cores if core in backend_class(name).measures_cores), None)
+    return ([name for name, c in cores.items() if c == core]
+            + [name for name, c in cores.items() if c != core and core in backend_class(name).measures_cores])

@@ -12,6 +12,11 @@
  *     every record, for the host to subtract.
  * Test-only: -DFW_TEST_NUDGE_OP=<operator index> raises that operator's int8 output by one step
  * (saturating) before anything reads it, a deliberately wrong layer for tests/test_diff_device.py. */
+#if defined(FW_LAYERS) && FW_LAYERS == 2
+/* The tick entry saves only r0-r3, r12 and lr: nothing here may touch s0-s15 / q0-q3 (GCC could use
+ * them for 64-bit moves), which the model's code around a hook expects unchanged. */
+#pragma GCC target("general-regs-only")
+#endif
 #include <stdint.h>
 #include "fw_layers.h"
 #include "fw_semihost.h"

@@ -192,6 +192,11 @@ def layer_profile(library: ModelLibrary, device: DeviceRunner, elf: Path, normal
         The layers, the normal build's figure for that image, and what the layers leave unattributed.
     """
     data = json.loads((elf.parent / PROFILE_FILE).read_text(encoding="utf-8"))
+    hooks = sum(len(layer["outputs"]) for layer in library.metadata["layers"])
+    if len(data.get("layers", ())) != len(normal) or any(len(c) != hooks for c in data["layers"]):
+        raise BackendError(f"{elf.parent / PROFILE_FILE} does not match this build ({len(normal)} calibration "
+                           f"images, {hooks} layers): delete {elf.parent} (a compiled form in the zoo cache) and "
+                           "run again")
     pick = int(np.argsort(normal, kind="stable")[len(normal) // 2])
     counts = data["layers"][pick]
     total = int(normal[pick]) or 1

@@ -177,7 +177,8 @@ class QemuRunner(DeviceRunner):
                                  "are simply very slow") from None
         where = _shard(k, plan)
         if proc.returncode != 0:
-            why = (f"QEMU was killed by {_signal_name(-proc.returncode)}" if proc.returncode < 0
+            why = ("QEMU did not exit within seconds of SIGKILL (it could not be reaped)" if proc.returncode is None
+                   else f"QEMU was killed by {_signal_name(-proc.returncode)}" if proc.returncode < 0
                    else EXIT_CODES.get(proc.returncode, f"exit status {proc.returncode}"))
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise ToolchainError(f"firmware {elf} failed under QEMU on {where}: {why}."

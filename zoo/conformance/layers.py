@@ -2,7 +2,7 @@
 
 For each backend that measures instructions (``instructions_per_inference``), the report shows where
 one inference's instructions go: each layer's operator, instructions retired under emulation, share
-of the layers' sum, MACs where the operator's unit knows them, and how the sum compares with the
+of the normal build's per-inference figure, MACs where the operator's unit knows them, and how the sum compares with the
 normal build's per-inference figure (:meth:`zoo.Model.layer_instructions`). These are instructions,
 not cycles.
 """
@@ -29,6 +29,9 @@ def layer_profile(card: Card, result: BackendResult) -> tuple[LayerProfile | Non
             prof = model.layer_instructions()
     except ZooError as exc:
         return None, f"per-layer instructions could not be measured: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the validation has finished: a report line, never a traceback
+        return None, (f"per-layer instructions could not be measured ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "delete the compiled form under the zoo cache (ZOO_CACHE_DIR) and run again")
     return prof, "" if prof is not None else f"{result.backend} does not measure per-layer instructions"
 
 

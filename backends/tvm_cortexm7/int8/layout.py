@@ -114,6 +114,8 @@ def packable(layer: Conv2D, data: KernelData) -> bool:
     and every accumulator within +-2^30."""
     if data.rq is None or not data.flags & FLAG_FULL8:
         return False
+    if not all(_rounding_fits(layer.out_zp, -int(s)) for s in data.shift):
+        return False
     kh, kw = layer.kernel
     taps = kh * kw * (1 if layer.depthwise else layer.in_hwc[2])
     return int(np.abs(data.bias.astype(np.int64)).max(initial=0)) + taps * 128 * 128 < 2**30
@@ -185,6 +187,12 @@ def constant_output(layer: Conv2D, bias: int, m: int, shift: int) -> int:
     return min(max(v, layer.act_min), layer.act_max)
 
 
+def _rounding_fits(zp: int, e: int) -> bool:
+    """Whether ``zoo_rq_mm``'s rounding constant ``(2 zp + 1) << (e - 1)`` (built in 32 bits by the
+    kernels) fits an int32: e = 25 with zp = -128 does not, though ``single_step_requant``'s half of it does."""
+    return e >= 1 and abs(2 * zp + 1) << (e - 1) < 2**31
+
+
 def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: int) -> tuple[int, int, int] | None:
     """``(bias, m, e - 1)`` of one channel for ``zoo_rq_mm`` (full int8 range), or None.
 
@@ -196,7 +204,7 @@ def _mm_channel(layer: Conv2D, bias: int, m: int, shift: int, zero: bool, taps: 
     if zero:
         return 4 * (constant_output(layer, bias, m, shift) - zp) - 2, 1 << 30, 0
     e = -shift
-    if e < 1 or abs(2 * zp + 1) << (e - 1) >= 2**31 or abs(bias) + taps * 128 * 128 >= 2**30:
+    if e < 1 or not _rounding_fits(zp, e) or abs(bias) + taps * 128 * 128 >= 2**30:
         return None
     return bias, m, e - 1
 

@@ -246,6 +246,13 @@ static inline int32_t zoo_rq_mm(int32_t x, int32_t m, int32_t c, int32_t e)
     return (int32_t)(uint32_t)(v >> 32) >> e;
 }
 
+/* zoo_rq_mm's c = (2 zp + 1) << (e - 1) from zp2 = 2 zp + 1 and e1 = e - 1, shifted unsigned (a left
+ * shift of a negative int is undefined in C); the generator checks that it fits an int32. */
+static inline int32_t zoo_rq_mm_c(int32_t zp2, int32_t e1)
+{
+    return (int32_t)((uint32_t)zp2 << e1);
+}
+
 /* TFLM's MultiplyByQuantizedMultiplier (right shift e = -shift >= 1) plus the output zero point in
  * one 64-bit step, exact for every x (m > 0): with c = 2^30 + 2^(30+e) + zp * 2^(31+e),
  *   floor((x*m + c - 2^31 [x < 0]) / 2^(31+e))

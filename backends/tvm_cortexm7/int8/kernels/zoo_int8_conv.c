@@ -326,7 +326,7 @@ static void zoo_conv_pairs(const int16_t *cols, const int32_t *stream, int8_t *o
         for (c = 0; c < 2; ++c) {
             const int32_t e1 = (int32_t)(((uint32_t)stream[2] >> (16 * c)) & 0xFFFFu);
             for (j = 0; j < 2; ++j) {
-                out_a[j * delta] = zoo_sat8(zoo_rq_mm(acc[c + 2 * j], stream[c], zp2 << e1, e1 + 1));
+                out_a[j * delta] = zoo_sat8(zoo_rq_mm(acc[c + 2 * j], stream[c], zoo_rq_mm_c(zp2, e1), e1 + 1));
             }
             ++out_a;
         }
@@ -433,7 +433,7 @@ static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, c
         const int32_t e1 = (int32_t)(((uint32_t)rec[2] >> 8) & 0xFFu);
         int32_t acc = rec[3], t;
         for (t = 0; t < 9; ++t) acc += xs[slot[t]] * w[t];
-        *out++ = zoo_sat8(zoo_rq_mm(acc, rec[4], zp2 << e1, e1 + 1));
+        *out++ = zoo_sat8(zoo_rq_mm(acc, rec[4], zoo_rq_mm_c(zp2, e1), e1 + 1));
     }
 }
 #endif

@@ -129,7 +129,7 @@ static void zoo_1x1_channels(zoo_1x1_block_t *b, const int32_t *stream, int8_t *
 {
     for (; stream < b->end; ++out) {
         const int32_t groups = *b->shift8 < 0 ? 0 : b->groups, e1 = *b->shift8++ & 31;
-        const int32_t c = b->zp2 << e1, m = stream[1];
+        const int32_t c = zoo_rq_mm_c(b->zp2, e1), m = stream[1];
         int32_t acc[4], g, j;
         const int16_t *x = (const int16_t *)(const void *)b->cols;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];

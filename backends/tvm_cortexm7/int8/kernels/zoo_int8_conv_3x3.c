@@ -165,7 +165,7 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
 static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const int32_t *end)
 {
     while (stream < end) {
-        const int32_t e1 = *b->shift8++, c = b->zp2 << e1, m = stream[1];
+        const int32_t e1 = *b->shift8++, c = zoo_rq_mm_c(b->zp2, e1), m = stream[1];
         int32_t acc[4], j, kx;
         int32_t *const patch = (int32_t *)(uintptr_t)b->patch;
         const int8_t *w = (const int8_t *)(const void *)(stream + 2);

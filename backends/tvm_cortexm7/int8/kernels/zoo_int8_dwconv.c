@@ -199,7 +199,7 @@ static void zoo_dw9_groups(const int8_t *const *tap, const int32_t *stream, int8
         dw_group4(tap, g4, (const int8_t *)(const void *)(stream + 4), 4, 9, acc);
         for (j = 0; j < 4; ++j) {
             const int32_t e1 = (int32_t)(((uint32_t)stream[17] >> (8 * j)) & 0xFFu);
-            *out++ = zoo_sat8(zoo_rq_mm(acc[j], stream[13 + j], zp2 << e1, e1 + 1));
+            *out++ = zoo_sat8(zoo_rq_mm(acc[j], stream[13 + j], zoo_rq_mm_c(zp2, e1), e1 + 1));
         }
     }
 }
