@@ -246,6 +246,14 @@ static inline int32_t zoo_rq_mm(int32_t x, int32_t m, int32_t c, int32_t e)
     return (int32_t)(uint32_t)(v >> 32) >> e;
 }
 
+/* zoo_rq_mm on accumulator register A in the DSP asm loops, saturated to int8: r0 = m, r1 = e,
+ * r2 = c (the 1x1 and 3x3 kernels). */
+#define ZOO_MM_RQ_ASM(A)                                                   \
+    "lsl " A ", " A ", #1\n\t"                                            \
+    "smmlar " A ", " A ", r0, r2\n\t"                                     \
+    "asr " A ", " A ", r1\n\t"                                            \
+    "ssat " A ", #8, " A "\n\t"
+
 /* zoo_rq_mm's c = (2 zp + 1) << (e - 1) from zp2 = 2 zp + 1 and e1 = e - 1, shifted unsigned (a left
  * shift of a negative int is undefined in C); the generator checks that it fits an int32. */
 static inline int32_t zoo_rq_mm_c(int32_t zp2, int32_t e1)

@@ -63,11 +63,6 @@ void zoo_1x1_channels(zoo_1x1_block_t *b, const int32_t *stream, int8_t *out);
     "smlad r10, r2, r5, r10\n\t"                                          \
     "smlad r10, r3, r4, r10\n\t"
 /* accumulator A -> int8: SMMLAR(2 A, m = r0, c = r2) >> (e = r1), saturated */
-#define ZOO_1X1_RQ(A)                                                      \
-    "lsl " A ", " A ", #1\n\t"                                            \
-    "smmlar " A ", " A ", r0, r2\n\t"                                     \
-    "asr " A ", " A ", r1\n\t"                                            \
-    "ssat " A ", #8, " A "\n\t"
 /* r0 b, r1 stream, r2 out */
 __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
         ".align 2\n\t"
@@ -110,7 +105,7 @@ __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
         "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
         "add r1, r1, #1\n\t"       /* e */
         "ldr r0, [r12, #32]\n\t"   /* m */
-        ZOO_1X1_RQ("r6") ZOO_1X1_RQ("r8") ZOO_1X1_RQ("r9") ZOO_1X1_RQ("r10")
+        ZOO_MM_RQ_ASM("r6") ZOO_MM_RQ_ASM("r8") ZOO_MM_RQ_ASM("r9") ZOO_MM_RQ_ASM("r10")
         "ldrd r4, r5, [r12, #16]\n\t" /* d1, d2 */
         "ldr lr, [r12, #24]\n\t"       /* d3 */
         "strb r10, [r7, lr]\n\t"

@@ -78,11 +78,6 @@ void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const int32_t *
  * (r1, r4), (r2, r5); pixels 0..3 accumulate in r6, r8, r9, r10 */
 #define ZOO_3X3_MAC(A, W0, W1) "smlad " A ", r7, " W0 ", " A "\n\t" "smlad " A ", lr, " W1 ", " A "\n\t"
 #define ZOO_3X3_LD "ldrd r7, lr, [r12], #8\n\t"
-#define ZOO_3X3_RQ(A)                                                      \
-    "lsl " A ", " A ", #1\n\t"                                            \
-    "smmlar " A ", " A ", r0, r2\n\t"                                     \
-    "asr " A ", " A ", r1\n\t"                                            \
-    "ssat " A ", #8, " A "\n\t"
 __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_3x3_channels\n\t"
@@ -145,7 +140,7 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "lsl r2, r2, r1\n\t"       /* c = (2 zp + 1) << (e - 1) */
         "add r1, r1, #1\n\t"       /* e */
         "ldr r0, [sp, #4]\n\t"    /* m */
-        ZOO_3X3_RQ("r6") ZOO_3X3_RQ("r8") ZOO_3X3_RQ("r9") ZOO_3X3_RQ("r10")
+        ZOO_MM_RQ_ASM("r6") ZOO_MM_RQ_ASM("r8") ZOO_MM_RQ_ASM("r9") ZOO_MM_RQ_ASM("r10")
         "ldrd r4, r5, [r12, #20]\n\t" /* d1, d2 */
         "ldr lr, [r12, #28]\n\t"       /* d3 */
         "ldr r7, [r12, #32]\n\t"
