@@ -18,7 +18,7 @@ Targets (the performance issue, #14): "model weights" are the model's own int8/i
   M0, M33: reported, no target.
 
 Usage: python ci/firmware_benchmark.py [--models stmnist_v1 ...] [--backends tvm-cortexm4 ...]
-       [--lowerings int8 [float]] [--json FILE]
+       [--lowerings int8 [float]] [--json FILE] [--summary]
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import zoo
-from zoo import artifacts, perftable, registry
 from zoo.backends.tvm_cortexm7.firmware import ModelTooLargeError
 from zoo.backends.tvm_cortexm7.int8.tflite_model import TFLiteModel
 from zoo.backends.tvm_cortexm7.targets import load_target, target_names
+
+import zoo
+from zoo import artifacts, perftable, registry
 from zoo.perftable import anchor
 from zoo.registry import backend_class, backend_names
 
@@ -137,12 +136,36 @@ def model_table(card: Any, rows: list[dict[str, Any]], cores: dict[str, str]) ->
     return "\n".join(lines)
 
 
+def summary_table(results: dict[str, list[dict[str, Any]]], cores: dict[str, str]) -> str:
+    """One row per model and core (the README's performance table): figures and the targets each row misses."""
+    lines = ["| model | core | flash B (weights + code) | RAM B | instructions / inference | "
+             "÷ TFLM + CMSIS-NN (same core) | targets missed |", "|---|---|---|---|---|---|---|"]
+    for model, rows in sorted(results.items()):
+        card = zoo.get_card(model)
+        weights = model_weights_bytes(card)
+        m7 = next((r for r in rows if cores[r["backend"]] == "Cortex-M7" and r["lowering"] == "int8"), None)
+        for r in sorted(rows, key=lambda r: cores[r["backend"]]):
+            core = cores[r["backend"]]
+            if "instructions" not in r:
+                lines.append(f"| {model} | {core} | {r['fits']} | | | | |")
+                continue
+            a = perftable.anchor(card, r["backend"])
+            ratio = f"{r['instructions'] / a.instructions_per_inference:.2f}" if a else "—"
+            checks = verdicts(r, core, card, weights, m7)
+            missed = "; ".join(v.replace(" MISSED", "") for v in checks if "MISSED" in v)
+            lines.append(f"| {model} | {core} | {r['flash_bytes']:,} ({r['weights_bytes']:,} + {r['code_bytes']:,}) | "
+                         f"{r['ram_bytes']:,} | {r['instructions']:,} | {ratio} | "
+                         f"{missed or ('none' if checks else 'no target')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=None, help="registered models (default: all)")
     parser.add_argument("--backends", nargs="+", default=None, help="device backends (default: every available one)")
     parser.add_argument("--lowerings", nargs="+", default=["int8"])
     parser.add_argument("--json", default=None)
+    parser.add_argument("--summary", action="store_true", help="end with one row per model and core (the README's)")
     args = parser.parse_args()
     available = device_backends()
     backends = args.backends or list(available)
@@ -153,6 +176,8 @@ def main() -> None:
         rows = [measure(model, b, lw) for b in backends for lw in args.lowerings]
         results[model] = rows
         print(model_table(card, rows, cores), end="\n\n", flush=True)
+    if args.summary:
+        print(summary_table(results, cores))
     if args.json:  # written whole or not at all
         with tempfile.NamedTemporaryFile("w", dir=Path(args.json).parent or ".", delete=False) as f:
             json.dump(results, f, indent=2)
