@@ -133,3 +133,15 @@ def default_signals() -> None:
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
 
+
+def wait_until(predicate, timeout_s: float) -> bool:  # noqa: ANN001 - any callable returning a truth value
+    """Poll `predicate` until it holds or `timeout_s` pass; its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import default_signals, live_processes
+from hostile import default_signals, live_processes, wait_until
 from target_firmware import tiny_firmware
 
 import zoo
@@ -120,22 +120,13 @@ def _emulators(elf: Path) -> list[str]:
     return [p for p in live_processes(str(elf)) if "qemu-system-arm" in p]
 
 
-def _wait(predicate, timeout_s: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_killed_shard_fails_the_batch_and_stops_the_others(hang_elf: Path, tmp_path: Path) -> None:
     elf = tmp_path / "killed.elf"  # a unique command line to find this test's emulators by
     shutil.copy(hang_elf, elf)
     killed: list[int] = []
 
     def kill_one() -> None:
-        if _wait(lambda: len(_emulators(elf)) == 2, 60):
+        if wait_until(lambda: len(_emulators(elf)) == 2, 60):
             pid = int(_emulators(elf)[0].split(":")[0])
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
@@ -176,11 +167,11 @@ def test_signalled_sharded_batch_leaves_no_emulator(hang_elf: Path, tmp_path: Pa
     child = subprocess.Popen([sys.executable, "-c", child_code, str(elf)], stderr=subprocess.PIPE, text=True,
                              preexec_fn=default_signals)
     try:
-        assert _wait(lambda: len(_emulators(elf)) == 2, 60), "the two emulators never ran"
+        assert wait_until(lambda: len(_emulators(elf)) == 2, 60), "the two emulators never ran"
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=60)
         assert child.returncode == 128 + signal.SIGTERM and "Traceback" not in child.stderr.read()
-        assert _wait(lambda: not _emulators(elf), 10), f"left running: {_emulators(elf)}"
+        assert wait_until(lambda: not _emulators(elf), 10), f"left running: {_emulators(elf)}"
     finally:
         child.kill()
         child.wait()

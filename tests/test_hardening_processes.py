@@ -11,11 +11,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from hostile import default_signals, live_processes
+from hostile import default_signals, live_processes, wait_until
 
 pytestmark = pytest.mark.emulator
 
@@ -48,15 +47,6 @@ def hung_firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return elf
 
 
-def _wait(predicate, timeout_s: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL])
 def test_signalled_zoo_leaves_no_emulator(hung_firmware: Path, tmp_path: Path, sig: signal.Signals) -> None:
     elf = tmp_path / f"hang-{sig.name}.elf"  # a unique command line to find this test's QEMU by
@@ -64,10 +54,10 @@ def test_signalled_zoo_leaves_no_emulator(hung_firmware: Path, tmp_path: Path, s
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(elf)], stderr=subprocess.PIPE, text=True,
                              preexec_fn=default_signals)
     try:
-        assert _wait(lambda: _emulators(elf), 60), "QEMU never started"
+        assert wait_until(lambda: _emulators(elf), 60), "QEMU never started"
         os.kill(child.pid, sig)
         child.wait(timeout=60)
-        assert _wait(lambda: not _emulators(elf), 10), f"left running after {sig.name}: {_emulators(elf)}"
+        assert wait_until(lambda: not _emulators(elf), 10), f"left running after {sig.name}: {_emulators(elf)}"
         if sig in (signal.SIGTERM, signal.SIGHUP):
             assert child.returncode == 128 + sig and "Traceback" not in child.stderr.read()
     finally:
@@ -87,4 +77,4 @@ def test_tool_finishing_normally_leaves_nothing_behind(tmp_path: Path) -> None:
     marker = str(tmp_path / "bg-marker")
     done = run(["sh", "-c", f"(sleep 600; echo {marker}) >/dev/null 2>&1 & echo started"], timeout=30)
     assert done.stdout.strip() == "started"
-    assert _wait(lambda: not live_processes(marker), 10), live_processes(marker)
+    assert wait_until(lambda: not live_processes(marker), 10), live_processes(marker)
