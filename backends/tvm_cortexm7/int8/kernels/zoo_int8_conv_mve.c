@@ -156,6 +156,21 @@ void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const 
     "vmladava.s8 r4, q1, q0\n\t"                                          \
     "vldrb.u8 q2, [r8], #16\n\t"                                          \
     "vmladava.s8 r6, q2, q0\n\t"
+/* zoo_mve_channels4's tail of one channel: q3 (after VQRDMULH, q1 the sign mask) rounded right by
+ * register E half away from zero, plus the zero point (q7), clamped (q4, q5), scattered to the four
+ * pixels (r9 + q6); then the next channel (r9, count r11). */
+#define ZOO_MVE_RQ_STORE(E)                                                \
+    "vand q1, q3, q1\n\t"                                                  \
+    "vshr.s32 q1, q1, #31\n\t"                                             \
+    "vqadd.s32 q3, q3, q1\n\t"                                             \
+    "vrshl.s32 q3, " E "\n\t"                                              \
+    "vadd.i32 q3, q3, q7\n\t"                                              \
+    "vmax.s32 q3, q3, q4\n\t"                                              \
+    "vmin.s32 q3, q3, q5\n\t"                                              \
+    "vstrb.32 q3, [r9, q6]\n\t"                                            \
+    "adds r9, #1\n\t"                                                      \
+    "subs r11, #1\n\t"
+
 __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_mve_channels4\n\t"
@@ -204,16 +219,7 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "vadd.i32 q3, q3, r3\n\t"
         "vqrdmulh.s32 q3, q3, r5\n\t"
         "vdup.32 q1, r7\n\t"
-        "vand q1, q3, q1\n\t"
-        "vshr.s32 q1, q1, #31\n\t"
-        "vqadd.s32 q3, q3, q1\n\t"
-        "vrshl.s32 q3, r7\n\t"
-        "vadd.i32 q3, q3, q7\n\t"
-        "vmax.s32 q3, q3, q4\n\t"
-        "vmin.s32 q3, q3, q5\n\t"
-        "vstrb.32 q3, [r9, q6]\n\t"
-        "adds r9, #1\n\t"
-        "subs r11, #1\n\t"
+        ZOO_MVE_RQ_STORE("r7")
         "bne 6b\n\t"
         "b 4f\n"
         /* any k: accumulators from the bias, whole groups, then the VCTP tail */
@@ -249,16 +255,7 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "ldrd r3, r5, [r10], #8\n\t"
         "vqrdmulh.s32 q3, q3, r3\n\t"
         "vdup.32 q1, r5\n\t"
-        "vand q1, q3, q1\n\t"
-        "vshr.s32 q1, q1, #31\n\t"
-        "vqadd.s32 q3, q3, q1\n\t"
-        "vrshl.s32 q3, r5\n\t"
-        "vadd.i32 q3, q3, q7\n\t"
-        "vmax.s32 q3, q3, q4\n\t"
-        "vmin.s32 q3, q3, q5\n\t"
-        "vstrb.32 q3, [r9, q6]\n\t"
-        "adds r9, #1\n\t"
-        "subs r11, #1\n\t"
+        ZOO_MVE_RQ_STORE("r5")
         "bne 5b\n"
         "4:\n\t"
         "vpop {d8-d15}\n\t"
