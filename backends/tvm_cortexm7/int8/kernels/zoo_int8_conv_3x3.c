@@ -78,6 +78,15 @@ void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const int32_t *
  * (r1, r4), (r2, r5); pixels 0..3 accumulate in r6, r8, r9, r10 */
 #define ZOO_3X3_MAC(A, W0, W1) "smlad " A ", r7, " W0 ", " A "\n\t" "smlad " A ", lr, " W1 ", " A "\n\t"
 #define ZOO_3X3_LD "ldrd r7, lr, [r12], #8\n\t"
+/* one (ky, group) row of weights: three words of int8 taps, sign-extended in pairs into r0-r5 */
+#define ZOO_3X3_WEIGHTS                                                    \
+    "ldmia r11!, {r0, r1, r2}\n\t"                                         \
+    "sxtb16 r3, r0, ror #8\n\t"                                            \
+    "sxtb16 r0, r0\n\t"                                                    \
+    "sxtb16 r4, r1, ror #8\n\t"                                            \
+    "sxtb16 r1, r1\n\t"                                                    \
+    "sxtb16 r5, r2, ror #8\n\t"                                            \
+    "sxtb16 r2, r2\n\t"
 __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         ".align 2\n\t"
         ".global zoo_3x3_channels\n\t"
@@ -100,13 +109,7 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "cmp r1, #6\n\t"
         "bne 7f\n"
         "1:\n\t"
-        "ldmia r11!, {r0, r1, r2}\n\t"
-        "sxtb16 r3, r0, ror #8\n\t"
-        "sxtb16 r0, r0\n\t"
-        "sxtb16 r4, r1, ror #8\n\t"
-        "sxtb16 r1, r1\n\t"
-        "sxtb16 r5, r2, ror #8\n\t"
-        "sxtb16 r2, r2\n\t"
+        ZOO_3X3_WEIGHTS
         ZOO_3X3_MAC("r6", "r0", "r3") ZOO_3X3_LD
         ZOO_3X3_MAC("r6", "r1", "r4") ZOO_3X3_MAC("r8", "r0", "r3") ZOO_3X3_LD
         ZOO_3X3_MAC("r6", "r2", "r5") ZOO_3X3_MAC("r8", "r1", "r4") ZOO_3X3_MAC("r9", "r0", "r3") ZOO_3X3_LD
@@ -117,13 +120,7 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "bne 1b\n\t"
         "b 8f\n"
         "7:\n\t" /* 3 pixels, 5 positions */
-        "ldmia r11!, {r0, r1, r2}\n\t"
-        "sxtb16 r3, r0, ror #8\n\t"
-        "sxtb16 r0, r0\n\t"
-        "sxtb16 r4, r1, ror #8\n\t"
-        "sxtb16 r1, r1\n\t"
-        "sxtb16 r5, r2, ror #8\n\t"
-        "sxtb16 r2, r2\n\t"
+        ZOO_3X3_WEIGHTS
         ZOO_3X3_MAC("r6", "r0", "r3") ZOO_3X3_LD
         ZOO_3X3_MAC("r6", "r1", "r4") ZOO_3X3_MAC("r8", "r0", "r3") ZOO_3X3_LD
         ZOO_3X3_MAC("r6", "r2", "r5") ZOO_3X3_MAC("r8", "r1", "r4") ZOO_3X3_MAC("r9", "r0", "r3") ZOO_3X3_LD
