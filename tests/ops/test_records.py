@@ -90,3 +90,30 @@ def test_damaged_records_are_refused(firmware, kind: str, match: str) -> None:  
              "cut": lambda raw: bytes(raw[:-5])}[kind]
     with pytest.raises(ToolchainError, match=match):
         _run(firmware, alter)
+
+
+def test_profile_record_holds_every_layer_of_a_deep_model(op_models, tmp_path: Path) -> None:
+    """A profile build holds one span per layer hook, sized for the model: 140 layers (the firmware's
+    default bound was 128, where the run failed as a semihosting error) are each timed, in order, and
+    add up to the normal build's instructions within an instruction per hook (measured: 51 of 106,566; the
+    code around 140 hook statements is not exactly the normal build's)."""
+    from opmodels import Case
+
+    from zoo.backends.tvm_cortexm7 import calibration_images, instrumented
+    from zoo.backends.tvm_cortexm7.firmware import build_firmware
+    from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
+    from zoo.backends.tvm_cortexm7.qemu import QemuRunner
+    from zoo.backends.tvm_cortexm7.targets import load_target
+
+    deep = 140
+    path = op_models.model("deep_dense", [Case("deep", [(8,)], test_fully_connected._dense(*[8] * deep))])
+    lib = generate_int8_library(path, tmp_path / "lib", "m")
+    device = QemuRunner(load_target("cortexm7"), per_image_s=0.5)
+    normal = device.run_batch(build_firmware(lib, tmp_path / "fw", device.target).elf,
+                              calibration_images((1, lib.input_bytes)), layout=instrumented.record_layout(lib),
+                              count_instructions=True)
+    prof = instrumented.layer_profile(lib, device, instrumented.instrumented_elf(lib, device, instrumented.PROFILE),
+                                      normal.instructions.tolist())
+    assert [x.op for x in prof.layers] == ["FULLY_CONNECTED"] * deep
+    assert all(x.instructions > 0 for x in prof.layers)
+    assert abs(prof.per_inference - prof.layer_sum) <= deep, prof.as_dict()
