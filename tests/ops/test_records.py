@@ -98,7 +98,6 @@ def test_profile_record_holds_every_layer_of_a_deep_model(op_models, tmp_path: P
     add up to the normal build's instructions within an instruction per hook (measured: 51 of 106,566; the
     code around 140 hook statements is not exactly the normal build's)."""
     from opmodels import Case
-
     from zoo.backends.tvm_cortexm7 import calibration_images, instrumented
     from zoo.backends.tvm_cortexm7.firmware import build_firmware
     from zoo.backends.tvm_cortexm7.int8 import generate_int8_library
