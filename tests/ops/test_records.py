@@ -73,6 +73,7 @@ def test_intact_records_parse(firmware) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(("kind", "match"), [
     ("zeroed", "record 2 of 4 is corrupt: its magic word is wrong"),
     ("flipped", "record 1 of 4 is corrupt: its checksum does not match"),
+    ("index_flipped", "record 1 of 4 is corrupt: its checksum does not match"),
     ("swapped", "record 0 of 4 is corrupt: its index is out of order"),
     ("cut", "wrote .* bytes of results for 4 inputs"),
 ])
@@ -83,10 +84,14 @@ def test_damaged_records_are_refused(firmware, kind: str, match: str) -> None:  
         raw[size + 4 * 7 + 3] ^= 0x10  # a payload byte of record 1
         return bytes(raw)
 
+    def index_flipped(raw: bytearray) -> bytes:
+        raw[size + 4] ^= 0x04  # record 1's index field: damaged, not a reordered record
+        return bytes(raw)
+
     def swapped(raw: bytearray) -> bytes:
         return bytes(raw[size:2 * size] + raw[:size] + raw[2 * size:])
 
-    alter = {"zeroed": _zero_record(2, size), "flipped": flipped, "swapped": swapped,
+    alter = {"zeroed": _zero_record(2, size), "flipped": flipped, "index_flipped": index_flipped, "swapped": swapped,
              "cut": lambda raw: bytes(raw[:-5])}[kind]
     with pytest.raises(ToolchainError, match=match):
         _run(firmware, alter)
