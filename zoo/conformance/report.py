@@ -38,7 +38,7 @@ def _backend_section(name: str, r: BackendResult, data: EvalData, labels: tuple[
     flips = _flips(r, data)
     confusion_png(r.confusion, labels, f"{name} on {data.name}", folder / f"confusion_{slug}.png")
     entry = {"accuracy": r.accuracy, "top5_accuracy": r.top5_accuracy, "per_class_accuracy":
-             dict(zip(labels, r.per_class_accuracy() or [])), "confusion": r.confusion.tolist(),
+             dict(zip(labels, r.per_class_accuracy() or [], strict=False)), "confusion": r.confusion.tolist(),
              "flips_vs_reference": flips}
     lines = [f"## {name}", "", f"top-1 {r.accuracy:.2%}, top-5 {r.top5_accuracy:.2%}; "
              f"{len(flips)} image(s) classified differently from {reference}.", "",
