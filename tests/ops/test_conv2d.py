@@ -81,6 +81,8 @@ MVE = [
     Case("mve_3x3_c6", [(6, 7, 6)], _conv(4, 3, padding="valid")),
     Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
     Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
+    # 16 channels in one asm step, then the last 8 in the 8-channel one (vww01's first depthwise: 8 channels)
+    Case("mve_dw_c24_s2", [(8, 7, 24)], _dw(3, strides=2, padding="same", activation="relu6")),
 ]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
