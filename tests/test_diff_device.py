@@ -183,9 +183,11 @@ def test_damaged_layer_records_are_refused() -> None:
     tensors = parse_tensors(good, 2, hooks, "fw.elf")
     assert tensors[0][1].tolist() == [1, 2, 3, 4, 5, 6] and tensors[1].shape == (2, 8)
     assert zlib.crc32(records[0][:-4]) == int(np.frombuffer(records[0][-4:], "<u4")[0])  # zlib's CRC-32
-    flipped = bytearray(good)
+    flipped, head_flipped = bytearray(good), bytearray(good)
     flipped[25] ^= 1
+    head_flipped[8] ^= 1  # record 0's operator field: damaged, not a reordered record
     cases = {"checksum does not match": bytes(flipped), "bytes of layer records": good[:-4],
+             "operator #0 is corrupt: its checksum does not match": bytes(head_flipped),
              "magic word is wrong": bytes(len(good)),
              "input index is 1, expected 0": b"".join([records[2], records[1], records[0], records[3]]),
              "operator is 1, expected 0": b"".join([records[1], records[0], *records[2:]])}

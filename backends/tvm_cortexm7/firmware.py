@@ -214,8 +214,8 @@ def build_firmware(lib: ModelLibrary, build: Path, target: TargetSpec, *, timeou
         instrument: None (the normal build, whose footprint and instructions are reported), or an
             instrumented build of :data:`INSTRUMENT_MODES`: the library's layer hooks on
             (``-DZOO_LAYER_HOOKS=<mode>``) and ``fw_layers.c`` writing ``layers.bin`` (see ``fw_layers.h``).
-        test_defines: more ``NAME=VALUE`` defines for the harness of an instrumented build (tests only,
-            e.g. ``FW_TEST_NUDGE_OP=3``).
+        test_defines: more ``NAME=VALUE`` defines for the harness of an instrumented build (the profile
+            record's ``FW_MAX_SPANS``; in tests e.g. ``FW_TEST_NUDGE_OP=3``).
 
     Returns:
         The firmware.

@@ -28,7 +28,10 @@
 
 #define LAYER_MAGIC 0x5A4F4C59u
 #define PROFILE_OP 0xFFFFFFFFu
-#define FW_MAX_SPANS 128u /* hooks per inference a profile record holds (the registry's largest model has 31) */
+#ifndef FW_MAX_SPANS
+/* hooks per inference a profile record holds (>= 2, fw_layers_open's): instrumented.py passes the model's count */
+#define FW_MAX_SPANS 128u
+#endif
 
 void zoo_layer_hook(uint32_t op_index, uint32_t tensor_index, const void *data, uint32_t nbytes);
 void zoo_layer_tick(uint32_t ordinal) __attribute__((noinline, used));

@@ -96,9 +96,13 @@ def instrumented_elf(library: ModelLibrary, device: DeviceRunner, mode: str, *, 
     """
     expected = hooks(library)
 
+    # a profile record holds one span per hook, sized for this model (fw_layers.c's FW_MAX_SPANS; at least the
+    # two of fw_layers_open's calibration)
+    spans = (f"FW_MAX_SPANS={max(len(expected), 2)}u",) if mode == PROFILE else ()
+
     def build(out: Path) -> None:
         fw = build_firmware(library, out / "build", device.target, timeout_s=timeout_s, instrument=mode,
-                            test_defines=test_defines)
+                            test_defines=(*spans, *test_defines))
         shutil.copy2(fw.elf, out / "fw.elf")
         shutil.rmtree(out / "build")
         if mode == PROFILE:

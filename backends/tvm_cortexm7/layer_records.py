@@ -66,22 +66,20 @@ def _error(source: Path | str, where: str, why: str) -> ToolchainError:
 
 
 def _read(raw: memoryview, pos: int, expect: tuple[int, int, int, int], source: Path | str, where: str) -> int:
-    """Check the record at `pos` (magic, input, operator, tensor, payload size and CRC); the next position."""
-    if pos + 4 * _HEAD > len(raw):
+    """Check the record at `pos` (magic, CRC-32 over the expected size, then input, operator, tensor and payload
+    size: a damaged head is a checksum error, not taken for a lost record); the next position."""
+    end = pos + 4 * _HEAD + expect[3]
+    if end + 4 > len(raw):
         raise _error(source, where, "the file ends inside it (records lost)")
     head = np.frombuffer(raw[pos:pos + 4 * _HEAD], "<u4")
-    size = int(head[4])
-    end = pos + 4 * _HEAD + size
-    names = ("input index", "operator", "tensor", "payload size")
     if int(head[0]) != LAYER_MAGIC:
         raise _error(source, where, "its magic word is wrong (zeroed or overwritten)")
+    if zlib.crc32(raw[pos:end]) != int(np.frombuffer(raw[end:end + 4], "<u4")[0]):
+        raise _error(source, where, "its checksum does not match")
+    names = ("input index", "operator", "tensor", "payload size")
     for name, got, want in zip(names, (int(h) for h in head[1:]), expect, strict=True):
         if got != want:
             raise _error(source, where, f"its {name} is {got}, expected {want} (records lost or reordered)")
-    if end + 4 > len(raw):
-        raise _error(source, where, "the file ends inside it (records lost)")
-    if zlib.crc32(raw[pos:end]) != int(np.frombuffer(raw[end:end + 4], "<u4")[0]):
-        raise _error(source, where, "its checksum does not match")
     return end + 4
 
 

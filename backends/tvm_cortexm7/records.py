@@ -113,10 +113,11 @@ def parse_records(raw: bytes, count: int, layout: RecordLayout, source: Path | s
                              "rebuild it")
     rows = np.frombuffer(raw, np.uint8).reshape(count, size)
     words = rows[:, :4 * _HEAD].copy().view("<u4")
+    # the checksum before the head's fields: a damaged head is a checksum error, not a lost record
     checks = [(words[:, 0] != MAGIC, "its magic word is wrong (zeroed or overwritten)"),
+              (_fnv1a_rows(rows[:, :-4]) != rows[:, -4:].copy().view("<u4")[:, 0], "its checksum does not match"),
               (words[:, 1] != np.arange(count), "its index is out of order (records lost or reordered)"),
-              (words[:, 6] != layout.payload_bytes, "its payload size is wrong"),
-              (_fnv1a_rows(rows[:, :-4]) != rows[:, -4:].copy().view("<u4")[:, 0], "its checksum does not match")]
+              (words[:, 6] != layout.payload_bytes, "its payload size is wrong")]
     for bad, why in checks:
         if bad.any():
             first = int(np.flatnonzero(bad)[0])

@@ -37,16 +37,20 @@ class OpModels:
     folder: Path
     cache: dict[str, Path] = field(default_factory=dict)
 
-    def model(self, family: str, cases: Sequence[Case], in_type: str = "int8", out_type: str = "int8") -> Path:
+    def model(self, family: str, cases: Sequence[Case], in_type: str = "int8", out_type: str = "int8",
+              per_tensor_dense: bool = False) -> Path:
         """The .tflite of a family (all cases side by side), converted on first use."""
-        key = f"{family}-{in_type}-{out_type}"
+        key = f"{family}-{in_type}-{out_type}" + ("-per-tensor-dense" if per_tensor_dense else "")
         if key not in self.cache:
-            self.cache[key] = convert(cases, self.folder / f"{key}.tflite", in_type, out_type)
+            self.cache[key] = convert(cases, self.folder / f"{key}.tflite", in_type, out_type,
+                                      per_tensor_dense=per_tensor_dense)
         return self.cache[key]
 
 
-def convert(cases: Sequence[Case], path: Path, in_type: str, out_type: str, seed: int = 1) -> Path:
-    """Build the Keras model of ``cases`` and convert it with full int8 quantization."""
+def convert(cases: Sequence[Case], path: Path, in_type: str, out_type: str, seed: int = 1,
+            per_tensor_dense: bool = False) -> Path:
+    """Build the Keras model of ``cases`` and convert it with full int8 quantization
+    (`per_tensor_dense`: one weight scale per Dense layer, as older converters and many deployed models have)."""
     import keras
     import tensorflow as tf
 
@@ -72,6 +76,7 @@ def convert(cases: Sequence[Case], path: Path, in_type: str, out_type: str, seed
     types = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}
     conv.inference_input_type = types[in_type]
     conv.inference_output_type = types[out_type]
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = per_tensor_dense
     path.write_bytes(conv.convert())
     return path
 

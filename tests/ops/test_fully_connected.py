@@ -25,9 +25,29 @@ CASES = [
     Case("chain", [(64,)], _dense(32, 24, 8, act="relu")),
     Case("no_bias", [(12,)], _dense(10, use_bias=False)),
     Case("flatten", [(2, 3, 4)], _flatten_dense),
+    Case("rows", [(3, 32)], _dense(8)),  # three input rows
+]
+# Per-tensor weights (TFLM's exact one-step requantization, zoo_rq_exact): 64->32 and 32->24 and the 3
+# rows of 32->8 take zoo_fc_s8_exact (the DSP asm loop), 24->8, 20->16 and 33->7 zoo_fc_s8.
+PER_TENSOR = [
+    Case("chain", [(64,)], _dense(32, 24, 8, act="relu")),
+    Case("rows", [(3, 32)], _dense(8)),
+    Case("relu", [(20,)], _dense(16, act="relu")),
+    Case("noact", [(33,)], _dense(7)),
 ]
 
 
 def test_fully_connected_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("fully_connected", CASES), tmp_path)
-    assert meta["ops"].count("FULLY_CONNECTED") == 7 and "RESHAPE" in meta["ops"]
+    assert meta["ops"].count("FULLY_CONNECTED") == 8 and "RESHAPE" in meta["ops"]
+
+
+def test_fully_connected_per_tensor_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
+    assert_host_bit_exact(op_models.model("fully_connected", PER_TENSOR, per_tensor_dense=True), tmp_path)
+    assert_exact_kernels(tmp_path / "lib")
+
+
+def assert_exact_kernels(lib) -> None:  # noqa: ANN001
+    """The per-tensor layers whose shapes allow it call zoo_fc_s8_exact, the others zoo_fc_s8."""
+    calls = (lib / "m_model.c").read_text()
+    assert calls.count("zoo_fc_s8_exact(") == 3 and calls.count("zoo_fc_s8(") == 3, calls

@@ -31,6 +31,15 @@ def test_all_operators_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
     assert_qemu_bit_exact(op_models.model("all_ops", ALL_INT8), tmp_path, n=24)
 
 
+@pytest.mark.parametrize("target", ["cortexm7", "cortexm0", "cortexm55"])
+def test_fully_connected_per_tensor_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
+    """Per-tensor FULLY_CONNECTED: zoo_fc_s8_exact (the asm loop on the DSP, MVE blocks on the M55, zoo_fc_s8
+    in portable C on the M0) and zoo_rq_exact in zoo_fc_s8 for the shapes zoo_fc_s8_exact does not take."""
+    path = op_models.model("fully_connected", test_fully_connected.PER_TENSOR, per_tensor_dense=True)
+    assert_qemu_bit_exact(path, tmp_path, n=24, target=target)
+    test_fully_connected.assert_exact_kernels(tmp_path / "lib")
+
+
 def test_fully_connected_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
     """The M55's MVE FULLY_CONNECTED path (VLD4 + VMLADAVA over blocks of 4 rows): whole blocks of 16
     inputs, leftover groups of 4 (20 and 24 inputs), leftover rows (10 and 6 outputs), no DSP fallback."""

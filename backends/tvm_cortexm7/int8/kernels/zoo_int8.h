@@ -135,6 +135,8 @@ typedef struct {
 } zoo_fc_t;
 /* `scratch`: ZOO_FC_SCRATCH_BYTES(n_in, n_out) bytes, 4-aligned (NULL when that is 0). */
 void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Specialised: rqx set, n_in % 16 == 0, n_out % 4 == 0 (any other layer: zoo_fc_s8). */
+void zoo_fc_s8_exact(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 #define ZOO_FC_SCRATCH_BYTES(n_in, n_out) ((n_in) % 4 == 0 && (n_out) >= 4 ? 2 * (n_in) : 0)
 /* SOFTMAX int8 -> int8 (scale 1/256, zp -128), TFLM's integer reference: exp in Q5.26 fixed
  * point from input_multiplier / input_left_shift, differences below diff_min give 0 */

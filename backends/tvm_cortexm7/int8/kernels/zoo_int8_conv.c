@@ -441,7 +441,7 @@ static void zoo_c1_channels(const int32_t *x, const int32_t *rec, int8_t *out, c
 ZOO_SETUP void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out,
                                                       int16_t *scratch)
 {
-    int32_t xw[5] = {0, 0, 0, 0, 0};
+    int32_t xw[5]; /* slots past a smaller kernel's taps stay 0 (set one by one: no memset linked) */
     int16_t *x = (int16_t *)(void *)xw;
     int32_t rel[9];
     const int32_t kw = p->k_w, taps = p->k_h * kw, in_w = p->in_w, oc = p->out_c;
@@ -449,6 +449,7 @@ ZOO_SETUP void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *o
     static const uint8_t slot[9] = {0, 2, 1, 3, 4, 6, 5, 7, 8}; /* tap -> its int16 slot (SXTB16 order) */
     int32_t oy, ox, t;
     (void)scratch;
+    xw[0] = xw[1] = xw[2] = xw[3] = xw[4] = 0;
     for (t = 0; t < taps; ++t) rel[t] = (t / kw) * in_w + t % kw;
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;

@@ -6,10 +6,13 @@
  * otherwise [n_out][n_in]. The blocked path first widens the input row into `scratch`
  * (2 * n_in bytes: per 4 inputs the words SXTB16(x), SXTB16(x ror 8)); a block's four dot products
  * then share every input pair: per group of 4 inputs one LDRD of the input, one LDM of the 16
- * weights, eight SXTB16 and eight SMLAD. With the exact per-tensor requantization (rqx) the whole
- * layer runs in zoo_fc_blocks (dot products, requantization and stores of every block in one asm
- * loop). With MVE (Helium) the raw input is read instead: a VLD4 of 4 groups de-interleaves the
- * block into its 4 rows' 16 consecutive taps, each one VMLADAVA. */
+ * weights, eight SXTB16 and eight SMLAD. With MVE (Helium) the raw input is read instead: a VLD4 of
+ * 4 groups de-interleaves the block into its 4 rows' 16 consecutive taps, each one VMLADAVA.
+ * zoo_fc_s8_exact takes the layers with the exact per-tensor requantization (rqx), n_in % 16 == 0 and
+ * n_out % 4 == 0 (the generator calls it for those, so that a model without other layers links none
+ * of zoo_fc_s8's other paths): on the DSP the whole layer runs in zoo_fc_blocks (dot products,
+ * requantization and stores of every block in one asm loop), with MVE in its blocks and
+ * zoo_rq_exact; portable C uses zoo_fc_s8. */
 #include "zoo_int8.h"
 
 #if ZOO_MVE
@@ -48,8 +51,8 @@
     "asr r10, r10, r1\n\t"                                                \
     "ssat r10, #8, r10\n\t"                                               \
     "strb r10, [r12], #1\n\t"
-/* Every block of a row: r0 widened input, r1 weights, r2 output, r3 args = {groups, blocks, bias,
- * m, c_lo, c_hi, e - 1} (groups >= 1, blocks >= 1; args[1] and args[2] are consumed). */
+/* Every block of a row: r0 widened input, r1 weights, r2 output, r3 args = {groups / 4, blocks, bias,
+ * m, c_lo, c_hi, e - 1} (groups a multiple of 4, >= 4; blocks >= 1; args[1] and args[2] are consumed). */
 void zoo_fc_blocks(const int16_t *xw, const int8_t *w, int8_t *out, int32_t *args);
 __asm__(".section .text.zoo_fc_blocks,\"ax\",%progbits\n\t"
         ".align 2\n\t"
@@ -66,19 +69,10 @@ __asm__(".section .text.zoo_fc_blocks,\"ax\",%progbits\n\t"
         "ldmia r12!, {r4, r5, r6, r7}\n\t"
         "str r12, [r10, #8]\n\t"
         "ldr lr, [r10]\n\t"
-        "ldr r12, [sp]\n\t"
-        "tst lr, #1\n\t"
-        "beq 2f\n\t" ZOO_FC_GROUP
-        "2:\n\t"
-        "tst lr, #2\n\t"
-        "beq 4f\n\t" ZOO_FC_GROUP ZOO_FC_GROUP
-        "4:\n\t"
-        "lsrs lr, lr, #2\n\t"
-        "beq 3f\n"
+        "ldr r12, [sp]\n"
         "5:\n\t" ZOO_FC_GROUP ZOO_FC_GROUP ZOO_FC_GROUP ZOO_FC_GROUP
         "subs lr, lr, #1\n\t"
-        "bne 5b\n"
-        "3:\n\t"
+        "bne 5b\n\t"
         "ldr r10, [sp, #8]\n\t"
         "add r10, r10, #12\n\t"
         "ldm r10, {r8, r9}\n\t"
@@ -204,14 +198,6 @@ static void fc_blocks(const zoo_fc_t *p, const int8_t *in, const int16_t *xw, in
     const int32_t n_in = p->n_in, pc = p->per_channel;
     const int8_t *w = p->weights;
     int32_t o, j;
-#if ZOO_DSP && !ZOO_MVE
-    if (p->rqx != 0 && blocks) {
-        int32_t args[7] = {n_in >> 2, blocks, (int32_t)(uintptr_t)p->bias, p->rqx[0], p->rqx[1], p->rqx[2],
-                           p->rqx[3]};
-        zoo_fc_blocks(xw, w, out, args);
-        return;
-    }
-#endif
     for (o = 0; o < 4 * blocks; o += 4, w += 4 * n_in) {
         int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
 #if ZOO_MVE
@@ -238,4 +224,30 @@ void zoo_fc_s8(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratc
         fc_blocks(p, in, scratch, out, blocks);
         for (o = 4 * blocks; o < n_out; ++o, w += n_in) out[o] = fc_requant(p, dot_row(in, w, n_in, p->bias[o]), pc ? o : 0);
     }
+}
+
+void zoo_fc_s8_exact(const zoo_fc_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
+{
+#if ZOO_DSP && !ZOO_MVE
+    int32_t r;
+    for (r = 0; r < p->rows; ++r, in += p->n_in, out += p->n_out) {
+        int32_t args[7] = {p->n_in >> 4, p->n_out >> 2, (int32_t)(uintptr_t)p->bias, p->rqx[0], p->rqx[1],
+                           p->rqx[2], p->rqx[3]};
+        widen_row(in, scratch, p->n_in >> 2);
+        zoo_fc_blocks(scratch, p->weights, out, args);
+    }
+#elif ZOO_MVE
+    int32_t r, o, j;
+    (void)scratch;
+    for (r = 0; r < p->rows; ++r, in += p->n_in) {
+        const int8_t *w = p->weights;
+        for (o = 0; o < p->n_out; o += 4, w += 4 * p->n_in) {
+            int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
+            dot_block4_mve(in, w, p->n_in >> 2, acc);
+            for (j = 0; j < 4; ++j) *out++ = zoo_sat8(zoo_rq_exact(acc[j], p->rqx));
+        }
+    }
+#else
+    zoo_fc_s8(p, in, out, scratch);
+#endif
 }

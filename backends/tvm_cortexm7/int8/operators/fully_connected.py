@@ -42,7 +42,8 @@ class FullyConnected(Layer):
         return 2 * self.in_features if self.in_features % 4 == 0 and self.out_features >= 4 else 0
 
     def emit(self, em, i: int) -> str:  # noqa: ANN001
-        """``zoo_fc_s8``: weights (``layout.fc_weights``), the folded bias and the requantization in flash."""
+        """``zoo_fc_s8`` (``zoo_fc_s8_exact`` where it applies: only the code a layer runs is linked): weights
+        (``layout.fc_weights``), the folded bias and the requantization in flash."""
         data = layout.fc_data(self)
         w, b = em.array(f"l{i}_w", data.weights), em.array(f"l{i}_bias", data.bias)
         per_channel = int(len(set(zip(self.multipliers, self.shifts, strict=True))) > 1)
@@ -62,7 +63,9 @@ class FullyConnected(Layer):
         em.decl(f"static const zoo_fc_t s_l{i} = {{{self.rows}, {self.in_features}, {self.out_features}, "
                 f"{self.out_zp}, {per_channel}, {self.act_min}, {self.act_max}, {w}, {b}, {m}, {s}, {rq}, {rqx}}};")
         scratch = f"(int16_t *)({em.scratch(i)})" if self.scratch_bytes() else "0"
-        return f"zoo_fc_s8(&s_l{i}, {em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {scratch});"
+        kernel = "zoo_fc_s8_exact" if exact is not None and self.in_features % 16 == 0 and \
+            self.out_features % 4 == 0 else "zoo_fc_s8"
+        return f"{kernel}(&s_l{i}, {em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {scratch});"
 
 
 def exact_requant(mult: int, shift: int, out_zp: int) -> np.ndarray | None:
