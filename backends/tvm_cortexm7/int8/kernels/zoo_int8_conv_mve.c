@@ -53,13 +53,14 @@ __attribute__((noinline)) static const int8_t *border_column(const zoo_conv_t *p
     int8_t *dst = col;
     for (ky = 0; ky < p->k_h; ++ky, dst += run) {
         const int32_t iy = iy0 + ky;
-        const int8_t *src = in + (iy * p->in_w + ix0) * c;
+        const int8_t *src;
         if (iy < 0 || iy >= p->in_h) {
             fill8(dst, p->in_zp, run);
             continue;
         }
+        src = in + iy * p->in_w * c;
         if (ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-            copy8(dst, src, run);
+            copy8(dst, src + ix0 * c, run);
             continue;
         }
         for (kx = 0; kx < p->k_w; ++kx) {
@@ -67,7 +68,7 @@ __attribute__((noinline)) static const int8_t *border_column(const zoo_conv_t *p
             if (ix < 0 || ix >= p->in_w) {
                 fill8(dst + kx * c, p->in_zp, c);
             } else {
-                copy8(dst + kx * c, src + kx * c, c);
+                copy8(dst + kx * c, src + ix * c, c);
             }
         }
     }
@@ -92,12 +93,13 @@ typedef struct {
  * VCTP-predicated load and store (a 3x3 window over 3 channels: three 9-byte rows, no per-tap work). */
 ZOO_INLINE const int8_t *conv_column(const zoo_conv_t *p, const zoo_cols_t *g, int32_t iy0, int32_t ix0, int8_t *col)
 {
-    const int8_t *src = g->in + iy0 * g->row + ix0 * g->c;
+    const int8_t *src;
     int8_t *dst = col;
     int32_t ky, i;
     if (iy0 < 0 || ix0 < 0 || iy0 + g->k_h > g->in_h || ix0 + g->k_w > g->in_w) {
         return border_column(p, g->in, iy0, ix0, col);
     }
+    src = g->in + iy0 * g->row + ix0 * g->c;
     if (g->one) return src;
     for (ky = 0; ky < g->k_h; ++ky, src += g->row, dst += g->run) {
 #if ZOO_MVE
