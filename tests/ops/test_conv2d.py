@@ -74,8 +74,15 @@ MVE = [
     # pruned channels first, in a run, last (constants in the fill row), live runs between; 20 taps (a tail)
     Case("mve_1x1_pruned", [(5, 3, 20)], _pruned(24, 1, (0, 5, 6, 7, 23), bias=-0.8)),
     Case("mve_3x3_pruned", [(6, 5, 8)], _pruned(12, 3, (2, 3, 11), padding="same", activation="relu6")),
+    # im2col rows copied whole: 9 bytes (one predicated vector, as vww01's first layer), 16 (one whole vector,
+    # no tail lane), 18 (a vector and a tail); SAME over an odd size puts border windows at the bottom/right
+    Case("mve_3x3_c3_s2", [(11, 13, 3)], _conv(8, 3, strides=2, padding="same")),
+    Case("mve_2x2_c8_s2", [(7, 9, 8)], _conv(5, 2, strides=2, padding="same", activation="relu")),
+    Case("mve_3x3_c6", [(6, 7, 6)], _conv(4, 3, padding="valid")),
     Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
     Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
+    # 16 channels in one asm step, then the last 8 in the 8-channel one (vww01's first depthwise: 8 channels)
+    Case("mve_dw_c24_s2", [(8, 7, 24)], _dw(3, strides=2, padding="same", activation="relu6")),
 ]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -43,39 +43,72 @@ static void fill8(int8_t *dst, int8_t v, int32_t n)
 #endif
 }
 
-/* Column of output pixel `pix`: its window, taps in (ky, kx, c) order, padding as the zero point.
- * Returns the column (inside `col`, or the input itself for a 1x1 window without padding). */
-static const int8_t *conv_column(const zoo_conv_t *p, const int8_t *in, int32_t pix, int8_t *col)
+/* Column of the window with origin (iy0, ix0) that crosses the input's border: its taps in (ky, kx, c)
+ * order, padding as the zero point. Returns `col`. */
+__attribute__((noinline)) static const int8_t *border_column(const zoo_conv_t *p, const int8_t *in, int32_t iy0,
+                                                             int32_t ix0, int8_t *col)
 {
-    const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w, c = p->in_c, run = p->k_w * c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t c = p->in_c, run = p->k_w * c;
     int32_t ky, kx;
     int8_t *dst = col;
-    if (p->k_h == 1 && p->k_w == 1 && zoo_window_inside(p, iy0, ix0)) return in + (iy0 * p->in_w + ix0) * c;
     for (ky = 0; ky < p->k_h; ++ky, dst += run) {
         const int32_t iy = iy0 + ky;
-        const int8_t *src = in + (iy * p->in_w + ix0) * c;
+        const int8_t *src;
         if (iy < 0 || iy >= p->in_h) {
             fill8(dst, p->in_zp, run);
-        } else if (ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-#if ZOO_MVE
-            if ((run & 15) == 0) { /* whole vectors: no predicate */
-                int32_t i;
-                for (i = 0; i < run; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
-                continue;
-            }
-#endif
-            copy8(dst, src, run);
-        } else {
-            for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx;
-                if (ix < 0 || ix >= p->in_w) {
-                    fill8(dst + kx * c, p->in_zp, c);
-                } else {
-                    copy8(dst + kx * c, src + kx * c, c);
-                }
+            continue;
+        }
+        src = in + iy * p->in_w * c;
+        if (ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+            copy8(dst, src + ix0 * c, run);
+            continue;
+        }
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx;
+            if (ix < 0 || ix >= p->in_w) {
+                fill8(dst + kx * c, p->in_zp, c);
+            } else {
+                copy8(dst + kx * c, src + ix * c, c);
             }
         }
+    }
+    return col;
+}
+
+/* The layer's constants for building columns, in locals (the column stores, through int8_t, would
+ * otherwise make the compiler reload the layer's fields after each): a window row is `run` = k_w * c
+ * contiguous input bytes, `full` whole vectors of 16 and the rest under `tail` (no lane when
+ * run % 16 == 0); `row` input bytes from one window row to the next. */
+typedef struct {
+    const int8_t *in;
+    int32_t in_h, in_w, k_h, k_w, c, run, full, row, one; /* one: a 1x1 window */
+#if ZOO_MVE
+    mve_pred16_t tail;
+#endif
+} zoo_cols_t;
+
+/* Column of the window with origin (iy0, ix0): its taps in (ky, kx, c) order, padding as the zero
+ * point. Returns the column (inside `col`, or the input itself for a 1x1 window without padding). A
+ * window inside the input is k_h row copies: per row `full` unpredicated vectors, then one
+ * VCTP-predicated load and store (a 3x3 window over 3 channels: three 9-byte rows, no per-tap work). */
+ZOO_INLINE const int8_t *conv_column(const zoo_conv_t *p, const zoo_cols_t *g, int32_t iy0, int32_t ix0, int8_t *col)
+{
+    const int8_t *src;
+    int8_t *dst = col;
+    int32_t ky, i;
+    if (iy0 < 0 || ix0 < 0 || iy0 + g->k_h > g->in_h || ix0 + g->k_w > g->in_w) {
+        return border_column(p, g->in, iy0, ix0, col);
+    }
+    src = g->in + iy0 * g->row + ix0 * g->c;
+    if (g->one) return src;
+    for (ky = 0; ky < g->k_h; ++ky, src += g->row, dst += g->run) {
+#if ZOO_MVE
+        for (i = 0; i < g->full; ++i) vst1q_s8(dst + 16 * i, vld1q_s8(src + 16 * i));
+        vstrbq_p_s8(dst + 16 * i, vldrbq_z_s8(src + 16 * i, g->tail), g->tail);
+#else
+        (void)i;
+        memcpy(dst, src, (size_t)g->run);
+#endif
     }
     return col;
 }
@@ -355,12 +388,26 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
 
 void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
-    const int32_t k = p->k_h * p->k_w * p->in_c, npix = p->out_h * p->out_w, oc_n = p->out_c;
+    const int32_t k = p->k_h * p->k_w * p->in_c, npix = p->out_h * p->out_w, oc_n = p->out_c, run = p->k_w * p->in_c;
+    const int32_t sh = p->stride_h, sw = p->stride_w, ix_start = -p->pad_left, ix_end = ix_start + p->out_w * sw;
+    const zoo_cols_t g = {in, p->in_h, p->in_w, p->k_h, p->k_w, p->in_c, run, run >> 4, p->in_w * p->in_c,
+                          p->k_h == 1 && p->k_w == 1,
+#if ZOO_MVE
+                          vctp8q((uint32_t)(run & 15))
+#endif
+    };
     const int8_t *col[4];
-    int32_t pix, j;
+    int32_t pix, j, iy0 = -p->pad_top, ix0 = ix_start;
     for (pix = 0; pix < npix; pix += 4) {
         const int32_t n = npix - pix < 4 ? npix - pix : 4;
-        for (j = 0; j < 4; ++j) col[j] = j < n ? conv_column(p, in, pix + j, scratch + j * k) : col[0];
+        for (j = 0; j < n; ++j, ix0 += sw) {
+            if (ix0 == ix_end) { /* the next output row */
+                ix0 = ix_start;
+                iy0 += sh;
+            }
+            col[j] = conv_column(p, &g, iy0, ix0, scratch + j * k);
+        }
+        for (; j < 4; ++j) col[j] = col[0];
         conv_channels4(p, col, k, out + pix * oc_n, n);
     }
 }

@@ -3,7 +3,9 @@
  * and VMULLT multiply the even and the odd lanes into int32, VADD), every tap of the window; then the
  * accumulators requantized per channel on vectors (zoo_requant_mve_v: TFLM's rounding, half away
  * from zero) and scattered back into channel order. The channels past the last 8 go 4 at a time
- * (VLDRB.S32, VMUL, VADD), the last < 4 under a VCTP tail predicate.
+ * (VLDRB.S32, VMUL, VADD), the last < 4 under a VCTP tail predicate. A layer of a multiple of 8
+ * channels without left shifts runs its taps and requantization in one asm block per pixel and
+ * group of 16 (or the last 8): dw_asm.
  *
  * Layout (layout_mve.conv_arrays): the model's own HWO int8 weights, [k_h * k_w][c], the bias with
  * the input zero point folded in, TFLM's multiplier and shift per channel (within each full group of
@@ -82,55 +84,71 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "vdup.32 q6, %[c]\n\t"                                                \
     "vmin.s32 " QA ", " QA ", q6\n\t"
 
-/* dw8 with G = 2 for a layer without left shifts, in one asm block (tap t's input pixel at base +
- * tap_off[t]): per tap 16 instructions for 16 MACs, then the four accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of
- * the even and the odd channels) and stored as 2 x 8 bytes. */
-ZOO_INLINE void dw16_asm(const zoo_conv_t *p, const int32_t *tap_off, const int8_t *base, int32_t taps, int32_t c0,
-                         int8_t *out)
+/* One tap of a group of 8 channels (OFF bytes past c0): VLDRB.S16 of the inputs and the weights,
+ * the even channels' products into QE, the odd ones' into QO. */
+#define ZOO_DW_MAC8(QE, QO, OFF)                                           \
+    "vldrb.s16 q4, [%[x], #" OFF "]\n\t"                                  \
+    "vldrb.s16 q5, [%[w], #" OFF "]\n\t"                                  \
+    "vmullb.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 " QE ", " QE ", q6\n\t"                                     \
+    "vmullt.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 " QO ", " QO ", q6\n\t"
+/* The tap loop around BODY (tap t's input pixel at base + tap_off[t]), then the requantization's
+ * operands into registers (see ZOO_DW_RQ): q = {mult, shift as byte offsets from the bias array, the
+ * output zero point, the activation bounds}, the same for every channel group of the layer. */
+#define ZOO_DW_TAPS(BODY)                                                  \
+    "dls lr, %[n]\n"                                                       \
+    "1:\n\t"                                                               \
+    "ldr %[x], [%[tp]], #4\n\t"                                           \
+    "add %[x], %[x], %[c0]\n\t" BODY                                      \
+    "add %[w], %[w], %[c]\n\t"                                            \
+    "le lr, 1b\n\t"                                                        \
+    "ldr %[tp], [%[q]]\n\t"                                               \
+    "add %[tp], %[tp], %[b]\n\t"                                          \
+    "ldr %[c0], [%[q], #4]\n\t"                                           \
+    "add %[c0], %[c0], %[b]\n\t"                                          \
+    "ldr %[w], [%[q], #8]\n\t"                                            \
+    "ldr %[x], [%[q], #12]\n\t"                                           \
+    "ldr %[c], [%[q], #16]\n\t"                                           \
+    "vdup.32 q7, %[x]\n\t"
+/* A group's even (QE) and odd (QO) channels narrowed back into channel order and stored at OFF. */
+#define ZOO_DW_STORE8(QE, QO, OFF)                                         \
+    "vmovnb.i32 q4, " QE "\n\t"                                           \
+    "vmovnt.i32 q4, " QO "\n\t"                                           \
+    "vstrb.16 q4, [%[o], #" OFF "]\n\t"
+#define ZOO_DW_OPERANDS                                                    \
+    : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+r"(off), [c] "+r"(c)  \
+    : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out)                    \
+    : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory"
+
+/* dw8 for a layer without left shifts, in one asm block: G = 2 (`sixteen`: per tap 16 instructions
+ * for 16 MACs) or G = 1 (10 for 8: a layer of 8 channels, as vww01's first depthwise); then the
+ * accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of the even and the
+ * odd channels) and stored as 8 bytes per group. w, b, base and out point at channel c0 of the
+ * weights, the bias, the window's origin and the output pixel; c is the layer's channel count. */
+ZOO_INLINE void dw_asm(const int32_t *q, const int8_t *w, const int32_t *b, const int32_t *tap_off,
+                       const int8_t *base, int32_t taps, int32_t c, int8_t *out, int sixteen)
 {
-    const int8_t *w = p->weights + c0, *x;
-    const int32_t *b = p->bias + c0, *tp = tap_off;
-    int32_t off = (int32_t)(uintptr_t)(base + c0), c = p->in_c;
-    const int32_t q[5] = {(int32_t)(uintptr_t)(p->mult + c0), (int32_t)(uintptr_t)(p->shift + c0), p->out_zp,
-                          p->act_min, p->act_max};
-    __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
-                     "vldrw.u32 q1, [%[b], #16]\n\t"
-                     "vldrw.u32 q2, [%[b], #32]\n\t"
-                     "vldrw.u32 q3, [%[b], #48]\n\t"
-                     "dls lr, %[n]\n"
-                     "1:\n\t"
-                     "ldr %[x], [%[tp]], #4\n\t"
-                     "add %[x], %[x], %[c0]\n\t"
-                     "vldrb.s16 q4, [%[x]]\n\t"
-                     "vldrb.s16 q5, [%[w]]\n\t"
-                     "vmullb.s16 q6, q4, q5\n\t"
-                     "vadd.i32 q0, q0, q6\n\t"
-                     "vmullt.s16 q6, q4, q5\n\t"
-                     "vadd.i32 q1, q1, q6\n\t"
-                     "vldrb.s16 q4, [%[x], #8]\n\t"
-                     "vldrb.s16 q5, [%[w], #8]\n\t"
-                     "vmullb.s16 q6, q4, q5\n\t"
-                     "vadd.i32 q2, q2, q6\n\t"
-                     "vmullt.s16 q6, q4, q5\n\t"
-                     "vadd.i32 q3, q3, q6\n\t"
-                     "add %[w], %[w], %[c]\n\t"
-                     "le lr, 1b\n\t"
-                     "ldr %[tp], [%[q]]\n\t"
-                     "ldr %[c0], [%[q], #4]\n\t"
-                     "ldr %[w], [%[q], #8]\n\t"
-                     "ldr %[x], [%[q], #12]\n\t"
-                     "ldr %[c], [%[q], #16]\n\t"
-                     "vdup.32 q7, %[x]\n\t"
-                     ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16") ZOO_DW_RQ("q2", "32") ZOO_DW_RQ("q3", "48")
-                     "vmovnb.i32 q4, q0\n\t"
-                     "vmovnt.i32 q4, q1\n\t"
-                     "vstrb.16 q4, [%[o]]\n\t"
-                     "vmovnb.i32 q5, q2\n\t"
-                     "vmovnt.i32 q5, q3\n\t"
-                     "vstrb.16 q5, [%[o], #8]\n\t"
-                     : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+r"(off), [c] "+r"(c)
-                     : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out + c0)
-                     : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+    const int8_t *x;
+    const int32_t *tp = tap_off;
+    int32_t off = (int32_t)(uintptr_t)base;
+    if (sixteen) {
+        __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
+                         "vldrw.u32 q1, [%[b], #16]\n\t"
+                         "vldrw.u32 q2, [%[b], #32]\n\t"
+                         "vldrw.u32 q3, [%[b], #48]\n\t"
+                         ZOO_DW_TAPS(ZOO_DW_MAC8("q0", "q1", "0") ZOO_DW_MAC8("q2", "q3", "8"))
+                         ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16") ZOO_DW_RQ("q2", "32") ZOO_DW_RQ("q3", "48")
+                         ZOO_DW_STORE8("q0", "q1", "0") ZOO_DW_STORE8("q2", "q3", "8")
+                         ZOO_DW_OPERANDS);
+    } else {
+        __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
+                         "vldrw.u32 q1, [%[b], #16]\n\t"
+                         ZOO_DW_TAPS(ZOO_DW_MAC8("q0", "q1", "0"))
+                         ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16")
+                         ZOO_DW_STORE8("q0", "q1", "0")
+                         ZOO_DW_OPERANDS);
+    }
 }
 
 /* Channels [c0, c0 + n) of one output pixel, n <= 4. */
@@ -180,44 +198,58 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
 }
 
 #if ZOO_MVE
-/* Channels % 16 == 0, no left shifts: dw16_asm on every pixel; an inside window reads its taps at
- * the fixed offsets `rel` from its origin, one over the border at offsets `off` from the input (the
- * pad row's included). */
-static void dw_pixels16(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off)
+/* The offsets from the input of the taps of the window at (iy0, ix0), which crosses the border:
+ * `pad` (the pad row's) for a tap in the padding. */
+__attribute__((noinline)) static void border_offsets(const zoo_conv_t *p, int32_t iy0, int32_t ix0, int32_t pad,
+                                                     int32_t *off)
 {
-    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w;
-    const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in);
-    int32_t oy, ox, ky, kx, c0;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t iy = iy0 + ky, ix = ix0 + kx;
+            *off++ = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) ? (iy * p->in_w + ix) * p->in_c : pad;
+        }
+    }
+}
+
+/* Channels % 8 == 0, no left shifts: dw_asm on every pixel (16 channels at a time, the last 8 alone),
+ * the layer's fields in locals (the asm's stores would make the compiler reload them); an inside
+ * window reads its taps at the fixed offsets `rel` from its origin, one over the border at offsets
+ * `off` from the input. */
+static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off)
+{
+    const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w, sw = p->stride_w, out_w = p->out_w;
+    const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in), k_w = p->k_w;
+    const int32_t q[5] = {(int32_t)((uintptr_t)p->mult - (uintptr_t)p->bias),
+                          (int32_t)((uintptr_t)p->shift - (uintptr_t)p->bias), p->out_zp, p->act_min, p->act_max};
+    const int8_t *w = p->weights;
+    const int32_t *bias = p->bias;
+    int32_t oy, ox, c0;
     for (oy = 0; oy < p->out_h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        for (ox = 0; ox < p->out_w; ++ox, out += c) {
-            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const int32_t iy0 = oy * p->stride_h - p->pad_top, rows_inside = iy0 >= 0 && iy0 + p->k_h <= p->in_h;
+        for (ox = 0; ox < out_w; ++ox, out += c) {
+            const int32_t ix0 = ox * sw - p->pad_left;
             const int32_t *o = rel;
             const int8_t *base = in + (iy0 * in_w + ix0) * c;
-            if (!zoo_window_inside(p, iy0, ix0)) {
-                int32_t *t = off;
-                for (ky = 0; ky < p->k_h; ++ky) {
-                    for (kx = 0; kx < p->k_w; ++kx) {
-                        const int32_t iy = iy0 + ky, ix = ix0 + kx;
-                        *t++ = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < in_w) ? (iy * in_w + ix) * c : pad;
-                    }
-                }
+            if (!rows_inside || ix0 < 0 || ix0 + k_w > in_w) {
+                border_offsets(p, iy0, ix0, pad, off);
                 o = off;
                 base = in;
             }
-            for (c0 = 0; c0 < c; c0 += 16) dw16_asm(p, o, base, taps, c0, out);
+            for (c0 = 0; c0 + 16 <= c; c0 += 16) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 1);
+            if (c0 < c) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 0); /* the last 8 */
         }
     }
 }
 #endif
 
 #if ZOO_MVE
-/* dw_pixels16 with its offsets on the stack (a window of <= 9 taps). */
-__attribute__((noinline)) static void dw_fast16(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+/* dw_pixels_asm with its offsets on the stack (a window of <= 9 taps). */
+__attribute__((noinline)) static void dw_fast_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     int32_t rel[9], off[9], t;
     for (t = 0; t < p->k_h * p->k_w; ++t) rel[t] = ((t / p->k_w) * p->in_w + t % p->k_w) * p->in_c;
-    dw_pixels16(p, in, out, rel, off);
+    dw_pixels_asm(p, in, out, rel, off);
 }
 #endif
 
@@ -261,8 +293,8 @@ void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t taps = p->k_h * p->k_w;
 #if ZOO_MVE
-    if ((p->flags & ZOO_CONV_RSHIFT) && (p->in_c & 15) == 0 && taps <= 9) {
-        dw_fast16(p, in, out);
+    if ((p->flags & ZOO_CONV_RSHIFT) && (p->in_c & 7) == 0 && taps <= 9) {
+        dw_fast_asm(p, in, out);
         return;
     }
 #endif
