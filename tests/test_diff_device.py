@@ -194,6 +194,11 @@ def test_damaged_layer_records_are_refused() -> None:
     for why, raw in cases.items():
         with pytest.raises(ToolchainError, match=why):
             parse_tensors(raw, 2, hooks, "fw.elf")
+    # records of different sizes swapped: intact, so reported as reordered, not as damage
+    uneven = [Hook(0, 14, 6), Hook(1, 15, 16)]
+    frames = [frame_layer_record(0, h.operator, h.tensor, bytes(h.nbytes)) for h in uneven]
+    with pytest.raises(ToolchainError, match="operator #0 is corrupt: its operator is 1, expected 0"):
+        parse_tensors(frames[1] + frames[0], 1, uneven, "fw.elf")
     payload = np.array([20, 0, 0, 0, 100, 0, 1, 0, 200, 0], "<u4").tobytes()
     prof = parse_profile(frame_layer_record(0, 0xFFFFFFFF, 2, payload), 1, hooks, "fw.elf")
     assert prof.overhead_ticks.tolist() == [20] and prof.spans.tolist() == [[100, 200]]

@@ -233,17 +233,18 @@ def test_reference_runs_in_the_background_in_chunks_and_stops_when_cancelled(mon
     assert np.array_equal(data.reference_outputs_by_name[card.output.name], whole[card.output.name])
     assert np.array_equal(data.reference_logits, whole[LOGITS])
 
-    calls, gate, real = [], threading.Event(), TFLMRunner._invoke_all
+    calls, entered, gate, real = [], threading.Event(), threading.Event(), TFLMRunner._invoke_all
 
     def held(self, inputs, logits):  # noqa: ANN001, ANN202
         calls.append(len(next(iter(inputs.values()))))
+        entered.set()
         gate.wait(60)
         return real(self, inputs, logits)
 
     monkeypatch.setattr(TFLMRunner, "_invoke_all", held)
     data = evaluation_data(card, limit=50)
     data.reference.start()
-    assert not data.reference.future.done()  # start() returned while the first chunk is held
+    assert entered.wait(60) and not data.reference.future.done()  # start() returned; the first chunk is held
     data.reference.cancel()
     gate.set()
     assert isinstance(data.reference.future.exception(timeout=60), ZooError)
@@ -262,6 +263,34 @@ def test_a_failing_reference_is_raised_not_blamed_on_a_backend(monkeypatch: pyte
 
     monkeypatch.setattr(TFLMRunner, "_invoke_all", broken)
     said: list[str] = []
-    with pytest.raises(BackendError, match="failed on example 0 of 50: test"):
+    with pytest.raises(BackendError, match=r"reference backend tflm failed on evaluation images 0-49 of 50 \(within "
+                                           r"them: TensorFlow Lite Micro failed on example 0 of 50: test\)"):
         validate("stmnist_v1", backends=["tflite", "onnxruntime"], limit=50, timing=False, progress=said.append)
     assert any(m.startswith("tflite:") for m in said) and not any(m.startswith("onnxruntime") for m in said), said
+
+
+def test_reference_chunks_name_the_images_a_failure_is_in_and_keep_empty_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from zoo.conformance import reference
+    from zoo.errors import BackendError
+
+    monkeypatch.setattr(reference, "REFERENCE_CHUNK", 4)
+    seen: list[int] = []
+
+    def run(chunk: np.ndarray) -> dict[str, np.ndarray]:
+        seen.append(len(chunk))
+        if len(seen) == 3:
+            raise BackendError("TensorFlow Lite Micro failed on example 1 of 4: test")
+        return {"y": chunk * 2, LOGITS: chunk[:, :1]}
+
+    images = np.arange(22).reshape(11, 2)
+    with pytest.raises(BackendError, match=r"reference backend tflm failed on evaluation images 8-10 of 11 "
+                                           r"\(within them: .*example 1 of 4: test\)"):
+        reference.chunked_outputs(run, ["y"], images, threading.Event(), backend="tflm")
+    seen.clear()
+    outputs, logits = reference.chunked_outputs(lambda c: {"y": c * 2, LOGITS: c[:, :1]}, ["y"], images[:10],
+                                                threading.Event())
+    assert np.array_equal(outputs["y"], images[:10] * 2) and np.array_equal(logits, images[:10, :1])
+    outputs, logits = reference.chunked_outputs(lambda c: {"y": c * 2}, ["y"], images[:0], threading.Event())
+    assert outputs["y"].shape == (0, 2) and logits is None

@@ -66,21 +66,30 @@ def _error(source: Path | str, where: str, why: str) -> ToolchainError:
 
 
 def _read(raw: memoryview, pos: int, expect: tuple[int, int, int, int], source: Path | str, where: str) -> int:
-    """Check the record at `pos` (magic, CRC-32 over the expected size, then input, operator, tensor and payload
-    size: a damaged head is a checksum error, not taken for a lost record); the next position."""
+    """Check the record at `pos` (magic; CRC-32, so that a damaged head is a checksum error, not taken for a
+    lost record; then input, operator, tensor and payload size); the next position."""
     end = pos + 4 * _HEAD + expect[3]
     if end + 4 > len(raw):
         raise _error(source, where, "the file ends inside it (records lost)")
     head = np.frombuffer(raw[pos:pos + 4 * _HEAD], "<u4")
     if int(head[0]) != LAYER_MAGIC:
         raise _error(source, where, "its magic word is wrong (zeroed or overwritten)")
-    if zlib.crc32(raw[pos:end]) != int(np.frombuffer(raw[end:end + 4], "<u4")[0]):
+    # the CRC where the expected size puts it, else where the head's own size does: an intact record of
+    # another size is a lost or reordered record (the field checks below say so), not damage
+    own = int(head[4])
+    if not (_crc_matches(raw, pos, expect[3]) or (own != expect[3] and _crc_matches(raw, pos, own))):
         raise _error(source, where, "its checksum does not match")
     names = ("input index", "operator", "tensor", "payload size")
     for name, got, want in zip(names, (int(h) for h in head[1:]), expect, strict=True):
         if got != want:
             raise _error(source, where, f"its {name} is {got}, expected {want} (records lost or reordered)")
     return end + 4
+
+
+def _crc_matches(raw: memoryview, pos: int, size: int) -> bool:
+    """Whether a record at `pos` with a payload of `size` bytes ends with its CRC-32 (False past the file)."""
+    end = pos + 4 * _HEAD + size
+    return end + 4 <= len(raw) and zlib.crc32(raw[pos:end]) == int(np.frombuffer(raw[end:end + 4], "<u4")[0])
 
 
 def parse_tensors(raw: bytes, count: int, hooks: list[Hook], source: Path | str) -> list[np.ndarray]:

@@ -316,6 +316,8 @@ def _compare_run(card: Card, model: zoo.Model, inputs: dict[str, np.ndarray],
 def _run_checks(card: Card, model: zoo.Model, result: BackendResult, data: EvalData | None, timing: bool,
                 say: Callable[[str], None]) -> None:
     tol = card.conformance.tolerance(result.backend, result.artifact or card.default_artifact)
+    if data is not None:
+        data.reference.raise_if_failed()  # not another backend's whole run before the same error
     golden = load_golden(card)
     say(f"{result.entry}: golden vectors ({len(golden.inputs)})")
     result.golden, _ = _compare_run(card, model, golden.inputs_by_name, lambda: (golden.outputs_by_name, golden.logits))

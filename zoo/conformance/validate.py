@@ -71,9 +71,9 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
     check_dataset_fits(card, data)
     reference = zoo.load(card.name, backend=card.conformance.reference_backend)
     names = [s.name for s in card.outputs]
-    run = ReferenceRun(partial(chunked_outputs, partial(reference.run, logits=True), names, data.images),
-                       on_start=lambda: say(f"reference {card.conformance.reference_backend}: {len(data.images)} "
-                                            "images (beside the first backend's run)"))
+    run = ReferenceRun(partial(chunked_outputs, partial(reference.run, logits=True), names, data.images,
+                               backend=card.conformance.reference_backend),
+                       on_start=lambda: say(f"reference {card.conformance.reference_backend}: {len(data.images)} images"))
     return EvalData(data.name, data.images, data.labels, run)
 
 
