@@ -230,11 +230,12 @@ static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, co
         for (ox = 0; ox < out_w; ++ox, out += c) {
             const int32_t ix0 = ox * sw - p->pad_left;
             const int32_t *o = rel;
-            const int8_t *base = in + (iy0 * in_w + ix0) * c;
+            const int8_t *base = in; /* a border window: offsets from the input's start */
             if (!rows_inside || ix0 < 0 || ix0 + k_w > in_w) {
                 border_offsets(p, iy0, ix0, pad, off);
                 o = off;
-                base = in;
+            } else {
+                base = in + (iy0 * in_w + ix0) * c; /* formed only inside the input */
             }
             for (c0 = 0; c0 + 16 <= c; c0 += 16) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 1);
             if (c0 < c) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 0); /* the last 8 */
