@@ -27,11 +27,12 @@ CASES = [
     Case("flatten", [(2, 3, 4)], _flatten_dense),
     Case("rows", [(3, 32)], _dense(8)),  # three input rows
 ]
-# Per-tensor weights (TFLM's exact one-step requantization, zoo_rq_exact): 64->32 and 32->24 and the 3
-# rows of 32->8 take zoo_fc_s8_exact (the DSP asm loop), 24->8, 20->16 and 33->7 zoo_fc_s8.
+# Per-tensor weights (TFLM's exact one-step requantization, zoo_rq_exact): 64->32, 32->24, the 3 rows of
+# 32->8 and 16->4 (one pass of the asm loop, one block) take zoo_fc_s8_exact, 24->8, 20->16 and 33->7 zoo_fc_s8.
 PER_TENSOR = [
     Case("chain", [(64,)], _dense(32, 24, 8, act="relu")),
     Case("rows", [(3, 32)], _dense(8)),
+    Case("smallest", [(16,)], _dense(4)),
     Case("relu", [(20,)], _dense(16, act="relu")),
     Case("noact", [(33,)], _dense(7)),
 ]
@@ -50,4 +51,4 @@ def test_fully_connected_per_tensor_bit_exact(op_models, tmp_path) -> None:  # n
 def assert_exact_kernels(lib) -> None:  # noqa: ANN001
     """The per-tensor layers whose shapes allow it call zoo_fc_s8_exact, the others zoo_fc_s8."""
     calls = (lib / "m_model.c").read_text()
-    assert calls.count("zoo_fc_s8_exact(") == 3 and calls.count("zoo_fc_s8(") == 3, calls
+    assert calls.count("zoo_fc_s8_exact(") == 4 and calls.count("zoo_fc_s8(") == 3, calls
