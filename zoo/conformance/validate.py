@@ -7,7 +7,6 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 import zoo
 from zoo.artifacts import no_download
 from zoo.atomic import atomic_write
+from zoo.backend import LOGITS
 from zoo.card import Card
 from zoo.conformance.golden import check_dataset_fits
 from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
-from zoo.conformance.reference import ReferenceRun, chunked_outputs
 from zoo.errors import ArtifactError, UnknownNameError
 
 __all__ = ["ValidationReport", "evaluation_data", "validate"]
@@ -41,11 +40,9 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
                     note: Callable[[str], None] | None = None) -> EvalData | None:
     """Labelled images for the accuracy checks and the reference backend's outputs on them.
 
-    Uses `dataset` if given (downloading it if needed); else the card's own dataset when it is in the cache
-    or the mirror (never a large download behind the user's back), else the card's
-    ``conformance.evaluation_dataset``; None when neither can be had (golden vectors only). The reference's
-    outputs are computed in a thread from the first backend's run on the images on, beside it
-    (:mod:`.reference`); reading them waits for them.
+    Uses `dataset` if given (downloading it if needed); else the card's own dataset when it is
+    in the cache or the mirror (never a large download behind the user's back), else the card's
+    ``conformance.evaluation_dataset``; None when neither can be had (golden vectors only).
 
     Raises:
         UnknownNameError, ArtifactError: a requested or stand-in dataset is unknown or unavailable.
@@ -70,11 +67,9 @@ def evaluation_data(card: Card, dataset: str | None = None, limit: int | None = 
             return None
     check_dataset_fits(card, data)
     reference = zoo.load(card.name, backend=card.conformance.reference_backend)
-    names = [s.name for s in card.outputs]
-    run = ReferenceRun(partial(chunked_outputs, partial(reference.run, logits=True), names, data.images,
-                               backend=card.conformance.reference_backend),
-                       on_start=lambda: say(f"reference {card.conformance.reference_backend}: {len(data.images)} images"))
-    return EvalData(data.name, data.images, data.labels, run)
+    outputs = reference.run(data.images, logits=True)
+    logits = outputs.pop(LOGITS, None)
+    return EvalData(data.name, data.images, data.labels, {s.name: outputs[s.name] for s in card.outputs}, logits)
 
 
 @dataclass
@@ -146,12 +141,7 @@ def validate(model: str, backends: list[str] | None = None, dataset: str | None 
         zoo.registry.backend_class(name)  # raises UnknownNameError, with suggestions
     data = evaluation_data(card, dataset, limit, progress)
     results = {}
-    try:
-        for entry, backend, artifact in entries(card, names):
-            results[entry] = check_backend(card, entry, backend, artifact, data, timing, progress)
-    except BaseException:
-        if data is not None:
-            data.reference.cancel()  # an error or Ctrl-C: the reference thread stops at its next chunk
-        raise
+    for entry, backend, artifact in entries(card, names):
+        results[entry] = check_backend(card, entry, backend, artifact, data, timing, progress)
     return ValidationReport(card, data.name if data else None, data.reference_accuracy if data else None, results,
                             data)
