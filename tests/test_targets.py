@@ -246,6 +246,24 @@ def test_cache_key_covers_every_source_the_lowerings_import(tmp_path: Path) -> N
     assert m4.cache_key() != m7.cache_key() and "target=cortexm4:" in m4.cache_key()
 
 
+def test_cache_keys_hold_the_emulators_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The compiled form keeps instruction and stack figures QEMU measured, the instrumented profile build its
+    per-layer figures: another QEMU version is another cache entry for both."""
+    from zoo.backends.tvm_cortexm7 import instrumented, qemu
+    from zoo.backends.tvm_cortexm7.library import ModelLibrary
+
+    m7, real = backend_for("cortexm7")(), qemu.qemu_version
+    installed = real()
+    assert f"/device={installed}/" in m7.cache_key()
+    lib = ModelLibrary(tmp_path, "m", tmp_path / "m.h", ())  # only its folder and prefix are read for the key
+    before = instrumented._key(lib, m7.runner, instrumented.PROFILE, ())
+    monkeypatch.setattr(qemu, "qemu_version", lambda timeout_s=30: "QEMU emulator version 99.0")
+    assert "/device=QEMU emulator version 99.0/" in m7.cache_key()
+    assert instrumented._key(lib, m7.runner, instrumented.PROFILE, ()) != before
+    monkeypatch.setattr(qemu, "QEMU", "qemu-system-arm-not-installed")
+    assert real() == "missing"
+
+
 @pytest.mark.parametrize("name", TARGETS)
 def test_declared_features_match_what_the_compiler_enables(name: str) -> None:
     """dsp, mve and fpu in the target's data agree with gcc's feature macros for its flags (not taken on faith)."""

@@ -150,8 +150,9 @@ class TVMCortexMBackend(Backend):
         return Availability(True)
 
     def cache_key(self) -> str:
-        """The target (its whole description), TVM and gcc versions, the lowering, and a hash of every source the
-        lowering and the firmware use (:func:`source_files`)."""
+        """The target (its whole description), TVM and gcc versions, the device runner's (QEMU's: it measures the
+        instruction figures kept with the build), the lowering, and a hash of every source the lowering and the
+        firmware use (:func:`source_files`)."""
         digest = hashlib.sha256()
         root = Path(__file__).parent.parent
         for path in source_files():
@@ -162,7 +163,7 @@ class TVMCortexMBackend(Backend):
         except importlib.metadata.PackageNotFoundError:
             tvm_version = "missing"
         return (f"{self.name}/target={self.target.name}:{target}/lowering={self.lowering}/tvm={tvm_version}/"
-                f"gcc={gcc_version(self.timeout_s)}/src={digest.hexdigest()[:16]}")
+                f"gcc={gcc_version(self.timeout_s)}/device={self.runner.version()}/src={digest.hexdigest()[:16]}")
 
     def compile(self, card: Card, artifact: Artifact, artifact_path: Path, out_dir: Path) -> None:
         """Write ``library/`` (the model library), ``fw.elf`` + ``fw.map``, ``measurements.json``, ``footprint.json``

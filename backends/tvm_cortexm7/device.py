@@ -72,3 +72,8 @@ class DeviceRunner(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where the firmware runs, for reports (e.g. "QEMU mps2-an386 (Cortex-M4F)")."""
+
+    def version(self) -> str:
+        """The device's or emulator's version: the cache keys hold it, since the figures measured at compile time
+        (instructions, stack, the per-layer profile) are its own ("" when nothing tells them apart)."""
+        return ""

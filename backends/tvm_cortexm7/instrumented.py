@@ -80,7 +80,8 @@ def _key(library: ModelLibrary, device: DeviceRunner, mode: str, test_defines: t
              *(pkg / name for name in (*HARNESS_SOURCES, *INSTRUMENT_SOURCES, *HARNESS_HEADERS, *_HOST_SOURCES))]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return [library.prefix, digest.hexdigest(), device.target.model_dump_json(), mode, *test_defines]
+    # the profile build's figures (profile.json) are the emulator's: a new version measures them anew
+    return [library.prefix, digest.hexdigest(), device.target.model_dump_json(), mode, device.version(), *test_defines]
 
 
 def instrumented_elf(library: ModelLibrary, device: DeviceRunner, mode: str, *, timeout_s: float = 120.0,

@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 
 from zoo.errors import InputError, ToolchainError
 from zoo.proc import Tools, ToolTimeout
+from zoo.proc import run as proc_run
 
 from .device import DeviceRunner, Result, concat_results
 from .records import RecordLayout, input_file, parse_records
@@ -37,6 +39,24 @@ from .targets import TargetSpec
 __all__ = ["QemuRunner", "ticks_to_instructions", "emulator_count", "shards", "EXIT_CODES", "ENV_EMULATORS"]
 
 QEMU = "qemu-system-arm"
+
+
+def qemu_version(timeout_s: float = 30) -> str:
+    """The first line of ``qemu-system-arm --version`` ("missing" when it is not installed): the cache keys
+    hold it, since the instruction figures measured at compile time are the emulator's.
+
+    Raises:
+        ToolchainError: the emulator does not answer.
+    """
+    try:
+        proc = proc_run([QEMU, "--version"], timeout=timeout_s)
+    except FileNotFoundError:
+        return "missing"
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(f"{QEMU} --version did not answer within {timeout_s:g} s; the machine is "
+                             "overloaded or the emulator is broken (apt-get install -y qemu-system-arm)") from None
+    lines = proc.stdout.strip().splitlines()
+    return lines[0].strip() if proc.returncode == 0 and lines else f"unknown (exit status {proc.returncode})"
 ENV_EMULATORS = "ZOO_EMULATORS"
 SHARD_INPUTS = 4096  # inputs per emulator start at most: a QEMU start (~40 ms) is < 1 % of a stmnist shard
 SHARD_BYTES = 32 << 20  # input bytes per emulator start at most (input.bin on the host's temporary folder)
@@ -103,6 +123,9 @@ class QemuRunner(DeviceRunner):
 
     def describe(self) -> str:
         return f"QEMU {self.target.emulator.machine} ({self.target.core})"
+
+    def version(self) -> str:
+        return qemu_version(self.timeout_s)
 
     def command(self, elf: Path, count_instructions: bool = False) -> list[str]:
         """The emulator command line for an image.
