@@ -319,7 +319,7 @@ def test_cortexm55_kernels_multiply_with_helium() -> None:
     for kernel in ("zoo_int8_fc.o", "zoo_int8_conv_mve.o", "zoo_int8_dwconv_mve.o"):
         assert mve_macs([build / kernel], arch) > 0, f"{kernel}: no MVE multiply in the M55 build"
     calls = (model.runner.dir / "library" / "stmnist_v1_model.c").read_text()
-    assert calls.count("zoo_conv2d_s8_mve(") == 2 and calls.count("zoo_dwconv_s8_mve(") == 2
+    assert calls.count("zoo_conv2d_s8_mve(") == 2 and calls.count("zoo_dwconv_s8_mve_fast(") == 2
     m7 = zoo.load("stmnist_v1", backend="tvm-cortexm7")
     assert "_mve(" not in (m7.runner.dir / "library" / "stmnist_v1_model.c").read_text()
     assert mve_macs(sorted((m7.runner.dir / "build" / "model").glob("zoo_int8_*.o")), arch) == 0

@@ -59,7 +59,9 @@ def test_convolutions_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN0
     mve_dw = sum(case.name.startswith("mve_dw") for case in test_conv2d.MVE)
     assert calls.count("zoo_conv2d_s8_mve(") == len(test_conv2d.CONV) - 1 + len(test_conv2d.MVE) - mve_dw
     assert (tmp_path / "lib" / "m_weights.c").read_text().count("_fill[") == test_conv2d.PRUNED_MVE
-    assert calls.count("zoo_dwconv_s8_mve(") == len(test_conv2d.DEPTHWISE) - 1 + mve_dw
+    fast, general = calls.count("zoo_dwconv_s8_mve_fast("), calls.count("zoo_dwconv_s8_mve(")
+    assert fast + general == len(test_conv2d.DEPTHWISE) - 1 + mve_dw
+    assert fast >= 3 and general >= 2  # both entry points run: multiples of 8 channels (24, 32, 8), and 22, 4
     assert "zoo_conv2d_s8_c1(" in calls and "zoo_dwconv_s8(" in calls
 
 

@@ -125,6 +125,8 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
         names = (*names[:2], pad, *names[3:])
         em.decl(decl(layer, i, flags, names, 1))
-        return f"zoo_dwconv_s8_mve(&s_l{i}, {x}, {y});"
+        # the asm path's layers get its own entry point: the linker then drops the general paths
+        fast = flags and layer.in_hwc[2] % 8 == 0 and layer.kernel[0] * layer.kernel[1] <= 9
+        return f"zoo_dwconv_s8_mve{'_fast' if fast else ''}(&s_l{i}, {x}, {y});"
     em.decl(decl(layer, i, flags, names, 1))
     return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, (int8_t *)({em.scratch(i)}));"

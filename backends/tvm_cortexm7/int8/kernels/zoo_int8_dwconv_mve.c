@@ -290,6 +290,18 @@ __attribute__((noinline)) static void dw_large(const zoo_conv_t *p, const int8_t
     dw_layer(p, in, out, rel, tap);
 }
 
+void zoo_dwconv_s8_mve_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+#if ZOO_MVE
+    if (!(p->flags & ZOO_CONV_RSHIFT) || (p->in_c & 7) != 0 || p->k_h * p->k_w > 9) {
+        __builtin_trap(); /* not a layer for the asm path: a generator bug, never a wrong output */
+    }
+    dw_fast_asm(p, in, out);
+#else
+    zoo_dwconv_s8_mve(p, in, out);
+#endif
+}
+
 void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out)
 {
     const int32_t taps = p->k_h * p->k_w;
