@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from zoo.backends.tvm_cortexm7.int8 import layout
 
 
