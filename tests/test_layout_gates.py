@@ -30,3 +30,19 @@ def test_packed_kernels_only_where_the_rounding_constant_fits_32_bits(e: int, zp
     assert data.rq is not None  # the single-step check alone would have let every case through
     assert layout.packable(layer, data) is fast
     assert (abs(2 * zp + 1) << (e - 1) < 2**31) is fast
+
+
+@pytest.mark.parametrize(("channels", "kernel", "flags", "fast"), [
+    (16, (3, 3), 128, True), (8, (3, 3), 128, True), (24, (1, 1), 128, True), (8, (3, 3), 128 | 16, True),
+    (8, (5, 5), 128, False), (8, (2, 5), 128, False), (12, (3, 3), 128, False), (4, (3, 3), 128, False),
+    (16, (3, 3), 0, False)])
+def test_helium_depthwise_fast_entry_only_for_the_asm_paths_layers(channels: int, kernel: tuple[int, int], flags: int,
+                                                                   fast: bool) -> None:
+    """zoo_dwconv_s8_mve_fast traps unless ZOO_CONV_RSHIFT, in_c % 8 == 0 and k_h * k_w <= 9
+    (kernels/zoo_int8_dwconv_mve.c): the generator picks it exactly for those layers."""
+    from zoo.backends.tvm_cortexm7.int8.layout_mve import FLAG_RSHIFT, dw_fast
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import Conv2D
+
+    assert FLAG_RSHIFT == 128
+    layer = Conv2D("dw", 0, [], [], depthwise=True, in_hwc=(6, 6, channels), kernel=kernel)
+    assert dw_fast(layer, flags) is fast

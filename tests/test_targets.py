@@ -320,8 +320,12 @@ def test_cortexm55_kernels_multiply_with_helium() -> None:
         assert mve_macs([build / kernel], arch) > 0, f"{kernel}: no MVE multiply in the M55 build"
     calls = (model.runner.dir / "library" / "stmnist_v1_model.c").read_text()
     assert calls.count("zoo_conv2d_s8_mve(") == 2 and calls.count("zoo_dwconv_s8_mve_fast(") == 2
+    assert "zoo_dwconv_s8_mve(" not in calls  # both depthwise layers take the asm path's entry: nothing else linked
+    symbols = subprocess.run(["arm-none-eabi-nm", str(model.runner.dir / "fw.elf")], check=True, timeout=60,
+                             capture_output=True, text=True).stdout
+    assert "dw_fast_asm" in symbols and "dw_pixel" not in symbols and "dw_small" not in symbols
     m7 = zoo.load("stmnist_v1", backend="tvm-cortexm7")
-    assert "_mve(" not in (m7.runner.dir / "library" / "stmnist_v1_model.c").read_text()
+    assert not re.search(r"_mve(_fast)?\(", (m7.runner.dir / "library" / "stmnist_v1_model.c").read_text())
     assert mve_macs(sorted((m7.runner.dir / "build" / "model").glob("zoo_int8_*.o")), arch) == 0
 
 

@@ -81,7 +81,8 @@ def _key(library: ModelLibrary, device: DeviceRunner, mode: str, test_defines: t
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     # the profile build's figures (profile.json) are the emulator's: a new version measures them anew
-    return [library.prefix, digest.hexdigest(), device.target.model_dump_json(), mode, device.version(), *test_defines]
+    measured_by = device.version() if mode == PROFILE else ""
+    return [library.prefix, digest.hexdigest(), device.target.model_dump_json(), mode, measured_by, *test_defines]
 
 
 def instrumented_elf(library: ModelLibrary, device: DeviceRunner, mode: str, *, timeout_s: float = 120.0,

@@ -40,6 +40,14 @@ __all__ = ["QemuRunner", "ticks_to_instructions", "emulator_count", "shards", "E
 
 QEMU = "qemu-system-arm"
 
+ENV_EMULATORS = "ZOO_EMULATORS"
+SHARD_INPUTS = 4096  # inputs per emulator start at most: a QEMU start (~40 ms) is < 1 % of a stmnist shard
+SHARD_BYTES = 32 << 20  # input bytes per emulator start at most (input.bin on the host's temporary folder)
+EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
+              3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
+              4: "an unexpected interrupt or exception fired",
+              5: "input.bin does not match the firmware (head, input size or length)"}
+
 
 def qemu_version(timeout_s: float = 30) -> str:
     """The first line of ``qemu-system-arm --version`` ("missing" when it is not installed): the cache keys
@@ -55,15 +63,11 @@ def qemu_version(timeout_s: float = 30) -> str:
     except subprocess.TimeoutExpired:
         raise ToolchainError(f"{QEMU} --version did not answer within {timeout_s:g} s; the machine is "
                              "overloaded or the emulator is broken (apt-get install -y qemu-system-arm)") from None
+    except OSError as exc:
+        raise ToolchainError(f"{QEMU} --version could not run ({exc}); reinstall the emulator "
+                             "(apt-get install -y qemu-system-arm)") from None
     lines = proc.stdout.strip().splitlines()
     return lines[0].strip() if proc.returncode == 0 and lines else f"unknown (exit status {proc.returncode})"
-ENV_EMULATORS = "ZOO_EMULATORS"
-SHARD_INPUTS = 4096  # inputs per emulator start at most: a QEMU start (~40 ms) is < 1 % of a stmnist shard
-SHARD_BYTES = 32 << 20  # input bytes per emulator start at most (input.bin on the host's temporary folder)
-EXIT_CODES = {2: "semihosting file I/O failed (input.bin/output.bin)",
-              3: "the firmware faulted (HardFault/MemManage/BusFault/UsageFault handler ran)",
-              4: "an unexpected interrupt or exception fired",
-              5: "input.bin does not match the firmware (head, input size or length)"}
 
 
 def ticks_to_instructions(ticks: np.ndarray | int, target: TargetSpec) -> np.ndarray:

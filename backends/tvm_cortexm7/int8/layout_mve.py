@@ -1,6 +1,6 @@
 """Layouts and calls of the Helium (MVE) convolution kernels, for targets with MVE (Cortex-M55).
 
-``zoo_conv2d_s8_mve`` and ``zoo_dwconv_s8_mve`` (``kernels/zoo_int8_conv_mve.c``,
+``zoo_conv2d_s8_mve`` and ``zoo_dwconv_s8_mve`` / ``_fast`` (:func:`dw_fast`; ``kernels/zoo_int8_conv_mve.c``,
 ``kernels/zoo_int8_dwconv_mve.c``) read the model's own int8 weights in the model's own order
 (OHWI for CONV_2D, HWO for DEPTHWISE_CONV_2D: no padding, no widening, so flash holds the same
 bytes as the .tflite), the bias with ``-in_zp * sum(w)`` folded in, and TFLM's multiplier and shift
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
 FLAG_CONST = 16  # ZOO_CONV_CONST: channels whose weights are all zero are constants, not computed
 
-__all__ = ["FLAG_CONST", "FLAG_RSHIFT", "applies", "conv_arrays", "dw_order", "elide_constants", "emit_conv"]
+__all__ = ["FLAG_CONST", "FLAG_RSHIFT", "applies", "conv_arrays", "dw_fast", "dw_order", "elide_constants",
+           "emit_conv"]
 
 
 def applies(layer: Conv2D) -> bool:
@@ -103,6 +104,13 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     return np.ascontiguousarray(w[live]).reshape(-1), rq.astype(np.int32), fill
 
 
+def dw_fast(layer: Conv2D, flags: int) -> bool:
+    """Whether a depthwise layer takes ``zoo_dwconv_s8_mve_fast`` (the asm path's own entry point, so that the
+    linker drops the general paths): no left shift (``ZOO_CONV_RSHIFT``), a multiple of 8 channels, <= 9 taps
+    (the C entry traps on any other layer)."""
+    return bool(flags & FLAG_RSHIFT) and layer.in_hwc[2] % 8 == 0 and layer.kernel[0] * layer.kernel[1] <= 9
+
+
 def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen.Emitter, conv2d._decl
     """Declare the layer's arrays and parameters; return its ``zoo_*_mve`` call."""
     w, bias, mult, shift = conv_arrays(layer)
@@ -125,8 +133,6 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
         names = (*names[:2], pad, *names[3:])
         em.decl(decl(layer, i, flags, names, 1))
-        # the asm path's layers get its own entry point: the linker then drops the general paths
-        fast = flags and layer.in_hwc[2] % 8 == 0 and layer.kernel[0] * layer.kernel[1] <= 9
-        return f"zoo_dwconv_s8_mve{'_fast' if fast else ''}(&s_l{i}, {x}, {y});"
+        return f"zoo_dwconv_s8_mve{'_fast' if dw_fast(layer, flags) else ''}(&s_l{i}, {x}, {y});"
     em.decl(decl(layer, i, flags, names, 1))
     return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, (int8_t *)({em.scratch(i)}));"

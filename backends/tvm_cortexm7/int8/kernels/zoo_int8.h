@@ -93,8 +93,8 @@ void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_
  * depth multiplier 1, `pad` set (in_c bytes of the input zero point). */
 void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out);
-/* Specialised: ZOO_CONV_RSHIFT, in_c % 8 == 0, k_h * k_w <= 9 (the asm path only: a model whose depthwise
- * layers all are links none of the others; any other layer traps). */
+/* Specialised: ZOO_CONV_RSHIFT, in_c % 8 == 0, k_h * k_w <= 9: the asm path only (a model whose depthwise
+ * layers all qualify does not link the general paths); any other layer traps. */
 void zoo_dwconv_s8_mve_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);

@@ -5,7 +5,9 @@
  * from zero) and scattered back into channel order. The channels past the last 8 go 4 at a time
  * (VLDRB.S32, VMUL, VADD), the last < 4 under a VCTP tail predicate. A layer of a multiple of 8
  * channels without left shifts runs its taps and requantization in one asm block per pixel and
- * group of 16 (or the last 8): dw_asm.
+ * group of 16 (or the last 8): dw_asm. The generator calls such layers through zoo_dwconv_s8_mve_fast
+ * (the asm path only), the others through zoo_dwconv_s8_mve, which still takes the asm path where it
+ * applies (for callers of the library of their own).
  *
  * Layout (layout_mve.conv_arrays): the model's own HWO int8 weights, [k_h * k_w][c], the bias with
  * the input zero point folded in, TFLM's multiplier and shift per channel (within each full group of
