@@ -259,6 +259,17 @@ static inline int32_t zoo_rq_mm(int32_t x, int32_t m, int32_t c, int32_t e)
     "asr " A ", " A ", r1\n\t"                                            \
     "ssat " A ", #8, " A "\n\t"
 
+/* A block kernel's four requantized pixels (r6, r8, r9, r10) stored: pixel 0 at [r7], r7 then one channel on;
+ * pixels 1..3 at r7 + d1, d2, d3, read from the block's state at [r12 + D1] (d1, d2) and [r12 + D3].
+ * Clobbers r4, r5, lr (zoo_int8_conv_1x1.c, zoo_int8_conv_3x3.c). */
+#define ZOO_STORE4_ASM(D1, D3)                                             \
+    "ldrd r4, r5, [r12, #" D1 "]\n\t"                                    \
+    "ldr lr, [r12, #" D3 "]\n\t"                                         \
+    "strb r10, [r7, lr]\n\t"                                              \
+    "strb r9, [r7, r5]\n\t"                                               \
+    "strb r8, [r7, r4]\n\t"                                               \
+    "strb r6, [r7], #1\n\t"
+
 /* zoo_rq_mm's c = (2 zp + 1) << (e - 1) from zp2 = 2 zp + 1 and e1 = e - 1, shifted unsigned (a left
  * shift of a negative int is undefined in C); the generator checks that it fits an int32. */
 static inline int32_t zoo_rq_mm_c(int32_t zp2, int32_t e1)

@@ -106,12 +106,7 @@ __asm__(".section .text.zoo_1x1_channels,\"ax\",%progbits\n\t"
         "add r1, r1, #1\n\t"       /* e */
         "ldr r0, [r12, #32]\n\t"   /* m */
         ZOO_MM_RQ_ASM("r6") ZOO_MM_RQ_ASM("r8") ZOO_MM_RQ_ASM("r9") ZOO_MM_RQ_ASM("r10")
-        "ldrd r4, r5, [r12, #16]\n\t" /* d1, d2 */
-        "ldr lr, [r12, #24]\n\t"       /* d3 */
-        "strb r10, [r7, lr]\n\t"
-        "strb r9, [r7, r5]\n\t"
-        "strb r8, [r7, r4]\n\t"
-        "strb r6, [r7], #1\n\t"
+        ZOO_STORE4_ASM("16", "24")
         "ldr r0, [r12, #28]\n\t"
         "cmp r11, r0\n\t"
         "bne 5b\n\t"

@@ -138,13 +138,8 @@ __asm__(".section .text.zoo_3x3_channels,\"ax\",%progbits\n\t"
         "add r1, r1, #1\n\t"       /* e */
         "ldr r0, [sp, #4]\n\t"    /* m */
         ZOO_MM_RQ_ASM("r6") ZOO_MM_RQ_ASM("r8") ZOO_MM_RQ_ASM("r9") ZOO_MM_RQ_ASM("r10")
-        "ldrd r4, r5, [r12, #20]\n\t" /* d1, d2 */
-        "ldr lr, [r12, #28]\n\t"       /* d3 */
-        "ldr r7, [r12, #32]\n\t"
-        "strb r10, [r7, lr]\n\t"
-        "strb r9, [r7, r5]\n\t"
-        "strb r8, [r7, r4]\n\t"
-        "strb r6, [r7], #1\n\t"
+        "ldr r7, [r12, #32]\n\t"       /* out */
+        ZOO_STORE4_ASM("20", "28")
         "str r7, [r12, #32]\n\t"
         "ldr r0, [sp, #8]\n\t"
         "cmp r11, r0\n\t"
