@@ -46,3 +46,19 @@ def test_helium_depthwise_fast_entry_only_for_the_asm_paths_layers(channels: int
     assert FLAG_RSHIFT == 128
     layer = Conv2D("dw", 0, [], [], depthwise=True, in_hwc=(6, 6, channels), kernel=kernel)
     assert dw_fast(layer, flags) is fast
+
+
+@pytest.mark.parametrize(("shifts", "ok"), [([0, -31], True), ([-5, -12], True), ([1, -3], False), ([-32, 0], False)])
+def test_helium_records_hold_only_right_shifts_that_fit_a_byte(shifts: list[int], ok: bool) -> None:
+    """zoo_conv2d_s8_mve_rq reads {bias, mult} records and the shifts as int8 (LDRSB into VRSHL): a left
+    shift or one past -31 is refused, never stored wrapped."""
+    from zoo.backends.tvm_cortexm7.int8.layout_mve import records
+    from zoo.errors import BackendError
+
+    bias, mult, shift = np.array([7, -9], np.int32), np.array([1 << 30, (1 << 31) - 1], np.int32), np.array(shifts)
+    if not ok:
+        with pytest.raises(BackendError, match="outside"):
+            records(bias, mult, shift)
+        return
+    rq, sh8 = records(bias, mult, shift)
+    assert rq.tolist() == [7, 1 << 30, -9, (1 << 31) - 1] and sh8.dtype == np.int8 and sh8.tolist() == shifts

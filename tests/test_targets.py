@@ -319,11 +319,14 @@ def test_cortexm55_kernels_multiply_with_helium() -> None:
     for kernel in ("zoo_int8_fc.o", "zoo_int8_conv_mve.o", "zoo_int8_dwconv_mve.o"):
         assert mve_macs([build / kernel], arch) > 0, f"{kernel}: no MVE multiply in the M55 build"
     calls = (model.runner.dir / "library" / "stmnist_v1_model.c").read_text()
-    assert calls.count("zoo_conv2d_s8_mve(") == 2 and calls.count("zoo_dwconv_s8_mve_fast(") == 2
-    assert "zoo_dwconv_s8_mve(" not in calls  # both depthwise layers take the asm path's entry: nothing else linked
+    # every convolution (the one-channel first one too) on the records entry, both depthwise layers on the
+    # asm path's: none of the general paths is linked (the flash row, issue 14)
+    assert calls.count("zoo_conv2d_s8_mve_rq(") == 3 and calls.count("zoo_dwconv_s8_mve_fast(") == 2
+    assert "zoo_dwconv_s8_mve(" not in calls and "zoo_conv2d_s8_mve(" not in calls and "zoo_conv2d_s8_c1(" not in calls
     symbols = subprocess.run(["arm-none-eabi-nm", str(model.runner.dir / "fw.elf")], check=True, timeout=60,
                              capture_output=True, text=True).stdout
     assert "dw_fast_asm" in symbols and "dw_pixel" not in symbols and "dw_small" not in symbols
+    assert "conv_channels4_rq" in symbols and "conv_channels4_lshift" not in symbols and "conv_const4" not in symbols
     m7 = zoo.load("stmnist_v1", backend="tvm-cortexm7")
     assert not re.search(r"_mve(_fast)?\(", (m7.runner.dir / "library" / "stmnist_v1_model.c").read_text())
     assert mve_macs(sorted((m7.runner.dir / "build" / "model").glob("zoo_int8_*.o")), arch) == 0

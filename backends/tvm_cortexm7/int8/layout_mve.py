@@ -1,6 +1,6 @@
 """Layouts and calls of the Helium (MVE) convolution kernels, for targets with MVE (Cortex-M55).
 
-``zoo_conv2d_s8_mve`` and ``zoo_dwconv_s8_mve`` / ``_fast`` (:func:`dw_fast`; ``kernels/zoo_int8_conv_mve.c``,
+``zoo_conv2d_s8_mve`` / ``_rq`` and ``zoo_dwconv_s8_mve`` / ``_fast`` (:func:`dw_fast`; ``kernels/zoo_int8_conv_mve.c``,
 ``kernels/zoo_int8_dwconv_mve.c``) read the model's own int8 weights in the model's own order
 (OHWI for CONV_2D, HWO for DEPTHWISE_CONV_2D: no padding, no widening, so flash holds the same
 bytes as the .tflite), the bias with ``-in_zp * sum(w)`` folded in, and TFLM's multiplier and shift
@@ -27,16 +27,17 @@ FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
 FLAG_CONST = 16  # ZOO_CONV_CONST: channels whose weights are all zero are constants, not computed
 
 __all__ = ["FLAG_CONST", "FLAG_RSHIFT", "applies", "conv_arrays", "dw_fast", "dw_order", "elide_constants",
-           "emit_conv"]
+           "emit_conv", "records"]
 
 
 def applies(layer: Conv2D) -> bool:
     """Whether the MVE kernels run this layer: depthwise with depth multiplier 1, any regular convolution
-    but one that ``zoo_conv2d_s8_c1`` takes (one input channel, <= 9 taps: 14 instructions per output
-    there, fewer than the 4-pixel VMLADAVA loop spends on so short a dot product)."""
+    (the one-channel 3x3 too: on stmnist_v1's first layer the Helium columns and VMLADAVA loop spend
+    fewer instructions than ``zoo_conv2d_s8_c1``, 418,532 against 455,980 for the model, and the
+    M55 build then links no DSP convolution)."""
     if layer.depthwise:
         return layer.depth_multiplier == 1
-    return layout.c1_records(layer) is None
+    return True
 
 
 def conv_arrays(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -80,9 +81,9 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
 
     Returns:
         (int8 weights of the live channels only, int32 ``rq``: the number of runs of consecutive live
-        channels, ``{first, count}`` per run, then ``{bias, mult, shift}`` per live channel; int8 ``fill``:
+        channels, ``{first, count}`` per run, then ``{bias, mult}`` per live channel; int8 ``fill``:
         per output channel the constant output of a pruned channel (:func:`layout.constant_output`),
-        0 for a live one).
+        0 for a live one). The shifts are :func:`records`' as for any other layer.
 
     Example: channels [live, zero, live, live] give rq ``{2, 0, 1, 2, 2, <3 records>}``.
     """
@@ -96,12 +97,23 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
         return None
     edges = np.diff(np.concatenate([[0], live.astype(np.int64), [0]]))
     first, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    rec = np.stack([bias, mult, shift], axis=1)[live]
+    rec = np.stack([bias, mult], axis=1)[live]
     rq = np.concatenate([[first.size], np.stack([first, end - first], axis=1).reshape(-1), rec.reshape(-1)])
     fill = np.zeros(oc, np.int8)
     for c in np.flatnonzero(~live):
         fill[c] = layout.constant_output(layer, int(bias[c]), int(mult[c]), int(shift[c]))
     return np.ascontiguousarray(w[live]).reshape(-1), rq.astype(np.int32), fill
+
+
+def records(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A regular convolution's ``zoo_mve_channels4`` arrays (every shift <= 0): int32 ``{bias, mult}`` per
+    channel (``rq``) and the shifts as int8 (``shift8``: TFLM's shifts are within [-31, 0] here).
+
+    Example: two channels give rq ``{b0, m0, b1, m1}`` and shift8 ``{s0, s1}``.
+    """
+    if np.any(shift > 0) or np.any(shift < -31):
+        raise BackendError(f"shifts {shift.min()}..{shift.max()} outside [-31, 0] for the Helium records")
+    return np.stack([bias, mult], axis=1).astype(np.int32).reshape(-1), shift.astype(np.int8)
 
 
 def dw_fast(layer: Conv2D, flags: int) -> bool:
@@ -115,24 +127,25 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
     """Declare the layer's arrays and parameters; return its ``zoo_*_mve`` call."""
     w, bias, mult, shift = conv_arrays(layer)
     flags = FLAG_RSHIFT if np.all(shift <= 0) else 0
-    elided = elide_constants(layer)
-    if elided is not None:  # pruned channels: live weights and records only, the constants in shift8
-        lw, rq, fill = elided
-        names = (em.array(f"l{i}_w", lw) if lw.size else "0", "0", "0", "0", "0", "0", em.array(f"l{i}_rec", rq))
-        em.decl(decl(layer, i, FLAG_RSHIFT | FLAG_CONST, names, 1, em.array(f"l{i}_fill", fill)))
-        return f"zoo_conv2d_s8_mve(&s_l{i}, {em.ptr(layer.inputs[0])}, {em.ptr(layer.outputs[0])}, " \
-               f"(int8_t *)({em.scratch(i)}));"
-    if flags and not layer.depthwise:  # records {bias, mult, shift} per channel for zoo_mve_channels4
-        rec = em.array(f"l{i}_rec", np.stack([bias, mult, shift], axis=1).astype(np.int32))
-        names = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", rec)
-    else:
-        names = (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult),
-                 em.array(f"l{i}_shift", shift), "0")
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
+    scratch = f"(int8_t *)({em.scratch(i)})"
     if layer.depthwise:
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
-        names = (*names[:2], pad, *names[3:])
-        em.decl(decl(layer, i, flags, names, 1))
+        em.decl(decl(layer, i, flags, (em.array(f"l{i}_w", w), "0", pad, em.array(f"l{i}_bias", bias),
+                                       em.array(f"l{i}_mult", mult), em.array(f"l{i}_shift", shift), "0"), 1))
         return f"zoo_dwconv_s8_mve{'_fast' if dw_fast(layer, flags) else ''}(&s_l{i}, {x}, {y});"
-    em.decl(decl(layer, i, flags, names, 1))
-    return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, (int8_t *)({em.scratch(i)}));"
+    if not flags:  # a left shift: bias, mult and shift arrays (the general entry's intrinsics path)
+        em.decl(decl(layer, i, flags, (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias),
+                                       em.array(f"l{i}_mult", mult), em.array(f"l{i}_shift", shift), "0"), 1))
+        return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, {scratch});"
+    rec, sh8 = records(bias, mult, shift)
+    elided = elide_constants(layer)
+    if elided is not None:  # pruned channels: live weights and records only, the constants in pad
+        lw, rq, fill = elided
+        ptrs = (em.array(f"l{i}_w", lw) if lw.size else "0", "0", em.array(f"l{i}_fill", fill), "0", "0", "0",
+                em.array(f"l{i}_rec", rq))
+        em.decl(decl(layer, i, FLAG_RSHIFT | FLAG_CONST, ptrs, 1, em.array(f"l{i}_sh", sh8)))
+        return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, {scratch});"
+    ptrs = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", em.array(f"l{i}_rec", rec))
+    em.decl(decl(layer, i, flags, ptrs, 1, em.array(f"l{i}_sh", sh8)))
+    return f"zoo_conv2d_s8_mve_rq(&s_l{i}, {x}, {y}, {scratch});"

@@ -51,7 +51,8 @@ typedef struct {
      * ZOO_CONV_C1: NULL (rq holds the zoo_conv2d_s8_c1 records). */
     const int8_t *weights;
     /* depthwise with depth_mult 1 and in_c % 4 == 0: in_c bytes of the input zero point (what
-     * padding taps read); else NULL */
+     * padding taps read); zoo_conv2d_s8_mve under ZOO_CONV_CONST: per output channel the constant
+     * output of an all-zero channel; else NULL */
     const int8_t *pad;
     /* bias - in_zp * sum(weights), padded to an even channel count */
     const int32_t *bias;
@@ -61,8 +62,8 @@ typedef struct {
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
      * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
     const int32_t *rq;
-    /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); zoo_conv2d_s8_mve under
-     * ZOO_CONV_CONST: per output channel the constant output of an all-zero channel; else NULL */
+    /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); zoo_conv2d_s8_mve with records
+     * in rq: TFLM's shift per output channel; else NULL */
     const int8_t *shift8;
 } zoo_conv_t;
 
@@ -92,6 +93,10 @@ void zoo_conv2d_s8_c1(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_
  * Regular conv: any layer, `scratch` ZOO_CONV2D_SCRATCH_BYTES(k) (4 int8 columns). Depthwise:
  * depth multiplier 1, `pad` set (in_c bytes of the input zero point). */
 void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+/* Specialised: ZOO_CONV_RSHIFT with per-channel records in rq, no ZOO_CONV_CONST: the records path only (a
+ * model whose convolutions all qualify does not link the left-shift and constant-channel paths); any
+ * other layer traps. */
+void zoo_conv2d_s8_mve_rq(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: ZOO_CONV_RSHIFT, in_c % 8 == 0, k_h * k_w <= 9: the asm path only (a model whose depthwise
  * layers all qualify does not link the general paths); any other layer traps. */

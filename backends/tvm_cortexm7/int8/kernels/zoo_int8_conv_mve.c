@@ -5,12 +5,13 @@
  *
  * Layout (layout_mve.conv_arrays): the model's own OHWI int8 weights, [out_c][k_h * k_w * in_c], the
  * bias with the input zero point folded in, TFLM's multiplier and shift per output channel: with every
- * shift <= 0 (ZOO_CONV_RSHIFT) as records {bias, mult, shift} per channel in `rq` (zoo_mve_channels4
- * runs the whole channel loop), otherwise in bias, mult and shift.
+ * shift <= 0 (ZOO_CONV_RSHIFT) as records {bias, mult} per channel in `rq` and the shifts as int8 in
+ * `shift8`, one per output channel (zoo_conv2d_s8_mve_rq: zoo_mve_channels4 runs the whole channel
+ * loop), otherwise in bias, mult and shift.
  * ZOO_CONV_CONST (with ZOO_CONV_RSHIFT): the channels whose weights are all zero (pruned) are constants,
- * their outputs in `shift8` (layout.constant_output); `weights` holds the other (live) channels' rows
+ * their outputs in `pad` (layout.constant_output); `weights` holds the other (live) channels' rows
  * only and `rq` = {n, {first, count} of each of the n runs of consecutive live channels, the live
- * channels' records}. Each pixel is first filled from shift8, then its live channels computed.
+ * channels' records}. Each pixel is first filled from pad, then its live channels computed.
  * `scratch`: 4 int8 columns of k = k_h * k_w * in_c bytes (ZOO_CONV2D_SCRATCH_BYTES(k) holds them);
  * a 1x1 convolution without padding reads its columns straight from the input.
  * Without MVE the same integers come from a portable loop over the same layout. */
@@ -175,8 +176,8 @@ ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t
  * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
  * scatter into the four pixels; q0-q3 per channel, q4-q7 (pushed once per call) hold the output zero
  * point, the activation bounds and the four pixels' output offsets. r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
- * the four pixels' output offsets, out_c, k / 16 - 1}, r1 weights, r2 output (channel 0 of the first
- * pixel), r3 records. */
+ * the four pixels' output offsets, out_c, k / 16 - 1, shift8 - out (channel oc's shift at r2 + oc +
+ * that)}, r1 weights, r2 output (channel 0 of the first pixel), r3 records {bias, mult}. */
 void zoo_mve_channels4(const int32_t *args, const int8_t *w, int8_t *out, const int32_t *rec);
 /* 16 taps of the four columns r3, r5, r7, r8 against the weights r1: accumulators r0, r2, r4, r6. */
 #define ZOO_MVE_GROUP                                                      \
@@ -248,7 +249,9 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "2:\n\t"
         "vmov q3[2], q3[0], r0, r4\n\t" /* lanes 0, 2 = r0, r4 */
         "vmov q3[3], q3[1], r2, r6\n\t"
-        "ldmia r10!, {r3, r5, r7}\n\t"
+        "ldrd r3, r5, [r10], #8\n\t" /* bias, mult */
+        "ldr r7, [r12, #60]\n\t"
+        "ldrsb r7, [r9, r7]\n\t" /* shift */
         "vadd.i32 q3, q3, r3\n\t"
         "vqrdmulh.s32 q3, q3, r5\n\t"
         "vdup.32 q1, r7\n\t"
@@ -285,7 +288,9 @@ __asm__(".section .text.zoo_mve_channels4,\"ax\",%progbits\n\t"
         "add r1, r1, lr\n\t"
         "vmov q3[2], q3[0], r0, r4\n\t" /* lanes 0, 2 = r0, r4 */
         "vmov q3[3], q3[1], r2, r6\n\t"
-        "ldrd r3, r5, [r10], #8\n\t"
+        "ldr r3, [r10], #4\n\t" /* mult */
+        "ldr r5, [r12, #60]\n\t"
+        "ldrsb r5, [r9, r5]\n\t" /* shift */
         "vqrdmulh.s32 q3, q3, r3\n\t"
         "vdup.32 q1, r5\n\t"
         ZOO_MVE_RQ_STORE("r5")
@@ -319,26 +324,58 @@ __attribute__((noinline)) static void conv_channels4_lshift(const zoo_conv_t *p,
     }
 }
 
+/* zoo_mve_channels4's arguments for up to four pixels (`n`) whose columns are `col`, every channel. */
+ZOO_INLINE void channels_args(int32_t args[16], const zoo_conv_t *p, const int8_t *const *col, int32_t k, int32_t n,
+                              const int8_t *out)
+{
+    const int32_t oc_n = p->out_c;
+    args[0] = (int32_t)(uintptr_t)col[0];
+    args[1] = (int32_t)(uintptr_t)col[1];
+    args[2] = (int32_t)(uintptr_t)col[2];
+    args[3] = (int32_t)(uintptr_t)col[3];
+    args[4] = k >> 4;
+    args[5] = k & 15;
+    args[6] = p->out_zp;
+    args[7] = p->act_min;
+    args[8] = p->act_max;
+    args[9] = 0;
+    args[10] = n > 1 ? oc_n : 0;
+    args[11] = n > 2 ? 2 * oc_n : 0;
+    args[12] = n > 3 ? 3 * oc_n : 0;
+    args[13] = oc_n;
+    args[14] = (k >> 4) - 1;
+    args[15] = (int32_t)((uintptr_t)p->shift8 - (uintptr_t)out);
+}
+
+/* conv_channels4 of a layer with records in rq (ZOO_CONV_RSHIFT, no constants): zoo_mve_channels4 runs
+ * every channel. The one path of zoo_conv2d_s8_mve_rq. */
+__attribute__((noinline)) static void conv_channels4_rq(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
+                                                        int8_t *out, int32_t n)
+{
+    int32_t args[16];
+    channels_args(args, p, col, k, n, out);
+    zoo_mve_channels4(args, p->weights, out, p->rq);
+}
+
 /* conv_channels4 under ZOO_CONV_CONST: the pixels filled with the constants, then zoo_mve_channels4 on
  * each run of live channels (in a frame of its own: the other layers' path stays as it was). */
 __attribute__((noinline)) static void conv_const4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
                                                   int8_t *out, int32_t n)
 {
     const int32_t oc_n = p->out_c;
-    int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
-                        (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
-                        n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
+    int32_t args[16];
     const int8_t *w = p->weights;
     const int32_t *runs, *rec;
     const int32_t n_runs = live_runs(p, 0, &runs, &rec);
     int32_t r, j;
-    for (j = 0; j < n; ++j) copy8(out + j * oc_n, p->shift8, oc_n);
+    channels_args(args, p, col, k, n, out); /* shift8 - out: the same for every run */
+    for (j = 0; j < n; ++j) copy8(out + j * oc_n, p->pad, oc_n);
     for (r = 0; r < n_runs; ++r) {
         const int32_t count = runs[2 * r + 1];
         args[13] = count;
         zoo_mve_channels4(args, w, out + runs[2 * r], rec);
         w += count * k;
-        rec += 3 * count;
+        rec += 2 * count;
     }
 }
 
@@ -347,21 +384,17 @@ __attribute__((noinline)) static void conv_const4(const zoo_conv_t *p, const int
 __attribute__((noinline)) static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k,
                                                      int8_t *out, int32_t n)
 {
-    const int32_t oc_n = p->out_c;
     if (p->flags & ZOO_CONV_CONST) {
         conv_const4(p, col, k, out, n);
-        return;
+    } else if (p->rq != 0) {
+        conv_channels4_rq(p, col, k, out, n);
+    } else {
+        conv_channels4_lshift(p, col, k, out, n);
     }
-    if (p->rq != 0) {
-        const int32_t args[15] = {(int32_t)(uintptr_t)col[0], (int32_t)(uintptr_t)col[1], (int32_t)(uintptr_t)col[2],
-                                  (int32_t)(uintptr_t)col[3], k >> 4, k & 15, p->out_zp, p->act_min, p->act_max, 0,
-                                  n > 1 ? oc_n : 0, n > 2 ? 2 * oc_n : 0, n > 3 ? 3 * oc_n : 0, oc_n, (k >> 4) - 1};
-        zoo_mve_channels4(args, p->weights, out, p->rq);
-        return;
-    }
-    conv_channels4_lshift(p, col, k, out, n);
 }
+#define CONV_CHANNELS4_RQ conv_channels4_rq
 #else
+#define CONV_CHANNELS4_RQ conv_channels4
 static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n)
 {
     const int8_t *w = p->weights;
@@ -370,23 +403,27 @@ static void conv_channels4(const zoo_conv_t *p, const int8_t *const *col, int32_
     const int32_t n_runs = p->rq != 0 ? live_runs(p, all, &runs, &q) : 1;
     int32_t r, oc, j, i;
     if (p->flags & ZOO_CONV_CONST) {
-        for (j = 0; j < n; ++j) memcpy(out + j * p->out_c, p->shift8, (size_t)p->out_c);
+        for (j = 0; j < n; ++j) memcpy(out + j * p->out_c, p->pad, (size_t)p->out_c);
     }
     for (r = 0; r < n_runs; ++r) {
         for (oc = runs[2 * r]; oc < runs[2 * r] + runs[2 * r + 1]; ++oc, w += k) {
-            const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc], shift = q ? q[2] : p->shift[oc];
+            const int32_t bias = q ? q[0] : p->bias[oc], mult = q ? q[1] : p->mult[oc];
+            const int32_t shift = q ? p->shift8[oc] : p->shift[oc];
             for (j = 0; j < n; ++j) {
                 int32_t acc = bias;
                 for (i = 0; i < k; ++i) acc += col[j][i] * w[i];
                 out[j * p->out_c + oc] = zoo_clamp8(zoo_mbqm(acc, mult, shift) + p->out_zp, p->act_min, p->act_max);
             }
-            if (q) q += 3;
+            if (q) q += 2;
         }
     }
 }
 #endif
 
-void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+/* Every output pixel, four at a time: their columns, then `channels` on them. */
+typedef void zoo_channels4_fn(const zoo_conv_t *p, const int8_t *const *col, int32_t k, int8_t *out, int32_t n);
+__attribute__((noinline)) static void conv_layer(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch,
+                                                 zoo_channels4_fn *channels)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, npix = p->out_h * p->out_w, oc_n = p->out_c, run = p->k_w * p->in_c;
     const int32_t sh = p->stride_h, sw = p->stride_w, ix_start = -p->pad_left, ix_end = ix_start + p->out_w * sw;
@@ -408,6 +445,19 @@ void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_
             col[j] = conv_column(p, &g, iy0, ix0, scratch + j * k);
         }
         for (; j < 4; ++j) col[j] = col[0];
-        conv_channels4(p, col, k, out + pix * oc_n, n);
+        channels(p, col, k, out + pix * oc_n, n);
     }
+}
+
+void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    conv_layer(p, in, out, scratch, conv_channels4);
+}
+
+void zoo_conv2d_s8_mve_rq(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    if (p->rq == 0 || (p->flags & ZOO_CONV_CONST)) {
+        __builtin_trap(); /* not a layer for the records path: a generator bug, never a wrong output */
+    }
+    conv_layer(p, in, out, scratch, CONV_CHANNELS4_RQ);
 }

@@ -147,10 +147,10 @@ def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: 
             f"{layer.out_zp}, {layer.act_min}, {layer.act_max}, {', '.join(ptrs)}}};")
 
 
-def _decl_mve(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: int, fill: str = "0") -> str:
+def _decl_mve(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: int, shift8: str = "0") -> str:
     """:func:`_decl` for :mod:`..layout_mve`'s pointers (weights, 0, pad, bias, mult, shift, rq: the field
-    that held int16 weights is gone); shift8 holds the constant channels' outputs under ZOO_CONV_CONST."""
-    return _decl(layer, i, flags, (ptrs[0], *ptrs[2:], fill), depth_mult)
+    that held int16 weights is gone); ``shift8`` the int8 shifts of a layer with records in rq."""
+    return _decl(layer, i, flags, (ptrs[0], *ptrs[2:], shift8), depth_mult)
 
 
 def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant selection in one place
