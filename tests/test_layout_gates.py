@@ -53,6 +53,7 @@ def test_helium_records_hold_only_right_shifts_that_fit_a_byte(shifts: list[int]
     """zoo_conv2d_s8_mve_rq reads {bias, mult} records and the shifts as int8 (LDRSB into VRSHL): a left
     shift or one past -31 is refused, never stored wrapped."""
     from zoo.backends.tvm_cortexm7.int8.layout_mve import records
+
     from zoo.errors import BackendError
 
     bias, mult, shift = np.array([7, -9], np.int32), np.array([1 << 30, (1 << 31) - 1], np.int32), np.array(shifts)
