@@ -4,7 +4,8 @@
 ``kernels/zoo_int8_dwconv_mve.c``) read the model's own int8 weights in the model's own order
 (OHWI for CONV_2D, HWO for DEPTHWISE_CONV_2D: no padding, no widening, so flash holds the same
 bytes as the .tflite), the bias with ``-in_zp * sum(w)`` folded in, and TFLM's multiplier and shift
-per output channel (the kernels requantize on vectors, exactly as TFLM, for any shift and any
+per output channel, the shift as one byte where the kernel reads it so (:func:`records`,
+:func:`shift_bytes`; the kernels requantize on vectors, exactly as TFLM, for any shift and any
 activation range); a convolution's all-zero (pruned) output channels are constants, stored and
 computed without their weights (:func:`elide_constants`). Without MVE the same calls run a portable
 loop, so the library stays correct when built for another core.
@@ -27,7 +28,7 @@ FLAG_RSHIFT = 128  # ZOO_CONV_RSHIFT: every shift <= 0
 FLAG_CONST = 16  # ZOO_CONV_CONST: channels whose weights are all zero are constants, not computed
 
 __all__ = ["FLAG_CONST", "FLAG_RSHIFT", "applies", "conv_arrays", "dw_fast", "dw_order", "elide_constants",
-           "emit_conv", "records"]
+           "emit_conv", "records", "shift_bytes"]
 
 
 def applies(layer: Conv2D) -> bool:
@@ -111,9 +112,15 @@ def records(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> tuple[np.n
 
     Example: two channels give rq ``{b0, m0, b1, m1}`` and shift8 ``{s0, s1}``.
     """
-    if np.any(shift > 0) or np.any(shift < -31):
-        raise BackendError(f"shifts {shift.min()}..{shift.max()} outside [-31, 0] for the Helium records")
-    return np.stack([bias, mult], axis=1).astype(np.int32).reshape(-1), shift.astype(np.int8)
+    return np.stack([bias, mult], axis=1).astype(np.int32).reshape(-1), shift_bytes(shift, -31, 0)
+
+
+def shift_bytes(shift: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """TFLM's per-channel shifts as the int8 ``shift8`` array the Helium kernels read (VLDRB.S32 / LDRSB);
+    a shift outside [lo, hi] (what the kernel applies) is an error, never stored wrapped."""
+    if shift.size and (shift.min() < lo or shift.max() > hi):
+        raise BackendError(f"shifts {shift.min()}..{shift.max()} outside [{lo}, {hi}] for the Helium kernels")
+    return shift.astype(np.int8)
 
 
 def dw_fast(layer: Conv2D, flags: int) -> bool:
@@ -131,8 +138,8 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
     scratch = f"(int8_t *)({em.scratch(i)})"
     if layer.depthwise:
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
-        em.decl(decl(layer, i, flags, (em.array(f"l{i}_w", w), "0", pad, em.array(f"l{i}_bias", bias),
-                                       em.array(f"l{i}_mult", mult), em.array(f"l{i}_shift", shift), "0"), 1))
+        ptrs = (em.array(f"l{i}_w", w), "0", pad, em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult), "0", "0")
+        em.decl(decl(layer, i, flags, ptrs, 1, em.array(f"l{i}_sh", shift_bytes(shift, -31, 31))))
         return f"zoo_dwconv_s8_mve{'_fast' if dw_fast(layer, flags) else ''}(&s_l{i}, {x}, {y});"
     if not flags:  # a left shift: bias, mult and shift arrays (the general entry's intrinsics path)
         em.decl(decl(layer, i, flags, (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias),

@@ -10,8 +10,8 @@
  * applies (for callers of the library of their own).
  *
  * Layout (layout_mve.conv_arrays): the model's own HWO int8 weights, [k_h * k_w][c], the bias with
- * the input zero point folded in, TFLM's multiplier and shift per channel (within each full group of
- * 8 channels in the order 0 2 4 6 1 3 5 7); `pad` holds c bytes of
+ * the input zero point folded in, TFLM's multiplier per channel and its shift as int8 in `shift8` (within
+ * each full group of 8 channels in the order 0 2 4 6 1 3 5 7); `pad` holds c bytes of
  * the input zero point (what a tap in the padding reads). Without MVE a portable loop computes the
  * same integers from the same layout. */
 #include "zoo_int8.h"
@@ -38,7 +38,8 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
 {
     const int32_t c = p->in_c, zp = p->out_zp;
     const int8_t *w = p->weights + c0;
-    const int32_t *bias = p->bias + c0, *mult = p->mult + c0, *shift = p->shift + c0;
+    const int32_t *bias = p->bias + c0, *mult = p->mult + c0;
+    const int8_t *shift = p->shift8 + c0;
     const uint32x4_t even = vidupq_n_u32(0, 2);
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int32x4_t a0 = vld1q_s32(bias), a1 = vld1q_s32(bias + 4), a2 = a0, a3 = a1;
@@ -60,22 +61,23 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
         }
     }
     out += c0;
-    vstrbq_scatter_offset_s32(out, even, zoo_requant_mve_v(a0, vld1q_s32(mult), vld1q_s32(shift), zp, lo, hi));
-    vstrbq_scatter_offset_s32(out + 1, even, zoo_requant_mve_v(a1, vld1q_s32(mult + 4), vld1q_s32(shift + 4), zp, lo, hi));
+    vstrbq_scatter_offset_s32(out, even, zoo_requant_mve_v(a0, vld1q_s32(mult), vldrbq_s32(shift), zp, lo, hi));
+    vstrbq_scatter_offset_s32(out + 1, even, zoo_requant_mve_v(a1, vld1q_s32(mult + 4), vldrbq_s32(shift + 4), zp, lo, hi));
     if (g_n == 2) {
-        vstrbq_scatter_offset_s32(out + 8, even, zoo_requant_mve_v(a2, vld1q_s32(mult + 8), vld1q_s32(shift + 8), zp,
+        vstrbq_scatter_offset_s32(out + 8, even, zoo_requant_mve_v(a2, vld1q_s32(mult + 8), vldrbq_s32(shift + 8), zp,
                                                                    lo, hi));
-        vstrbq_scatter_offset_s32(out + 9, even, zoo_requant_mve_v(a3, vld1q_s32(mult + 12), vld1q_s32(shift + 12),
+        vstrbq_scatter_offset_s32(out + 9, even, zoo_requant_mve_v(a3, vld1q_s32(mult + 12), vldrbq_s32(shift + 12),
                                                                    zp, lo, hi));
     }
 }
 
-/* Requantize accumulator QA (layout offset OFF bytes into mult and shift) in place: no left shifts
- * (every shift <= 0, ZOO_CONV_RSHIFT), q7 the activation floor, q4-q6 scratch; after the tap loop the
- * registers hold %[tp] mult, %[c0] shift, %[w] the output zero point, %[c] the activation ceiling. */
-#define ZOO_DW_RQ(QA, OFF)                                                 \
+/* Requantize accumulator QA (channels OFF4 * 4 past the group's first: OFF bytes into mult, OFF4 into
+ * the int8 shifts) in place: no left shifts (every shift <= 0, ZOO_CONV_RSHIFT), q7 the activation
+ * floor, q4-q6 scratch; after the tap loop the registers hold %[tp] mult, %[c0] shift, %[w] the output
+ * zero point, %[c] the activation ceiling. */
+#define ZOO_DW_RQ(QA, OFF, OFF4)                                           \
     "vldrw.u32 q4, [%[tp], #" OFF "]\n\t"                                 \
-    "vldrw.u32 q5, [%[c0], #" OFF "]\n\t"                                 \
+    "vldrb.s32 q5, [%[c0], #" OFF4 "]\n\t"                                \
     "vqrdmulh.s32 " QA ", " QA ", q4\n\t"                                 \
     "vand q6, " QA ", q5\n\t"                                             \
     "vshr.s32 q6, q6, #31\n\t"                                            \
@@ -96,8 +98,9 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "vmullt.s16 q6, q4, q5\n\t"                                           \
     "vadd.i32 " QO ", " QO ", q6\n\t"
 /* The tap loop around BODY (tap t's input pixel at base + tap_off[t]), then the requantization's
- * operands into registers (see ZOO_DW_RQ): q = {mult, shift as byte offsets from the bias array, the
- * output zero point, the activation bounds}, the same for every channel group of the layer. */
+ * operands into registers (see ZOO_DW_RQ): q = {mult as a byte offset from the bias array, the int8
+ * shifts less a quarter of the bias array's address (the group's shifts at that plus b / 4), the output
+ * zero point, the activation bounds}, the same for every channel group of the layer. */
 #define ZOO_DW_TAPS(BODY)                                                  \
     "dls lr, %[n]\n"                                                       \
     "1:\n\t"                                                               \
@@ -108,7 +111,7 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "ldr %[tp], [%[q]]\n\t"                                               \
     "add %[tp], %[tp], %[b]\n\t"                                          \
     "ldr %[c0], [%[q], #4]\n\t"                                           \
-    "add %[c0], %[c0], %[b]\n\t"                                          \
+    "add %[c0], %[c0], %[b], lsr #2\n\t"                                  \
     "ldr %[w], [%[q], #8]\n\t"                                            \
     "ldr %[x], [%[q], #12]\n\t"                                           \
     "ldr %[c], [%[q], #16]\n\t"                                           \
@@ -119,7 +122,7 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "vmovnt.i32 q4, " QO "\n\t"                                           \
     "vstrb.16 q4, [%[o], #" OFF "]\n\t"
 #define ZOO_DW_OPERANDS                                                    \
-    : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+r"(off), [c] "+r"(c)  \
+    : [w] "+l"(w), [tp] "+r"(tp), [x] "=&l"(x), [c0] "+l"(off), [c] "+r"(c)  \
     : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out)                    \
     : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory"
 
@@ -140,14 +143,15 @@ ZOO_INLINE void dw_asm(const int32_t *q, const int8_t *w, const int32_t *b, cons
                          "vldrw.u32 q2, [%[b], #32]\n\t"
                          "vldrw.u32 q3, [%[b], #48]\n\t"
                          ZOO_DW_TAPS(ZOO_DW_MAC8("q0", "q1", "0") ZOO_DW_MAC8("q2", "q3", "8"))
-                         ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16") ZOO_DW_RQ("q2", "32") ZOO_DW_RQ("q3", "48")
+                         ZOO_DW_RQ("q0", "0", "0") ZOO_DW_RQ("q1", "16", "4") ZOO_DW_RQ("q2", "32", "8")
+                         ZOO_DW_RQ("q3", "48", "12")
                          ZOO_DW_STORE8("q0", "q1", "0") ZOO_DW_STORE8("q2", "q3", "8")
                          ZOO_DW_OPERANDS);
     } else {
         __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
                          "vldrw.u32 q1, [%[b], #16]\n\t"
                          ZOO_DW_TAPS(ZOO_DW_MAC8("q0", "q1", "0"))
-                         ZOO_DW_RQ("q0", "0") ZOO_DW_RQ("q1", "16")
+                         ZOO_DW_RQ("q0", "0", "0") ZOO_DW_RQ("q1", "16", "4")
                          ZOO_DW_STORE8("q0", "q1", "0")
                          ZOO_DW_OPERANDS);
     }
@@ -163,7 +167,7 @@ static void dw4(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps, int
     for (t = 0; t < taps; ++t, w += p->in_c) {
         acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(tap[t] + c0, pr), vldrbq_z_s32(w, pr)));
     }
-    vstrbq_p_s32(out + c0, zoo_requant_mve_v(acc, vldrwq_z_s32(p->mult + c0, pr), vldrwq_z_s32(p->shift + c0, pr),
+    vstrbq_p_s32(out + c0, zoo_requant_mve_v(acc, vldrwq_z_s32(p->mult + c0, pr), vldrbq_z_s32(p->shift8 + c0, pr),
                                              p->out_zp, vdupq_n_s32(p->act_min), vdupq_n_s32(p->act_max)), pr);
 }
 #endif
@@ -194,7 +198,7 @@ static void dw_pixel(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps
         const int32_t q = dw_slot(c, c0);
         int32_t acc = p->bias[q], t;
         for (t = 0; t < taps; ++t) acc += tap[t][c0] * p->weights[t * c + c0];
-        out[c0] = zoo_clamp8(zoo_mbqm(acc, p->mult[q], p->shift[q]) + p->out_zp, p->act_min, p->act_max);
+        out[c0] = zoo_clamp8(zoo_mbqm(acc, p->mult[q], p->shift8[q]) + p->out_zp, p->act_min, p->act_max);
     }
 #endif
 }
@@ -223,7 +227,8 @@ static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, co
     const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w, sw = p->stride_w, out_w = p->out_w;
     const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in), k_w = p->k_w;
     const int32_t q[5] = {(int32_t)((uintptr_t)p->mult - (uintptr_t)p->bias),
-                          (int32_t)((uintptr_t)p->shift - (uintptr_t)p->bias), p->out_zp, p->act_min, p->act_max};
+                          (int32_t)((uintptr_t)p->shift8 - ((uintptr_t)p->bias >> 2)), p->out_zp, p->act_min,
+                          p->act_max};
     const int8_t *w = p->weights;
     const int32_t *bias = p->bias;
     int32_t oy, ox, c0;
