@@ -83,6 +83,10 @@ MVE = [
     Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
     # 16 channels in one asm step, then the last 8 in the 8-channel one (vww01's first depthwise: 8 channels)
     Case("mve_dw_c24_s2", [(8, 7, 24)], _dw(3, strides=2, padding="same", activation="relu6")),
+    # left shifts (TFLM shift +2: an input range of 1,000 into RELU6's 0..6): the general entry's
+    # intrinsics paths, the conv's bias / mult / shift arrays and the depthwise requantization's left shift
+    Case("mve_lshift_relu6", [(6, 6, 4)], _conv(4, 3, padding="same", activation="relu6"), spread=(1000.0,)),
+    Case("mve_dw_lshift_relu6", [(6, 6, 8)], _dw(3, padding="same", activation="relu6"), spread=(1000.0,)),
 ]
 
 def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
@@ -115,6 +119,8 @@ def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  #
 
 #: The convolutions above with all-zero channels that the MVE layout keeps as constants (ZOO_CONV_CONST).
 PRUNED_MVE = 3  # pointwise_dead, mve_1x1_pruned, mve_3x3_pruned
+#: The regular convolutions above with a left shift (the MVE layout's bias, mult and shift arrays).
+LSHIFT_MVE = 1  # mve_lshift_relu6
 
 
 def test_conv_weights_stored_as_int8(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -52,15 +52,16 @@ def test_convolutions_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN0
     pixel counts not a multiple of 4, channel counts not a multiple of 4 or 16 (and of 16: the asm step on
     every pixel, windows over the border at offsets from the input), padding, strides, no
     activation (negative rounding ties), RELU6, pruned (all-zero) channels kept as constants, the
-    one-channel 3x3; both CONV_2D entry points (zoo_conv2d_s8_mve_rq: the records and int8 shifts;
-    zoo_conv2d_s8_mve: the pruned layers); depth multiplier 2 stays on the DSP kernel."""
+    one-channel 3x3, left shifts; both CONV_2D entry points (zoo_conv2d_s8_mve_rq: the records and int8
+    shifts; zoo_conv2d_s8_mve: the pruned and left-shift layers); depth multiplier 2 stays on the DSP
+    kernel."""
     path = op_models.model("mve_convolutions", [*test_conv2d.CONV, *test_conv2d.DEPTHWISE, *test_conv2d.MVE])
     assert_qemu_bit_exact(path, tmp_path, n=24, target="cortexm55")
     calls = (tmp_path / "lib" / "m_model.c").read_text()
     mve_dw = sum(case.name.startswith("mve_dw") for case in test_conv2d.MVE)
     general, records = calls.count("zoo_conv2d_s8_mve("), calls.count("zoo_conv2d_s8_mve_rq(")
     assert general + records == len(test_conv2d.CONV) + len(test_conv2d.MVE) - mve_dw
-    assert general == test_conv2d.PRUNED_MVE and records > general  # no case here shifts left
+    assert general == test_conv2d.PRUNED_MVE + test_conv2d.LSHIFT_MVE and records > general
     assert (tmp_path / "lib" / "m_weights.c").read_text().count("_fill[") == test_conv2d.PRUNED_MVE
     fast, general = calls.count("zoo_dwconv_s8_mve_fast("), calls.count("zoo_dwconv_s8_mve(")
     assert fast + general == len(test_conv2d.DEPTHWISE) - 1 + mve_dw
