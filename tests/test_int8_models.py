@@ -182,7 +182,7 @@ def test_helium_layout_keeps_pruned_channels_as_constants() -> None:
             continue
         elided = layout_mve.elide_constants(conv)
         assert elided is not None, f"layer {conv.index}: {dead.size} pruned channels stored and computed"
-        live_w, _, fill = elided
+        live_w, _, fill, _ = elided
         assert live_w.size == (oc - dead.size) * w.shape[1]
         for c in dead:
             v = quant.multiply_by_quantized_multiplier(int(conv.bias[c]), conv.multipliers[c], conv.shifts[c])

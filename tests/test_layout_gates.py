@@ -63,3 +63,27 @@ def test_helium_records_hold_only_right_shifts_that_fit_a_byte(shifts: list[int]
         return
     rq, sh8 = records(bias, mult, shift)
     assert rq.tolist() == [7, 1 << 30, -9, (1 << 31) - 1] and sh8.dtype == np.int8 and sh8.tolist() == shifts
+
+
+def test_helium_pruned_channels_stay_constants_whatever_their_own_shift() -> None:
+    """A pruned (all-zero) channel's own shift is never applied: a convolution whose live channels all shift
+    right keeps its pruned channels as constants (ZOO_CONV_CONST, the live channels' records and shifts),
+    even where a pruned channel's shift is a left shift."""
+    from zoo.backends.tvm_cortexm7.int8.layout_mve import emit_conv
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import Conv2D, _decl_mve
+
+    w = np.ones((3, 1, 1, 4), np.int8)
+    w[1] = 0
+    layer = Conv2D("c", 0, ["x"], ["y"], in_hwc=(2, 2, 4), out_hwc=(2, 2, 3), weights=w,
+                   bias=np.array([5, 9, -3], np.int32), multipliers=[1 << 30] * 3, shifts=[-3, 4, -2])
+    arrays: dict[str, np.ndarray] = {}
+
+    def array(name: str, values: np.ndarray) -> str:
+        arrays[name] = np.asarray(values)
+        return name
+
+    em = SimpleNamespace(array=array, decl=lambda text: None, ptr=lambda name: name, scratch=lambda i: "s")
+    call = emit_conv(layer, em, 0, _decl_mve)
+    assert call.startswith("zoo_conv2d_s8_mve(") and "l0_shift" not in arrays
+    assert arrays["l0_sh"].tolist() == [-3, 0, -2] and arrays["l0_w"].size == 8
+    assert arrays["l0_rec"].tolist()[:5] == [2, 0, 1, 2, 1]  # two runs of one live channel each

@@ -76,7 +76,7 @@ def dw_order(c: int) -> np.ndarray:
     return np.concatenate([order, np.arange(full, c)]).astype(np.int64)
 
 
-def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The ``ZOO_CONV_CONST`` arrays of a regular convolution with all-zero (pruned) output channels whose
     other channels all shift right, or None (no such channel, a left shift, a depthwise layer).
 
@@ -84,7 +84,8 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
         (int8 weights of the live channels only, int32 ``rq``: the number of runs of consecutive live
         channels, ``{first, count}`` per run, then ``{bias, mult}`` per live channel; int8 ``fill``:
         per output channel the constant output of a pruned channel (:func:`layout.constant_output`),
-        0 for a live one). The shifts are :func:`records`' as for any other layer.
+        0 for a live one; int8 ``shift8``: per output channel the live channel's shift, 0 for a pruned one
+        (whose own shift, unused, may be a left shift).
 
     Example: channels [live, zero, live, live] give rq ``{2, 0, 1, 2, 2, <3 records>}``.
     """
@@ -103,7 +104,8 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     fill = np.zeros(oc, np.int8)
     for c in np.flatnonzero(~live):
         fill[c] = layout.constant_output(layer, int(bias[c]), int(mult[c]), int(shift[c]))
-    return np.ascontiguousarray(w[live]).reshape(-1), rq.astype(np.int32), fill
+    return (np.ascontiguousarray(w[live]).reshape(-1), rq.astype(np.int32), fill,
+            shift_bytes(np.where(live, shift, 0), -31, 0))
 
 
 def records(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,18 +143,18 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
         ptrs = (em.array(f"l{i}_w", w), "0", pad, em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult), "0", "0")
         em.decl(decl(layer, i, flags, ptrs, 1, em.array(f"l{i}_sh", shift_bytes(shift, -31, 31))))
         return f"zoo_dwconv_s8_mve{'_fast' if dw_fast(layer, flags) else ''}(&s_l{i}, {x}, {y});"
+    elided = elide_constants(layer)  # (its live channels all shift right; a pruned one's shift is unused)
+    if elided is not None:  # pruned channels: live weights and records only, the constants in pad
+        lw, rq, fill, sh8 = elided
+        ptrs = (em.array(f"l{i}_w", lw) if lw.size else "0", "0", em.array(f"l{i}_fill", fill), "0", "0", "0",
+                em.array(f"l{i}_rec", rq))
+        em.decl(decl(layer, i, FLAG_RSHIFT | FLAG_CONST, ptrs, 1, em.array(f"l{i}_sh", sh8)))
+        return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, {scratch});"
     if not flags:  # a left shift: bias, mult and shift arrays (the general entry's intrinsics path)
         em.decl(decl(layer, i, flags, (em.array(f"l{i}_w", w), "0", "0", em.array(f"l{i}_bias", bias),
                                        em.array(f"l{i}_mult", mult), em.array(f"l{i}_shift", shift), "0"), 1))
         return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, {scratch});"
     rec, sh8 = records(bias, mult, shift)
-    elided = elide_constants(layer)
-    if elided is not None:  # pruned channels: live weights and records only, the constants in pad
-        lw, rq, fill = elided
-        ptrs = (em.array(f"l{i}_w", lw) if lw.size else "0", "0", em.array(f"l{i}_fill", fill), "0", "0", "0",
-                em.array(f"l{i}_rec", rq))
-        em.decl(decl(layer, i, FLAG_RSHIFT | FLAG_CONST, ptrs, 1, em.array(f"l{i}_sh", sh8)))
-        return f"zoo_conv2d_s8_mve(&s_l{i}, {x}, {y}, {scratch});"
     ptrs = (em.array(f"l{i}_w", w), "0", "0", "0", "0", "0", em.array(f"l{i}_rec", rec))
     em.decl(decl(layer, i, flags, ptrs, 1, em.array(f"l{i}_sh", sh8)))
     return f"zoo_conv2d_s8_mve_rq(&s_l{i}, {x}, {y}, {scratch});"

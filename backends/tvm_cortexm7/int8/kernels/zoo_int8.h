@@ -60,10 +60,13 @@ typedef struct {
     const int32_t *shift;
     /* optional single-step requantization per channel, output zero point included
      * {mult, 2^(e-2) + zp*2^(e-1), e - 1} (zoo_rq_fast), or NULL.
-     * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c) */
+     * ZOO_CONV_C1: the zoo_conv2d_s8_c1 per-channel records instead (see zoo_int8_conv.c).
+     * zoo_conv2d_s8_mve(_rq) under ZOO_CONV_RSHIFT: {bias, mult} per channel, under ZOO_CONV_CONST after
+     * the header of the runs of live channels (see zoo_int8_conv_mve.c) */
     const int32_t *rq;
     /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); zoo_conv2d_s8_mve with records
-     * in rq: TFLM's shift per output channel; else NULL */
+     * in rq and zoo_dwconv_s8_mve(_fast): TFLM's shift per output channel (the depthwise kernel's
+     * channel order); else NULL */
     const int8_t *shift8;
 } zoo_conv_t;
 

@@ -172,7 +172,8 @@ ZOO_INLINE int32x4_t dot4_mve(const int8_t *w, const int8_t *const *col, int32_t
 
 
 /* Every output channel of four columns in one asm loop, for a layer whose shifts are all <= 0 and
- * whose per-channel records are {bias, mult, shift} (layout_mve): per channel the four dot products
+ * whose per-channel records are {bias, mult} with the shifts in shift8 (layout_mve.records): per
+ * channel the four dot products
  * (the loop of dot4_mve, its VCTP tail), TFLM's requantization on the four lanes and one VSTRB
  * scatter into the four pixels; q0-q3 per channel, q4-q7 (pushed once per call) hold the output zero
  * point, the activation bounds and the four pixels' output offsets. r0 args = {col0..col3, k / 16, k % 16, zp, act_min, act_max,
@@ -456,7 +457,7 @@ void zoo_conv2d_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_
 
 void zoo_conv2d_s8_mve_rq(const zoo_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
-    if (p->rq == 0 || (p->flags & ZOO_CONV_CONST)) {
+    if (p->rq == 0 || !(p->flags & ZOO_CONV_RSHIFT) || (p->flags & ZOO_CONV_CONST)) {
         __builtin_trap(); /* not a layer for the records path: a generator bug, never a wrong output */
     }
     conv_layer(p, in, out, scratch, CONV_CHANNELS4_RQ);

@@ -149,7 +149,8 @@ def _decl(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: 
 
 def _decl_mve(layer: Conv2D, i: int, flags: int, ptrs: tuple[str, ...], depth_mult: int, shift8: str = "0") -> str:
     """:func:`_decl` for :mod:`..layout_mve`'s pointers (weights, 0, pad, bias, mult, shift, rq: the field
-    that held int16 weights is gone); ``shift8`` the int8 shifts of a layer with records in rq."""
+    that held int16 weights is gone); ``shift8`` the int8 shifts (:func:`..layout_mve.shift_bytes`) of a
+    depthwise layer or a convolution with records in rq."""
     return _decl(layer, i, flags, (ptrs[0], *ptrs[2:], shift8), depth_mult)
 
 
