@@ -82,8 +82,11 @@ def test_helium_pruned_channels_stay_constants_whatever_their_own_shift() -> Non
         arrays[name] = np.asarray(values)
         return name
 
-    em = SimpleNamespace(array=array, decl=lambda text: None, ptr=lambda name: name, scratch=lambda i: "s")
+    decls: list[str] = []
+    em = SimpleNamespace(array=array, decl=decls.append, ptr=lambda name: name, scratch=lambda i: "s")
     call = emit_conv(layer, em, 0, _decl_mve)
     assert call.startswith("zoo_conv2d_s8_mve(") and "l0_shift" not in arrays
+    assert ", 1, 144, " in decls[0]  # depth multiplier 1, flags ZOO_CONV_RSHIFT | ZOO_CONV_CONST
+    assert arrays["l0_fill"].tolist() == [0, 72, 0]  # TFLM's 9 x 2^4 x 2^30 / 2^31 for the pruned channel
     assert arrays["l0_sh"].tolist() == [-3, 0, -2] and arrays["l0_w"].size == 8
     assert arrays["l0_rec"].tolist()[:5] == [2, 0, 1, 2, 1]  # two runs of one live channel each

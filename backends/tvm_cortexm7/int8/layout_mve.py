@@ -84,8 +84,9 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         (int8 weights of the live channels only, int32 ``rq``: the number of runs of consecutive live
         channels, ``{first, count}`` per run, then ``{bias, mult}`` per live channel; int8 ``fill``:
         per output channel the constant output of a pruned channel (:func:`layout.constant_output`),
-        0 for a live one; int8 ``shift8``: per output channel the live channel's shift, 0 for a pruned one
-        (whose own shift, unused, may be a left shift).
+        0 for a live one; int8 ``shift8``: per output channel the live channel's shift, 0 for a pruned one,
+        whose own shift is never applied and may be a left shift: ZOO_CONV_RSHIFT holds for the live
+        channels).
 
     Example: channels [live, zero, live, live] give rq ``{2, 0, 1, 2, 2, <3 records>}``.
     """

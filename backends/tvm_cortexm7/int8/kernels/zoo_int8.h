@@ -66,7 +66,7 @@ typedef struct {
     const int32_t *rq;
     /* zoo_conv2d_s8_1x1 / _3x3: e - 1 per output channel (e = -shift); zoo_conv2d_s8_mve with records
      * in rq and zoo_dwconv_s8_mve(_fast): TFLM's shift per output channel (the depthwise kernel's
-     * channel order); else NULL */
+     * channel order; 0 for a pruned channel under ZOO_CONV_CONST); else NULL */
     const int8_t *shift8;
 } zoo_conv_t;
 
