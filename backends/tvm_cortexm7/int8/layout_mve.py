@@ -100,8 +100,8 @@ def elide_constants(layer: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         return None
     edges = np.diff(np.concatenate([[0], live.astype(np.int64), [0]]))
     first, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    rec = np.stack([bias, mult], axis=1)[live]
-    rq = np.concatenate([[first.size], np.stack([first, end - first], axis=1).reshape(-1), rec.reshape(-1)])
+    rec, _ = records(bias[live], mult[live], shift[live])
+    rq = np.concatenate([[first.size], np.stack([first, end - first], axis=1).reshape(-1), rec])
     fill = np.zeros(oc, np.int8)
     for c in np.flatnonzero(~live):
         fill[c] = layout.constant_output(layer, int(bias[c]), int(mult[c]), int(shift[c]))
