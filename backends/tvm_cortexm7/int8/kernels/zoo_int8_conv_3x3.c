@@ -7,7 +7,8 @@
  * end, of 3 pixels (5 positions, 18 SMLADs) where 4 would compute pixels past it (14 = 4 + 4 + 3 + 3).
  * The asm loop has no register left for
  * a counter: a sentinel word ends the patch, whose first position lives in the block's state
- * instead, so the scratch is exactly the window (36 in_c bytes). */
+ * instead, so the scratch is exactly the window (36 in_c bytes, the pair kernel's: the planner keeps
+ * this kernel only where it does not grow the arena). */
 #include "zoo_int8.h"
 
 /* With the DSP the C here is set-up around the asm loops (widening): size before speed; the portable
@@ -32,41 +33,80 @@ typedef struct {
 } zoo_3x3_block_t;
 
 /* Words of position q of (ky, group) block k: b->first for the very first, else in the patch. */
-static inline int32_t *patch_pos(int32_t *patch, int32_t *first, int32_t npos, int32_t k, int32_t q)
+static inline const int32_t *patch_pos(const int32_t *patch, const int32_t *first, int32_t npos, int32_t k,
+                                       int32_t q)
 {
     return k == 0 && q == 0 ? first : patch + 2 * (npos * k + q) - 2;
 }
 
-/* The patch of output row oy = yx >> 16 from column ox0 = yx & 0xFFFF (b->pos positions): padding reads
- * the input zero point. Four arguments and not inlined: the convolution's frame is stmnist_v1's stack peak. */
-__attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, zoo_3x3_block_t *b, uint32_t yx)
+/* n int8 words read `step` bytes apart from src, sign-extended into int16 pairs (x0|x2, x1|x3) at d
+ * on; returns d past them. */
+ZOO_INLINE int32_t *widen_words(const int8_t *src, int32_t step, int32_t n, int32_t *d)
 {
-    const int32_t oy = (int32_t)(yx >> 16), ox0 = (int32_t)(yx & 0xFFFFu), npos = b->pos;
-    int32_t *const patch = (int32_t *)(uintptr_t)b->patch, *const first = b->first;
-    const int32_t c = p->in_c, groups = c / 4;
-    const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
-    int32_t ky, q, g;
-    for (ky = 0; ky < 3; ++ky) {
-        const int32_t iy = oy - p->pad_top + ky;
-        for (q = 0; q < npos; ++q) {
-            const int32_t ix = ox0 - p->pad_left + q;
-            const int ok = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            const int8_t *src = in + (iy * p->in_w + ix) * c;
-            int32_t *const row = patch_pos(patch, first, npos, ky * groups + 1, q) - 2 * npos;
-            int32_t *const d0 = ky == 0 && q == 0 ? first : row; /* (ky, group 0)'s position q */
-            for (g = 0; g < groups; ++g) {
-                const uint32_t word = ok ? (uint32_t)zoo_read32(src + 4 * g) : zp4;
-                int32_t *dst = g ? row + 2 * npos * g : d0;
 #if ZOO_DSP
-                dst[0] = (int32_t)__sxtb16(word);
-                dst[1] = zoo_sxtb16_ror8(word);
+    uint32_t w, t;
+    if (n > 0) /* 7 instructions a word */
+        __asm__ volatile("1:\n\t"
+                         "ldr %[w], [%[s]]\n\t"
+                         "add %[s], %[s], %[c]\n\t"
+                         "sxtb16 %[t], %[w]\n\t"
+                         "sxtb16 %[w], %[w], ror #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "strd %[t], %[w], [%[d]], #8\n\t"
+                         "bne 1b"
+                         : [s] "+r"(src), [d] "+r"(d), [n] "+r"(n), [w] "=&r"(w), [t] "=&r"(t)
+                         : [c] "r"(step)
+                         : "memory", "cc");
 #else
-                int16_t *h = (int16_t *)(void *)dst;
-                h[0] = (int8_t)word;
-                h[1] = (int8_t)(word >> 16);
-                h[2] = (int8_t)(word >> 8);
-                h[3] = (int8_t)(word >> 24);
+    for (; n > 0; --n, src += step, d += 2) {
+        int16_t *h = (int16_t *)(void *)d;
+        h[0] = src[0];
+        h[1] = src[2];
+        h[2] = src[1];
+        h[3] = src[3];
+    }
 #endif
+    return d;
+}
+
+/* The patch of output row oy = yx >> 16 from column ox0 = yx & 0xFFFF (b->pos positions): padding reads
+ * the input zero point. Each (ky, group) is three runs of words: the padding before the input's
+ * columns, the positions inside them (`c` bytes apart), the padding after; a padding run reads one
+ * word of zero points `zp4` with step 0. Four arguments and not inlined: the convolution's frame is
+ * stmnist_v1's stack peak. */
+__attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int8_t *in, zoo_3x3_block_t *b,
+                                                  uint32_t yx)
+{
+    const int32_t iy0 = (int32_t)(yx >> 16) - p->pad_top, ix0 = (int32_t)(yx & 0xFFFFu) - p->pad_left;
+    const int32_t npos = b->pos, c = p->in_c, in_w = p->in_w;
+    /* the positions inside the input's columns: q0 <= q < q1 */
+    const int32_t q0 = ix0 < 0 ? -ix0 : 0, q1 = in_w - ix0 < npos ? in_w - ix0 : npos;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
+    const int8_t *const zp = (const int8_t *)&zp4;
+    int32_t *d = (int32_t *)(uintptr_t)b->patch;
+    int32_t ky, g, k, skip = 1; /* (ky, group) 0's position 0 goes to b->first */
+    for (ky = 0; ky < 3; ++ky) {
+        const int32_t iy = iy0 + ky, inside = (uint32_t)iy < (uint32_t)p->in_h;
+        const int8_t *row = in + (iy * in_w + ix0 + q0) * c;
+        const int32_t left = inside ? q0 : npos, mid = inside ? q1 - q0 : 0;
+        for (g = 0; g < c; g += 4) {
+            for (k = 0; k < 3; ++k) {
+                const int8_t *src = k == 1 ? row + g : zp;
+                const int32_t step = k == 1 ? c : 0;
+                int32_t n = k == 0 ? left : k == 1 ? mid : npos - left - mid;
+                if (skip && n) {
+#if ZOO_DSP
+                    const uint32_t word = (uint32_t)zoo_read32(src);
+                    b->first[0] = (int32_t)__sxtb16(word);
+                    b->first[1] = zoo_sxtb16_ror8(word);
+#else
+                    widen_words(src, 0, 1, b->first);
+#endif
+                    src += step;
+                    --n;
+                    skip = 0;
+                }
+                d = widen_words(src, step, n, d);
             }
         }
     }
@@ -154,7 +194,7 @@ static void zoo_3x3_channels(zoo_3x3_block_t *b, const int32_t *stream, const in
     while (stream < end) {
         const int32_t e1 = *b->shift8++, c = zoo_rq_mm_c(b->zp2, e1), m = stream[1];
         int32_t acc[4], j, kx;
-        int32_t *const patch = (int32_t *)(uintptr_t)b->patch;
+        const int32_t *const patch = b->patch;
         const int8_t *w = (const int8_t *)(const void *)(stream + 2);
         int32_t k;
         acc[0] = acc[1] = acc[2] = acc[3] = stream[0];
