@@ -10,13 +10,16 @@ for the whole batch and the emulators' CPU time per image. Where the time goes i
 - the inference: the rest of the one-process run, beside the instructions it retires (``-icount``).
 
 And the host-side cost `zoo validate` adds on the same images: the reference backend (TFLM's
-interpreter), timed on a sample and given per image.
+interpreter), timed on a sample and given per image; with ``--reference-cache``, the reference's
+outputs on the whole batch through the cache `zoo validate` uses (``reference_outputs``): once
+computed and stored (an empty entry), once read back (what a second validation of the same images
+pays; the entry is removed afterwards).
 
 Wall times depend on what else the machine runs; the emulators' CPU seconds (RUSAGE_CHILDREN) and the
 load average are printed beside them.
 
 Usage: python ci/emulator_throughput.py [--model stmnist_v1] [--backend tvm-cortexm7] [--images 89264]
-       [--emulators 1 2] [--reference-sample 2000] [--json FILE]
+       [--emulators 1 2] [--reference-sample 2000] [--reference-cache] [--json FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -33,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import zoo
 from zoo.backends.tvm_cortexm7.firmware import build_elf, compile_objects, harness_flags, write_linker_script
 from zoo.backends.tvm_cortexm7.library import ModelLibrary, pack
 from zoo.backends.tvm_cortexm7.qemu import QemuRunner, shards
 from zoo.backends.tvm_cortexm7.records import RecordLayout
 from zoo.backends.tvm_cortexm7.targets import TargetSpec
+
+import zoo
 from zoo.conformance.golden import load_golden
 
 PKG = Path(zoo.backends.tvm_cortexm7.__file__).parent
@@ -109,6 +113,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=EMNIST_TEST)
     parser.add_argument("--emulators", type=int, nargs="+", default=[1, len(os.sched_getaffinity(0))])
     parser.add_argument("--reference-sample", type=int, default=2000, help="images the reference is timed on")
+    parser.add_argument("--reference-cache", action="store_true",
+                        help="also time the reference's outputs on the whole batch through the cache, cold then warm")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     model = zoo.load(args.model, backend=args.backend)
@@ -148,10 +154,40 @@ def main() -> None:
     print(f"`zoo validate` also runs the reference ({model.card.conformance.reference_backend}) on every image, in "
           f"this process: {ref_ms:.2f} ms per image here ({len(sample):,} timed), {ref_ms * EMNIST_TEST / 1e3:.0f} s "
           f"for {EMNIST_TEST:,}")
+    cached = reference_cache(model.card, images) if args.reference_cache else {}
+    if cached:
+        print(f"the reference through the cache on all {len(images):,} images: {cached['cold_s']:.1f} s computed "
+              f"and stored, {cached['warm_s']:.2f} s read back (a second `zoo validate` of these images)")
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "backend": args.backend, "inputs": len(flat),
                                                "instructions_per_inference": instr, **fixed, "runs": runs,
-                                               "reference_ms_per_image": ref_ms}, indent=2) + "\n")
+                                               "reference_ms_per_image": ref_ms, "reference_cache": cached},
+                                              indent=2) + "\n")
+
+
+def reference_cache(card: Any, images: np.ndarray) -> dict[str, float]:
+    """Seconds for the reference's outputs on `images` through `zoo validate`'s cache: computed and
+    stored in an empty cache entry, then read back; the entries made are removed."""
+    from zoo.artifacts import cache_dir
+    from zoo.conformance.validate import reference_outputs
+
+    folder = cache_dir() / "reference" / card.conformance.reference_backend / card.name
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    try:
+        cold, cold_s, _ = timed(lambda: reference_outputs(card, images))
+        if set(folder.iterdir()) == before:
+            raise SystemExit("these images' reference outputs were already cached: nothing was timed cold")
+        warm, warm_s, _ = timed(lambda: reference_outputs(card, images))
+        if any(not np.array_equal(cold[k], warm[k]) for k in cold):
+            raise SystemExit("the cached reference outputs differ from the computed ones")
+    finally:
+        made = set(folder.iterdir()) - before if folder.is_dir() else set()
+        for entry in made:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    return {"cold_s": cold_s, "warm_s": warm_s}
 
 
 if __name__ == "__main__":

