@@ -167,18 +167,23 @@ def main() -> None:
 
 def reference_cache(card: Any, images: np.ndarray) -> dict[str, float]:
     """Seconds for the reference's outputs on `images` through `zoo validate`'s cache: computed and
-    stored in an empty cache entry, then read back; the entries made are removed."""
+    stored in a new cache entry, then read back; the entries made are removed."""
     from zoo.artifacts import cache_dir
     from zoo.conformance.validate import reference_outputs
 
     folder = cache_dir() / "reference" / card.conformance.reference_backend / card.name
     before = set(folder.iterdir()) if folder.is_dir() else set()
+    notes: list[str] = []
     try:
-        cold, cold_s, _ = timed(lambda: reference_outputs(card, images))
-        if set(folder.iterdir()) == before:
-            raise SystemExit("these images' reference outputs were already cached: nothing was timed cold")
+        cold, cold_s, _ = timed(lambda: reference_outputs(card, images, notes.append))
+        if any("from the cache" in n for n in notes):
+            raise SystemExit(f"these images' reference outputs were already in {folder}: nothing was timed cold; "
+                             "remove that entry and run again")
+        if any("not cached" in n for n in notes):
+            raise SystemExit(f"the reference's outputs could not be stored: {notes[-1]}")
         warm, warm_s, _ = timed(lambda: reference_outputs(card, images))
-        if any(not np.array_equal(cold[k], warm[k]) for k in cold):
+        if sorted(cold) != sorted(warm) or any(cold[k].dtype != warm[k].dtype or not np.array_equal(cold[k], warm[k])
+                                               for k in cold):
             raise SystemExit("the cached reference outputs differ from the computed ones")
     finally:
         made = set(folder.iterdir()) - before if folder.is_dir() else set()

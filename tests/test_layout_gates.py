@@ -90,3 +90,23 @@ def test_helium_pruned_channels_stay_constants_whatever_their_own_shift() -> Non
     assert arrays["l0_fill"].tolist() == [0, 72, 0]  # TFLM's 9 x 2^4 x 2^30 / 2^31 for the pruned channel
     assert arrays["l0_sh"].tolist() == [-3, 0, -2] and arrays["l0_w"].size == 8
     assert arrays["l0_rec"].tolist()[:5] == [2, 0, 1, 2, 1]  # two runs of one live channel each
+
+
+@pytest.mark.parametrize(("in_hw", "out_hw", "pad", "block"), [
+    ((6, 7), (6, 7), (1, 1), True),   # SAME
+    ((6, 7), (4, 5), (0, 0), True),   # VALID
+    ((6, 7), (8, 9), (2, 2), False),  # two rows / columns of padding on every side (explicit padding)
+    ((6, 7), (6, 8), (1, 1), False),  # two columns on the right
+    ((6, 7), (7, 7), (2, 1), False),  # two rows on top
+])
+def test_3x3_window_kernel_only_for_same_or_valid_padding(in_hw: tuple[int, int], out_hw: tuple[int, int],
+                                                          pad: tuple[int, int], block: bool) -> None:
+    """zoo_conv2d_s8_3x3 builds each window row as runs (padding, inside, padding) of at most one padded
+    position per side: a layer with more padding takes the pair kernel instead."""
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import Conv2D
+
+    rng = np.random.default_rng(0)
+    layer = Conv2D("c", 0, ["x"], ["y"], in_hwc=(*in_hw, 8), out_hwc=(*out_hw, 4), kernel=(3, 3), pad=pad,
+                   weights=rng.integers(-127, 128, (4, 3, 3, 8)).astype(np.int8), bias=np.zeros(4, np.int32),
+                   multipliers=np.full(4, 1 << 30, np.int32), shifts=np.full(4, -8, np.int32), out_zp=-128)
+    assert (layout.conv3x3(layer, layout.conv_data(layer)) is not None) is block

@@ -83,11 +83,13 @@ def reference_outputs(card: Card, images: np.ndarray, note: Callable[[str], None
 
     The reference is deterministic, so its outputs are kept in the cache (``reference/<backend>/<model>``,
     an entry of :func:`~zoo.artifacts.cached_build`: written whole or not at all, its sha256 manifest
-    checked at every use) under a key of everything they depend on: the model, the artifact's sha256 and
+    checked at every use) under a key of what they depend on: the model, the artifact's sha256 and
     tensor specs, the reference backend and its runtime version (``cache_key``), the source of the
-    backend's module, and the images' bytes, dtype and shape. A second validation of the same images
+    modules that run it (the backend's and runner's classes and their bases, zoo's model, input and
+    TFLite-reading code) and the images' bytes, dtype and shape. A second validation of the same images
     (another backend, a re-run) then skips the reference: TensorFlow Lite Micro's interpreter costs
-    1.5-2.1 ms per stmnist_v1 image, 131-191 s on its 89,264 test images.
+    1.44-2.24 ms per stmnist_v1 image here, 129-200 s on its 89,264 test images. Where a module's source
+    cannot be read (an install without sources) nothing is cached.
 
     A cache that cannot take the entry (full, read-only) costs only the saving: the outputs are
     computed and returned uncached, with a note.
@@ -99,19 +101,22 @@ def reference_outputs(card: Card, images: np.ndarray, note: Callable[[str], None
     images = np.ascontiguousarray(images)
     with zoo.load(card.name, backend=card.conformance.reference_backend) as reference:
         name = reference.backend.name
+        sources = _sources(type(reference.backend), type(reference.runner))
+        if sources is None:
+            say("the reference's outputs are not cached: the source of its modules cannot be read")
+            return reference.run(images, logits=True)
         ins, outs = card.tensors(reference.artifact_id)
-        module = inspect.getsourcefile(type(reference.backend))
         key = [REFERENCE_FORMAT, card.name, reference.artifact_id, card.artifact(reference.artifact_id).sha256,
                "tensors=" + hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest(),
-               name, reference.backend.cache_key(),
-               "source=" + (hashlib.sha256(Path(module).read_bytes()).hexdigest() if module else "unknown"),
+               name, reference.backend.cache_key(), "sources=" + sources,
                f"images={images.dtype.str}{list(images.shape)}:{hashlib.sha256(images.data).hexdigest()}"]
         computed: dict[str, np.ndarray] = {}
 
         def run(folder: Path) -> None:
             say(f"running the reference ({name}) on {len(images)} inputs")
             computed.update(reference.run(images, logits=True))
-            np.savez(folder / REFERENCE_FILE, **computed)
+            # keys prefixed: an output may be named like np.savez's own parameters (file, allow_pickle)
+            np.savez(folder / REFERENCE_FILE, **{_KEY + k: v for k, v in computed.items()})
 
         try:
             folder = cached_build(f"reference/{name}/{card.name}", key, run)
@@ -124,7 +129,31 @@ def reference_outputs(card: Card, images: np.ndarray, note: Callable[[str], None
         return computed
     say(f"the reference's ({name}) outputs on these {len(images)} inputs: from the cache")
     with np.load(folder / REFERENCE_FILE, allow_pickle=False) as stored:
-        return {k: stored[k] for k in stored.files}
+        return {k[len(_KEY):]: stored[k] for k in stored.files}
+
+
+_KEY = "output:"
+# zoo's own code on the reference's path besides the backend's and runner's classes
+_REFERENCE_MODULES = ("zoo.backend", "zoo.model", "zoo.inputs", "zoo.tflite_model")
+
+
+def _sources(*classes: type) -> str | None:
+    """One sha256 over the source files of the classes' modules (and their bases') and of
+    :data:`_REFERENCE_MODULES`; None if one cannot be read."""
+    import importlib
+
+    modules = {importlib.import_module(m) for m in _REFERENCE_MODULES}
+    modules |= {inspect.getmodule(c) for cls in classes for c in cls.__mro__ if c.__module__ != "builtins"}
+    digest = hashlib.sha256()
+    for module in sorted(modules, key=lambda m: m.__name__ if m else ""):
+        try:
+            path = inspect.getsourcefile(module) if module is not None else None
+            if path is None:
+                return None
+            digest.update(module.__name__.encode() + b"\0" + Path(path).read_bytes())
+        except (OSError, TypeError):
+            return None
+    return digest.hexdigest()
 
 
 @dataclass
