@@ -101,8 +101,8 @@ def test_helium_pruned_channels_stay_constants_whatever_their_own_shift() -> Non
 ])
 def test_3x3_window_kernel_only_for_same_or_valid_padding(in_hw: tuple[int, int], out_hw: tuple[int, int],
                                                           pad: tuple[int, int], block: bool) -> None:
-    """zoo_conv2d_s8_3x3 builds each window row as runs (padding, inside, padding) of at most one padded
-    position per side: a layer with more padding takes the pair kernel instead."""
+    """zoo_conv2d_s8_3x3 is taken with SAME or VALID padding (at most one padded row / column per side, what
+    tests/ops runs on QEMU); a layer with more padding takes the pair kernel instead."""
     from zoo.backends.tvm_cortexm7.int8.operators.conv2d import Conv2D
 
     rng = np.random.default_rng(0)

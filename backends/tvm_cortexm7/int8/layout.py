@@ -250,7 +250,7 @@ def conv3x3(layer: Conv2D, data: KernelData) -> tuple[np.ndarray, np.ndarray] | 
             or not data.flags & FLAG_FULL8):
         return None
     (ih, iw), (oh, ow), (top, left) = layer.in_hwc[:2], layer.out_hwc[:2], layer.pad
-    if max(top, left, oh + 2 - ih - top, ow + 2 - iw - left) > 1:  # the window builder's runs assume SAME / VALID
+    if max(top, left, oh + 2 - ih - top, ow + 2 - iw - left) > 1:  # SAME / VALID: the padding the tests cover
         return None
     w = layer.weights.reshape(oc, 3, 3, ic // 4, 4).transpose(0, 1, 3, 2, 4).reshape(oc, -1).astype(np.int8)
     return _channel_stream(layer, data, w)
