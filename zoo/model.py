@@ -188,6 +188,13 @@ class Model:
         self.close()
 
 
+def tensors_digest(card: Card, artifact_id: str) -> str:
+    """sha256 of an artifact's input and output specs (the card's, or the artifact's own): part of the
+    cache keys of what is computed from them (compiled forms, the reference's outputs)."""
+    ins, outs = card.tensors(artifact_id)
+    return hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest()
+
+
 def load(name: str, backend: str = "tflite", artifact: str | None = None, **options: Any) -> Model:
     """Load a registered model (or a card file) and compile it with a backend.
 
@@ -235,7 +242,7 @@ def load(name: str, backend: str = "tflite", artifact: str | None = None, **opti
     ins, outs = card.tensors(artifact_id)
     if entry.format == "tflite":
         check_card_tensors(card.name, artifact_id, ins, outs, read_tflite(path))
-    tensors = hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest()
+    tensors = tensors_digest(card, artifact_id)
     compiled = artifacts.cached_build(
         f"compiled/{backend}/{card.name}",
         [card.name, entry.sha256, f"tensors={tensors}", backend, instance.cache_key()],

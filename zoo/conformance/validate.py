@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import platform
@@ -23,6 +24,7 @@ from zoo.card import Card
 from zoo.conformance.golden import check_dataset_fits
 from zoo.conformance.harness import BackendResult, EvalData, check_backend, entries
 from zoo.errors import ArtifactError, UnknownNameError
+from zoo.model import tensors_digest
 
 __all__ = ["ValidationReport", "evaluation_data", "reference_outputs", "validate"]
 
@@ -105,10 +107,8 @@ def reference_outputs(card: Card, images: np.ndarray, note: Callable[[str], None
         if sources is None:
             say("the reference's outputs are not cached: the source of its modules cannot be read")
             return reference.run(images, logits=True)
-        ins, outs = card.tensors(reference.artifact_id)
         key = [REFERENCE_FORMAT, card.name, reference.artifact_id, card.artifact(reference.artifact_id).sha256,
-               "tensors=" + hashlib.sha256("".join(s.model_dump_json() for s in (*ins, *outs)).encode()).hexdigest(),
-               name, reference.backend.cache_key(), "sources=" + sources,
+               "tensors=" + tensors_digest(card, reference.artifact_id), name, reference.backend.cache_key(), "sources=" + sources,
                f"images={images.dtype.str}{list(images.shape)}:{hashlib.sha256(images.data).hexdigest()}"]
         computed: dict[str, np.ndarray] = {}
 
@@ -140,8 +140,6 @@ _REFERENCE_MODULES = ("zoo.backend", "zoo.model", "zoo.inputs", "zoo.tflite_mode
 def _sources(*classes: type) -> str | None:
     """One sha256 over the source files of the classes' modules (and their bases') and of
     :data:`_REFERENCE_MODULES`; None if one cannot be read."""
-    import importlib
-
     modules = {importlib.import_module(m) for m in _REFERENCE_MODULES}
     modules |= {inspect.getmodule(c) for cls in classes for c in cls.__mro__ if c.__module__ != "builtins"}
     digest = hashlib.sha256()

@@ -94,7 +94,7 @@ __attribute__((noinline)) static void build_patch(const zoo_conv_t *p, const int
                 const int8_t *src = k == 1 ? row + g : zp;
                 const int32_t step = k == 1 ? c : 0;
                 int32_t n = k == 0 ? left : k == 1 ? mid : npos - left - mid;
-                if (skip && n) {
+                if (skip && n) { /* with the DSP not widen_words: a second copy of its loop is 16 B of flash */
 #if ZOO_DSP
                     const uint32_t word = (uint32_t)zoo_read32(src);
                     b->first[0] = (int32_t)__sxtb16(word);
