@@ -43,11 +43,13 @@ def tensor_specs(graph: Any) -> tuple[list[Any], list[Any], Any]:
 def _plan_small(graph: Any, plan_arena: Any) -> Any:
     """The arena plan with, for each layer that has a choice of kernels, the fastest one unless the one
     with the least scratch lowers the arena (RAM before speed): all small first, then each layer back to
-    its fastest kernel where the arena does not grow."""
+    its fastest kernel where the arena does not grow (on the least scratch that kernel can take)."""
+    choices = [layer for layer in graph.layers if layer.use_small_scratch(False)]
     fast = plan_arena(graph)
-    choices = [layer for layer in graph.layers if layer.use_small_scratch(True)]
     if not choices:
         return fast
+    for layer in choices:
+        layer.use_small_scratch(True)
     small = plan_arena(graph)
     if small.size >= fast.size:
         for layer in choices:
@@ -56,6 +58,8 @@ def _plan_small(graph: Any, plan_arena: Any) -> Any:
     for layer in choices:
         layer.use_small_scratch(False)
         trial = plan_arena(graph)
+        while trial.size > small.size and getattr(layer, "narrower", lambda: False)():
+            trial = plan_arena(graph)  # the same kernel on less scratch (a depthwise layer's chunk)
         if trial.size <= small.size:
             small = trial
         else:

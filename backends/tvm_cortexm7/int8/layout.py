@@ -176,6 +176,37 @@ def packed_dw(data: KernelData, kernel: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([b, w, _words(tail).view(np.int8)], axis=1)).reshape(-1)
 
 
+def dw_rows_applies(layer: Conv2D, data: KernelData) -> bool:
+    """Whether ``zoo_dwconv_s8_rows`` runs a depthwise layer: 3x3, depth multiplier 1, ``in_c % 4 == 0``,
+    column stride 1 or 2, at most one padding row on top (its ring of rows starts at row -1), and the
+    packed streams' requantization exact (:func:`packable`)."""
+    return (layer.depthwise and layer.depth_multiplier == 1 and tuple(layer.kernel) == (3, 3)
+            and layer.in_hwc[2] % 4 == 0 and layer.stride[1] in (1, 2) and layer.pad[0] <= 1
+            and packable(layer, data))
+
+
+def dw_rows_chunks(channels: int) -> list[int]:
+    """The chunks of channels ``zoo_dwconv_s8_rows`` can take a layer in, largest first (multiples of 4
+    dividing the channel count)."""
+    return [k for k in range(channels, 0, -4) if channels % k == 0]
+
+
+def dw_rows(layer: Conv2D, data: KernelData, chunk: int) -> np.ndarray:
+    """The ``zoo_dwconv_s8_rows`` stream (int32 words viewed as int8) of a layer it runs
+    (:func:`dw_rows_applies`), `chunk` channels a pass: ``{chunk}``, per channel ``{bias, m}`` (the folded
+    bias, the model's multiplier), then per channel a record of its 9 int8 weights ``[ky][kx]`` and
+    ``e - 1`` (e = -shift); padded to whole words."""
+    c = layer.out_hwc[2]
+    if chunk not in dw_rows_chunks(c):
+        raise ValueError(f"chunk {chunk} of {c} channels")
+    head = _words(np.concatenate([[chunk], np.stack([data.bias, data.mult], axis=1).reshape(-1)]))
+    w = np.ascontiguousarray(data.weights, np.int8).reshape(9, c).T  # [c][ky * 3 + kx]
+    e1 = (-data.shift.astype(np.int64) - 1).astype(np.int8).reshape(c, 1)
+    rec = np.concatenate([w, e1], axis=1).reshape(-1)
+    rec = np.concatenate([rec, np.zeros(-rec.size % 4, np.int8)])
+    return np.ascontiguousarray(np.concatenate([head.view(np.int8), rec]))
+
+
 def constant_output(layer: Conv2D, bias: int, m: int, shift: int) -> int:
     """The output of a channel whose weights are all zero (a pruned channel), the same at every pixel:
     TFLM's ``MultiplyByQuantizedMultiplier(bias, m, shift) + out_zp`` clamped to the activation range

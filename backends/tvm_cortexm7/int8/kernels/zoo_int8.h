@@ -111,6 +111,11 @@ void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: 3x3, depth multiplier 1, channels % 4 == 0, ZOO_CONV_PACKED stream in weights
  * (see zoo_int8_dwconv.c), full int8 activation range. */
 void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out);
+/* 3x3, stride 1 or 2 (the same both ways), pad top / left <= 1, depth multiplier 1, in_c % 4 == 0, full
+ * int8 range: one output row of one channel at a time against a row buffer (see zoo_int8_dwconv_rows.c);
+ * the stream's first word is the chunk of channels the scratch holds. */
+void zoo_dwconv_s8_rows(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
+#define ZOO_DWROWS_SCRATCH_BYTES(out_w, stride, chunk) (12 * (chunk) * (((out_w) + 1) / 2 * (stride) + 1))
 
 /* Limits of the kernels: the single source (the Python generator reads these lines). */
 #define ZOO_MAX_TAPS 64        /* regular conv (channels % 4 != 0) and depthwise: k_h * k_w (* in_c) */
@@ -133,6 +138,9 @@ void zoo_quantize_f32(const float *in, int8_t *out, int32_t n, float scale, int3
 /* MEAN over H, W: out[c] = MBQM(sum - in_zp*h*w) + out_zp */
 void zoo_mean_hw_s8(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
                     int32_t out_zp, int32_t mult, int32_t shift);
+/* The same for hw <= 255 and c % 4 == 0 (4 channels a word on the DSP) */
+void zoo_mean_hw_s8_c4(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
+                       int32_t out_zp, int32_t mult, int32_t shift);
 /* FULLY_CONNECTED over `rows` input rows of n_in. */
 typedef struct {
     int32_t rows, n_in, n_out, out_zp, per_channel, act_min, act_max;

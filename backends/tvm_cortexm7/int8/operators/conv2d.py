@@ -41,6 +41,7 @@ class Conv2D(Layer):
     act_min: int = -128
     act_max: int = 127
     small_scratch: bool = False  # the pair kernel's two columns, not the 1x1 / 3x3 kernels' blocks of 4
+    dw_chunk: int = 0  # zoo_dwconv_s8_rows: channels a pass (its row buffer in the scratch); 0: not that kernel
 
     def macs(self) -> int:
         """Output elements x taps per output."""
@@ -50,17 +51,32 @@ class Conv2D(Layer):
     def scratch_bytes(self) -> int:
         """Two int16 im2col columns for a regular convolution (``ZOO_CONV2D_SCRATCH_BYTES``), four
         pixels' inputs for ``zoo_conv2d_s8_1x1`` (``ZOO_CONV1X1_SCRATCH_BYTES``), a 3 x 6 window for
-        ``zoo_conv2d_s8_3x3`` (``ZOO_CONV3X3_SCRATCH_BYTES``)."""
+        ``zoo_conv2d_s8_3x3`` (``ZOO_CONV3X3_SCRATCH_BYTES``), three rows of column pairs of a chunk of the
+        channels for ``zoo_dwconv_s8_rows`` (``ZOO_DWROWS_SCRATCH_BYTES``)."""
         if self.depthwise:
-            return 0
+            return 12 * self.dw_chunk * ((self.out_hwc[1] + 1) // 2 * self.stride[1] + 1)
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
         return {None: 16 * ((k + 3) // 4), "1x1": 8 * self.in_hwc[2], "3x3": 36 * self.in_hwc[2]}[_block_kernel(self)]
 
     def use_small_scratch(self, small: bool) -> bool:
-        """Between the 1x1 / 3x3 kernels (blocks of 4 pixels) and the pair kernel (two columns)."""
-        if self.depthwise or _block_kernel(self) is None and not self.small_scratch:
+        """Between the 1x1 / 3x3 kernels (blocks of 4 pixels) and the pair kernel (two columns); for a
+        depthwise layer between ``zoo_dwconv_s8_rows`` (all channels a pass) and the kernels without scratch."""
+        if self.depthwise:
+            if not layout.dw_rows_applies(self, layout.conv_data(self)):
+                return False
+            self.dw_chunk = 0 if small else self.in_hwc[2]
+            return True
+        if _block_kernel(self) is None and not self.small_scratch:
             return False
         self.small_scratch = small
+        return True
+
+    def narrower(self) -> bool:
+        """Take ``zoo_dwconv_s8_rows``'s next smaller chunk of channels (less scratch); False if none."""
+        smaller = [k for k in layout.dw_rows_chunks(self.in_hwc[2]) if k < self.dw_chunk]
+        if not self.depthwise or not self.dw_chunk or not smaller:
+            return False
+        self.dw_chunk = smaller[0]
         return True
 
     def emit(self, em, i: int) -> str:  # noqa: ANN001 - codegen.Emitter
@@ -179,6 +195,8 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant sel
         shift8 = em.array(f"l{i}_shift8", shifts)
     elif not layer.depthwise and fast and oc % 2 == 0:
         fn, stream = "zoo_conv2d_s8_fast", layout.packed(data)  # bias, weights, requantization per pair
+    elif layer.dw_chunk:
+        fn, stream = "zoo_dwconv_s8_rows", layout.dw_rows(layer, data, layer.dw_chunk)
     elif four and fast and tuple(layer.kernel) == (3, 3):
         fn, stream = "zoo_dwconv_s8_3x3", layout.packed_dw(data, layer.kernel)
     else:
@@ -196,9 +214,9 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant sel
         else:
             m, s = em.array(f"l{i}_mult", data.mult), em.array(f"l{i}_shift", data.shift)
         ptrs = (em.array(f"l{i}_w", data.weights), "0", em.array(f"l{i}_bias", data.bias), m, s, rq)
-    if four:  # what padding taps read
+    if four and not layer.dw_chunk:  # what padding taps read
         ptrs = (ptrs[0], em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8)), *ptrs[2:])
     em.decl(_decl(layer, i, data.flags, (*ptrs, shift8), layer.depth_multiplier))
-    if layer.depthwise:
+    if layer.depthwise and not layer.dw_chunk:
         return f"{fn}(&s_l{i}, {x}, {y});"
     return f"{fn}(&s_l{i}, {x}, {y}, (int16_t *)({em.scratch(i)}));"

@@ -26,8 +26,9 @@ class Mean(Layer):
     shift: int = 0
 
     def emit(self, em, i: int) -> str:  # noqa: ANN001
-        """``zoo_mean_hw_s8``."""
-        return (f"zoo_mean_hw_s8({em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {self.hw}, "
+        """``zoo_mean_hw_s8``, or ``_c4`` where it applies (a model links only the one it calls)."""
+        fn = "zoo_mean_hw_s8_c4" if self.hw <= 255 and self.channels % 4 == 0 else "zoo_mean_hw_s8"
+        return (f"{fn}({em.ptr(self.inputs[0])}, {em.ptr(self.outputs[0])}, {self.hw}, "
                 f"{self.channels}, {self.in_zp}, {self.out_zp}, {self.multiplier}, {self.shift});")
 
 
