@@ -66,6 +66,38 @@ DEPTHWISE = [
     Case("dw_2x4_s2", [(10, 9, 4)], _dw((2, 4), strides=2, padding="same", activation="relu")),
 ]
 
+def _dw_chain(expand, *layers):  # noqa: ANN001, ANN202
+    """Depthwise layers in a row (keyword arguments of each), then a 1x1 convolution to `expand` x the
+    channels and one back to the channels: the expansion, inside the arena, is its peak, so the depthwise
+    row buffers fit beside their layers (zoo_dwconv_s8_rows, on all their channels or on a chunk)."""
+    def build(keras, tf, x):  # noqa: ANN001, ANN202
+        y = x[0]
+        for kw in layers:
+            y = keras.layers.DepthwiseConv2D(3, activation="relu", **kw)(y)
+        y = keras.layers.Conv2D(expand * x[0].shape[-1], 1, activation="relu")(y)
+        return keras.layers.Conv2D(x[0].shape[-1], 1)(y)
+    return build
+
+
+#: zoo_dwconv_s8_rows (3x3, depth multiplier 1, channels % 4 == 0, RELU into the full int8 range: the
+#: single-step requantization needs the activation floor at the zero point): column strides 1 and 2, odd
+#: and even output widths (the last block's second pixel past the row), SAME with and without a padding
+#: column / row in front, VALID, row strides 1, 2 and 3 (the ring of rows), 4, 8 and 12 channels, one column.
+DW_ROWS = [
+    # 9x13 -> s2 SAME 5x7 (a padding row and column in front) -> SAME 5x7 (odd) -> VALID 3x5 -> s(2,1) SAME 2x5
+    Case("dwr_chain12", [(9, 13, 12)], _dw_chain(16, dict(strides=2, padding="same"), dict(padding="same"),
+                                                 dict(padding="valid"), dict(strides=(2, 1), padding="same"))),
+    # 10x12 -> s2 SAME 5x6 (padding after only) -> s(1,2) SAME 5x3 -> s(3,1) VALID 1x1
+    Case("dwr_chain8", [(10, 12, 8)], _dw_chain(16, dict(strides=2, padding="same"),
+                                                dict(strides=(1, 2), padding="same"), dict(strides=(3, 1), padding="valid"))),
+    # 9x11 -> s2 VALID 4x5; 4x1 SAME (a block of one pixel)
+    Case("dwr_s2_valid", [(9, 11, 4)], _dw_chain(16, dict(strides=2, padding="valid"))),
+    Case("dwr_w1", [(4, 1, 4)], _dw_chain(16, dict(padding="same"))),
+    # 32 channels beside the others' peak: a chunk of them a pass (the row buffer of all would grow the arena)
+    Case("dwr_chunked", [(4, 16, 32)], _dw_chain(1, dict(padding="same"))),
+]
+DW_ROWS_LAYERS = 10
+
 #: Shapes for the Helium kernels' loops: 16-tap groups with and without a tail, 16-channel groups of
 #: the depthwise kernel with a 4-channel and a partial remainder, an output pixel count % 4 != 0.
 MVE = [
@@ -103,6 +135,26 @@ def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN00
     calls = (tmp_path / "lib" / "m_model.c").read_text()
     for fn in ("zoo_dwconv_s8_3x3(", "zoo_dwconv_s8("):
         assert fn in calls, f"{fn} not exercised"
+
+
+def _rows_calls(lib_dir) -> int:  # noqa: ANN001
+    return (lib_dir / "m_model.c").read_text().count("zoo_dwconv_s8_rows(")
+
+
+def test_depthwise_rows_kernel_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
+    """zoo_dwconv_s8_rows in portable C (the host): every DW_ROWS layer takes it, one on a chunk of its
+    channels, bit-exact with TFLM."""
+    from zoo.backends.tvm_cortexm7.int8 import _plan_small
+    from zoo.backends.tvm_cortexm7.int8.graph import lower_model
+    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
+
+    path = op_models.model("dw_rows", DW_ROWS)
+    assert_host_bit_exact(path, tmp_path)
+    assert _rows_calls(tmp_path / "lib") == DW_ROWS_LAYERS
+    graph = lower_model(path)
+    _plan_small(graph, plan_arena)
+    chunks = [(layer.dw_chunk, layer.in_hwc[2]) for layer in graph.layers if layer.op == "DEPTHWISE_CONV_2D"]
+    assert all(chunk for chunk, _ in chunks) and any(chunk < c for chunk, c in chunks), chunks
 
 
 def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001

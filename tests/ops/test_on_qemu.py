@@ -31,6 +31,13 @@ def test_all_operators_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN001
     assert_qemu_bit_exact(op_models.model("all_ops", ALL_INT8), tmp_path, n=24)
 
 
+@pytest.mark.parametrize("target", ["cortexm7", "cortexm4"])
+def test_depthwise_rows_kernel_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
+    """zoo_dwconv_s8_rows' asm (the DSP tier) on every DW_ROWS shape, bit-exact with TFLM."""
+    assert_qemu_bit_exact(op_models.model("dw_rows", test_conv2d.DW_ROWS), tmp_path, n=24, target=target)
+    assert (tmp_path / "lib" / "m_model.c").read_text().count("zoo_dwconv_s8_rows(") == test_conv2d.DW_ROWS_LAYERS
+
+
 @pytest.mark.parametrize("target", ["cortexm7", "cortexm0", "cortexm55"])
 def test_fully_connected_per_tensor_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
     """Per-tensor FULLY_CONNECTED: zoo_fc_s8_exact (the asm loop on the DSP, MVE blocks on the M55, zoo_fc_s8
