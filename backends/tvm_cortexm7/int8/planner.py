@@ -3,7 +3,8 @@
 Every intermediate tensor and every kernel scratch buffer gets a fixed offset in one arena.
 Buffers whose lifetimes overlap never overlap in memory. A RESHAPE-like layer's output is its
 input (an alias); an elementwise layer that reads each element before writing it runs in place
-when its input dies with it. Model inputs and outputs are the caller's buffers; the logits stay
+when its input dies with it, and so does a depthwise layer on ``zoo_dwconv_s8_rows`` in one pass (it
+reads each input row once, into its row buffer, before it writes the output rows over it). Model inputs and outputs are the caller's buffers; the logits stay
 alive to the end so they can be read after the SOFTMAX.
 """
 
@@ -68,7 +69,8 @@ def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]
             root[out] = src
         elif (layer.in_place and src is not None and src not in external and out not in external
               and last.get(src, -1) <= i and last_use.get(layer.inputs[0]) == i
-              and graph.tensors[src].nbytes == graph.tensors[out].nbytes):
+              and (graph.tensors[src].nbytes == graph.tensors[out].nbytes
+                   or layer.in_place_smaller and graph.tensors[out].nbytes < graph.tensors[src].nbytes)):
             root[out] = src
         else:
             for name in layer.outputs:

@@ -68,6 +68,8 @@ class Layer:
     outputs: list[str]
     #: the output may be written over input 0 (each element read before it is written)
     in_place: ClassVar[bool] = False
+    #: with in_place, the output may also be smaller than input 0 (written behind what is still read)
+    in_place_smaller: ClassVar[bool] = False
     #: the output is input 0 with another shape: no call, no memory
     alias: ClassVar[bool] = False
 

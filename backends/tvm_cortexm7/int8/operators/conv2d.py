@@ -10,6 +10,7 @@ column after). Kernels: ``zoo_int8_conv.c`` and ``zoo_int8_dwconv.c``, weight la
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -71,6 +72,15 @@ class Conv2D(Layer):
         self.small_scratch = small
         return True
 
+    in_place_smaller: ClassVar[bool] = True
+
+    @property
+    def in_place(self) -> bool:  # type: ignore[override]
+        """``zoo_dwconv_s8_rows`` in one pass reads each input row once, into its ring, before any output
+        row that could overlap it is written: in place where every output row ends before the first input
+        row not yet read (:func:`rows_in_place`)."""
+        return bool(self.depthwise and self.dw_chunk == self.in_hwc[2] and rows_in_place(self))
+
     def narrower(self) -> bool:
         """Take ``zoo_dwconv_s8_rows``'s next smaller chunk of channels (less scratch); False if none."""
         smaller = [k for k in layout.dw_rows_chunks(self.in_hwc[2]) if k < self.dw_chunk]
@@ -92,6 +102,18 @@ def _block_kernel(layer: Conv2D) -> str | None:
     if layout.pointwise(layer, data) is not None:
         return "1x1"
     return "3x3" if layout.conv3x3(layer, data) is not None else None
+
+
+def rows_in_place(layer: Conv2D) -> bool:
+    """Whether ``zoo_dwconv_s8_rows`` (one pass) may write its output over its input: output row oy is
+    written once the input rows up to ``oy * stride - pad_top + 2`` are in the ring, and must end before
+    the next input row begins."""
+    (ih, iw, c), (oh, ow, _) = layer.in_hwc, layer.out_hwc
+    for oy in range(oh):
+        read = min(oy * layer.stride[0] - layer.pad[0] + 2, ih - 1) + 1  # input rows read so far
+        if (oy + 1) * ow * c > read * iw * c:
+            return False
+    return True
 
 
 def same_padding(in_size: int, out_size: int, k: int, stride: int, dilation: int = 1) -> int:
