@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
-           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "packed", "packed_dw", "packable",
+           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "c1_rows", "dw_rows", "dw_rows_applies", "dw_rows_chunks", "packed", "packed_dw", "packable",
            "pointwise", "conv3x3", "constant_output"]
 
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
@@ -191,20 +191,45 @@ def dw_rows_chunks(channels: int) -> list[int]:
     return [k for k in range(channels, 0, -4) if channels % k == 0]
 
 
+def _rows_stream(chunk: int, bias: np.ndarray, mult: np.ndarray, e1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The ``zoo_dwconv_s8_rows`` stream (int32 words viewed as int8): ``{chunk}``, per output channel
+    ``{bias, m}``, then per output channel a record of its 9 int8 weights ``[ky][kx]`` (``w``, (C, 9)) and
+    its ``e - 1``; padded to whole words."""
+    head = _words(np.concatenate([[chunk], np.stack([bias, mult], axis=1).reshape(-1)]))
+    rec = np.concatenate([np.asarray(w, np.int8), np.asarray(e1, np.int64).astype(np.int8).reshape(-1, 1)],
+                         axis=1).reshape(-1)
+    rec = np.concatenate([rec, np.zeros(-rec.size % 4, np.int8)])
+    return np.ascontiguousarray(np.concatenate([head.view(np.int8), rec]))
+
+
 def dw_rows(layer: Conv2D, data: KernelData, chunk: int) -> np.ndarray:
-    """The ``zoo_dwconv_s8_rows`` stream (int32 words viewed as int8) of a layer it runs
-    (:func:`dw_rows_applies`), `chunk` channels a pass: ``{chunk}``, per channel ``{bias, m}`` (the folded
-    bias, the model's multiplier), then per channel a record of its 9 int8 weights ``[ky][kx]`` and
-    ``e - 1`` (e = -shift); padded to whole words."""
+    """The ``zoo_dwconv_s8_rows`` stream of a depthwise layer it runs (:func:`dw_rows_applies`), `chunk`
+    channels a pass: the folded bias, the model's multiplier and weights, e = -shift."""
     c = layer.out_hwc[2]
     if chunk not in dw_rows_chunks(c):
         raise ValueError(f"chunk {chunk} of {c} channels")
-    head = _words(np.concatenate([[chunk], np.stack([data.bias, data.mult], axis=1).reshape(-1)]))
     w = np.ascontiguousarray(data.weights, np.int8).reshape(9, c).T  # [c][ky * 3 + kx]
-    e1 = (-data.shift.astype(np.int64) - 1).astype(np.int8).reshape(c, 1)
-    rec = np.concatenate([w, e1], axis=1).reshape(-1)
-    rec = np.concatenate([rec, np.zeros(-rec.size % 4, np.int8)])
-    return np.ascontiguousarray(np.concatenate([head.view(np.int8), rec]))
+    return _rows_stream(chunk, data.bias, data.mult, -data.shift.astype(np.int64) - 1, w)
+
+
+def c1_rows(layer: Conv2D) -> np.ndarray | None:
+    """The ``zoo_dwconv_s8_rows`` stream of a 3x3 convolution of one input channel (each output channel a
+    depthwise filter over it: the rows of that channel are built once and every output channel runs over
+    them): column stride 1 or 2, at most one padding row on top, single-step requantization into the full
+    int8 range exact per channel (:func:`_mm_channel`, pruned channels as constants); None where it does
+    not apply."""
+    if (layer.depthwise or layer.in_hwc[2] != 1 or tuple(layer.kernel) != (3, 3) or layer.stride[1] not in (1, 2)
+            or layer.pad[0] > 1 or (layer.act_min, layer.act_max) != (-128, 127) or layer.act_min < layer.out_zp):
+        return None
+    oc = layer.out_hwc[2]
+    w = layer.weights.reshape(oc, 9).astype(np.int64)
+    bias = _fold(layer.bias, w.sum(axis=1), layer.in_zp)
+    rows = [_mm_channel(layer, int(bias[c]), int(layer.multipliers[c]), int(layer.shifts[c]), not w[c].any(), 9)
+            for c in range(oc)]
+    if any(r is None for r in rows):
+        return None
+    r = np.array(rows, np.int64)
+    return _rows_stream(1, r[:, 0], r[:, 1], r[:, 2], w)
 
 
 def constant_output(layer: Conv2D, bias: int, m: int, shift: int) -> int:

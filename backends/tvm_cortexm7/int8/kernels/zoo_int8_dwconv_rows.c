@@ -265,25 +265,37 @@ static void zoo_dwrows_build(zoo_dwbuild_t *b)
 }
 #endif
 
+/* One input channel: row `row` (0: a padding row) into P[0 .. np) of its slot. */
+static void dwrows_build1(const int8_t *row, int32_t zp, int32_t xa, int32_t in_w, int32_t np, uint32_t *d)
+{
+    for (; np > 0; --np, xa += 2) {
+        const int32_t lo = row != 0 && (uint32_t)xa < (uint32_t)in_w ? row[xa] : zp;
+        const int32_t hi = row != 0 && (uint32_t)(xa + 1) < (uint32_t)in_w ? row[xa + 1] : zp;
+        *d++ = (uint16_t)lo | (uint32_t)hi << 16;
+    }
+}
+
 /* `scratch`: ZOO_DWROWS_SCRATCH_BYTES(out_w, stride_w, chunk) bytes, 4-aligned. The three slots are a
  * ring (s.row): for each output row the input rows up to its last are built in turn into the slot of
- * the oldest, so each input row is built once a chunk. */
+ * the oldest, so each input row is built once a chunk. A depthwise layer (depth multiplier 1) runs each
+ * channel over its own rows; a convolution of one input channel runs every output channel over that
+ * channel's rows. */
 ZOO_SETUP void zoo_dwconv_s8_rows(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch)
 {
     const int32_t *stream = (const int32_t *)(const void *)p->weights;
-    const int32_t c = p->in_c, chunk = stream[0], sw = p->stride_w, ow = p->out_w, in_w = p->in_w;
+    const int32_t c = p->in_c, oc = p->out_c, chunk = stream[0], sw = p->stride_w, ow = p->out_w, in_w = p->in_w;
     const int32_t nb = (ow + 1) / 2, np = nb * sw + 1;
     const uint32_t zp4 = 0x01010101u * (uint8_t)p->in_zp;
     zoo_dwrows_t s;
     zoo_dwbuild_t bd;
     int32_t c0, oy;
-    s.oc = c;
+    s.oc = oc;
     s.nb = nb;
-    s.d_last = ow & 1 ? 0 : c;
+    s.d_last = ow & 1 ? 0 : oc;
     s.zp2 = 2 * p->out_zp + 1;
     s.span = 4 * nb * sw;
     s.stride = sw;
-    s.delta = 4 * np - s.span;
+    s.delta = (c == 1 ? 0 : 4 * np) - s.span; /* one input channel: every output channel over the same rows */
     bd.zp = (const int8_t *)&zp4;
     bd.c = c;
     bd.S = 4 * np;
@@ -305,12 +317,16 @@ ZOO_SETUP void zoo_dwconv_s8_rows(const zoo_conv_t *p, const int8_t *in, int8_t 
                 bd.xa = -p->pad_left;
                 bd.d = (uint32_t *)(uintptr_t)oldest;
                 bd.np = np;
-                zoo_dwrows_build(&bd);
+                if (c == 1) {
+                    dwrows_build1(bd.in_w ? bd.row : 0, p->in_zp, bd.xa, in_w, np, bd.d);
+                } else {
+                    zoo_dwrows_build(&bd);
+                }
             }
             s.bm = stream + 1 + 2 * c0;
-            s.w = (const int8_t *)(const void *)(stream + 1 + 2 * c) + 10 * c0;
-            s.out = out + oy * ow * c + c0;
-            s.n = chunk;
+            s.w = (const int8_t *)(const void *)(stream + 1 + 2 * oc) + 10 * c0;
+            s.out = out + oy * ow * oc + c0;
+            s.n = c == 1 ? oc : chunk;
             zoo_dwrows_channels(&s);
         }
     }

@@ -54,16 +54,17 @@ class Conv2D(Layer):
         pixels' inputs for ``zoo_conv2d_s8_1x1`` (``ZOO_CONV1X1_SCRATCH_BYTES``), a 3 x 6 window for
         ``zoo_conv2d_s8_3x3`` (``ZOO_CONV3X3_SCRATCH_BYTES``), three rows of column pairs of a chunk of the
         channels for ``zoo_dwconv_s8_rows`` (``ZOO_DWROWS_SCRATCH_BYTES``)."""
-        if self.depthwise:
+        if self.dw_chunk or self.depthwise:
             return 12 * self.dw_chunk * ((self.out_hwc[1] + 1) // 2 * self.stride[1] + 1)
         k = self.kernel[0] * self.kernel[1] * self.in_hwc[2]
         return {None: 16 * ((k + 3) // 4), "1x1": 8 * self.in_hwc[2], "3x3": 36 * self.in_hwc[2]}[_block_kernel(self)]
 
     def use_small_scratch(self, small: bool) -> bool:
         """Between the 1x1 / 3x3 kernels (blocks of 4 pixels) and the pair kernel (two columns); for a
-        depthwise layer between ``zoo_dwconv_s8_rows`` (all channels a pass) and the kernels without scratch."""
-        if self.depthwise:
-            if not layout.dw_rows_applies(self, layout.conv_data(self)):
+        depthwise layer between ``zoo_dwconv_s8_rows`` (all channels a pass) and the kernels without scratch;
+        for a one-channel 3x3 convolution between ``zoo_dwconv_s8_rows`` and ``zoo_conv2d_s8_c1``."""
+        if self.depthwise or layout.c1_rows(self) is not None:  # zoo_dwconv_s8_rows, or none / the c1 kernel
+            if self.depthwise and not layout.dw_rows_applies(self, layout.conv_data(self)):
                 return False
             self.dw_chunk = 0 if small else self.in_hwc[2]
             return True
@@ -198,6 +199,10 @@ def _emit(layer: Conv2D, em, i: int) -> str:  # noqa: ANN001, C901 - variant sel
     x, y = em.ptr(layer.inputs[0]), em.ptr(layer.outputs[0])
     if not all(-128 <= v <= 127 for v in (layer.in_zp, layer.out_zp, layer.act_min, layer.act_max)):
         raise BackendError(f"{layer.op} #{layer.index}: zero points and activation bounds must be int8 values")
+    if layer.dw_chunk and not layer.depthwise:  # one input channel, 3x3: its rows once, every channel over them
+        w = em.array(f"l{i}_w", layout.c1_rows(layer))
+        em.decl(_decl(layer, i, layout.FLAG_PACKED | layout.FLAG_FULL8, (w, "0", "0", "0", "0", "0", "0"), 1))
+        return f"zoo_dwconv_s8_rows(&s_l{i}, {x}, {y}, (int16_t *)({em.scratch(i)}));"
     rec = layout.c1_records(layer)
     if rec is not None:  # one input channel, <= 9 taps: zoo_conv2d_s8_c1
         r = em.array(f"l{i}_rec", rec)
