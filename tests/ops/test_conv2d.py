@@ -45,7 +45,8 @@ CONV = [
     Case("kws_10x4_s2_same", [(13, 10, 1)], _conv(6, (10, 4), strides=2, padding="same", activation="relu")),
     Case("valid_5x3_s21_noact", [(11, 9, 5)], _conv(7, (5, 3), strides=(2, 1), padding="valid")),
     Case("one_by_one_s2", [(8, 8, 6)], _conv(10, 1, strides=2)),
-    Case("gray_c1", [(11, 11, 1)], _conv(8, 3, padding="same", activation="relu")),
+    Case("gray_c1", [(11, 11, 1)], _conv(8, 3, padding="same", activation="relu")),  # zoo_dwconv_s8_rows
+    Case("gray_c1_2x3", [(9, 8, 1)], _conv(6, (2, 3), padding="same", activation="relu")),  # zoo_conv2d_s8_c1
     Case("relu6_odd", [(7, 7, 3)], _conv(5, 3, padding="same", activation="relu6")),
     Case("wide16", [(6, 6, 16)], _conv(16, 3, padding="same", activation="relu")),
     Case("no_bias", [(6, 5, 4)], _conv(4, (2, 3), padding="same", use_bias=False)),
@@ -112,6 +113,8 @@ MVE = [
     Case("mve_2x2_c8_s2", [(7, 9, 8)], _conv(5, 2, strides=2, padding="same", activation="relu")),
     Case("mve_3x3_c6", [(6, 7, 6)], _conv(4, 3, padding="valid")),
     Case("mve_dw_c22", [(7, 6, 22)], _dw(3, padding="same")),
+    # 8 channels at stride 1: two inside pixels an asm block (rows of 7: pairs, then a single inside pixel)
+    Case("mve_dw_c8_pairs", [(5, 7, 8)], _dw(3, padding="same", activation="relu")),
     Case("mve_dw_c32_s2", [(7, 8, 32)], _dw(3, strides=2, padding="same", activation="relu")),
     # 16 channels in one asm step, then the last 8 in the 8-channel one (vww01's first depthwise: 8 channels)
     Case("mve_dw_c24_s2", [(8, 7, 24)], _dw(3, strides=2, padding="same", activation="relu6")),
@@ -125,7 +128,8 @@ def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("conv2d", CONV), tmp_path)
     assert meta["ops"].count("CONV_2D") == len(CONV)
     calls = (tmp_path / "lib" / "m_model.c").read_text()
-    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3("):
+    for fn in ("zoo_conv2d_s8_c1(", "zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3(",
+               "zoo_dwconv_s8_rows("):
         assert fn in calls, f"{fn} not exercised"
 
 

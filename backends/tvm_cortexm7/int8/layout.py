@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .operators.conv2d import Conv2D
 
 __all__ = ["KernelData", "conv_data", "fc_data", "fc_weights", "single_step_requant",
-           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "c1_rows", "dw_rows", "dw_rows_applies", "dw_rows_chunks", "packed", "packed_dw", "packable",
-           "pointwise", "conv3x3", "constant_output"]
+           "FLAG_FULL8", "FLAG_C1", "FLAG_PACKED", "c1_records", "c1_rows", "dw_rows", "dw_rows_applies",
+           "dw_rows_chunks", "packed", "packed_dw", "packable", "pointwise", "conv3x3", "constant_output"]
 
 FLAG_FULL8 = 2  # ZOO_CONV_FULL8
 FLAG_C1 = 4  # ZOO_CONV_C1

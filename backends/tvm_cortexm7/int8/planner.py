@@ -3,9 +3,10 @@
 Every intermediate tensor and every kernel scratch buffer gets a fixed offset in one arena.
 Buffers whose lifetimes overlap never overlap in memory. A RESHAPE-like layer's output is its
 input (an alias); an elementwise layer that reads each element before writing it runs in place
-when its input dies with it, and so does a depthwise layer on ``zoo_dwconv_s8_rows`` in one pass (it
-reads each input row once, into its row buffer, before it writes the output rows over it). Model inputs and outputs are the caller's buffers; the logits stay
-alive to the end so they can be read after the SOFTMAX.
+when its input dies with it, and so does a depthwise layer on ``zoo_dwconv_s8_rows`` in one pass
+(it reads each input row once, into its row buffer, before it writes the output rows over it).
+Model inputs and outputs are the caller's buffers; the logits stay alive to the end so they can
+be read after the SOFTMAX.
 """
 
 from __future__ import annotations

@@ -97,6 +97,20 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     "vadd.i32 " QE ", " QE ", q6\n\t"                                     \
     "vmullt.s16 q6, q4, q5\n\t"                                           \
     "vadd.i32 " QO ", " QO ", q6\n\t"
+/* One tap of two adjacent output pixels of a layer of 8 channels (stride 1: the second pixel's input 8
+ * bytes on), the weights loaded once: the first pixel's products into q0 / q1, the second's into q2 / q3. */
+#define ZOO_DW_MAC8X2                                                      \
+    "vldrb.s16 q4, [%[x]]\n\t"                                            \
+    "vldrb.s16 q5, [%[w]]\n\t"                                            \
+    "vmullb.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 q0, q0, q6\n\t"                                             \
+    "vmullt.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 q1, q1, q6\n\t"                                             \
+    "vldrb.s16 q4, [%[x], #8]\n\t"                                        \
+    "vmullb.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 q2, q2, q6\n\t"                                             \
+    "vmullt.s16 q6, q4, q5\n\t"                                           \
+    "vadd.i32 q3, q3, q6\n\t"
 /* The tap loop around BODY (tap t's input pixel at base + tap_off[t]), then the requantization's
  * operands into registers (see ZOO_DW_RQ): q = {mult as a byte offset from the bias array, the int8
  * shifts less a quarter of the bias array's address (the group's shifts at that plus b / 4), the output
@@ -126,8 +140,9 @@ ZOO_INLINE void dw8(const zoo_conv_t *p, const int8_t *const *tap, int32_t taps,
     : [b] "r"(b), [n] "r"(taps), [q] "r"(q), [o] "l"(out)                    \
     : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory"
 
-/* dw8 for a layer without left shifts, in one asm block: G = 2 (`sixteen`: per tap 16 instructions
- * for 16 MACs) or G = 1 (10 for 8: a layer of 8 channels, as vww01's first depthwise); then the
+/* dw8 for a layer without left shifts, in one asm block: G = 2 (`sixteen` 1: per tap 16 instructions
+ * for 16 MACs) or G = 1 (10 for 8), or (`sixteen` 2) two adjacent pixels of a layer of 8 channels at
+ * stride 1 (15 for 16 MACs, as vww01's first depthwise: the weights loaded once a tap); then the
  * accumulators requantized, narrowed back into channel order (VMOVNB / VMOVNT of the even and the
  * odd channels) and stored as 8 bytes per group. w, b, base and out point at channel c0 of the
  * weights, the bias, the window's origin and the output pixel; c is the layer's channel count. */
@@ -137,7 +152,17 @@ ZOO_INLINE void dw_asm(const int32_t *q, const int8_t *w, const int32_t *b, cons
     const int8_t *x;
     const int32_t *tp = tap_off;
     int32_t off = (int32_t)(uintptr_t)base;
-    if (sixteen) {
+    if (sixteen == 2) { /* two pixels of 8 channels: the same bias, weights and requantization */
+        __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
+                         "vldrw.u32 q1, [%[b], #16]\n\t"
+                         "vmov q2, q0\n\t"
+                         "vmov q3, q1\n\t"
+                         ZOO_DW_TAPS(ZOO_DW_MAC8X2)
+                         ZOO_DW_RQ("q0", "0", "0") ZOO_DW_RQ("q1", "16", "4") ZOO_DW_RQ("q2", "0", "0")
+                         ZOO_DW_RQ("q3", "16", "4")
+                         ZOO_DW_STORE8("q0", "q1", "0") ZOO_DW_STORE8("q2", "q3", "8")
+                         ZOO_DW_OPERANDS);
+    } else if (sixteen) {
         __asm__ volatile("vldrw.u32 q0, [%[b]]\n\t"
                          "vldrw.u32 q1, [%[b], #16]\n\t"
                          "vldrw.u32 q2, [%[b], #32]\n\t"
@@ -243,6 +268,12 @@ static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, co
                 o = off;
             } else {
                 base = in + (iy0 * in_w + ix0) * c; /* formed only inside the input */
+            }
+            if (c == 8 && sw == 1 && o == rel && ox + 1 < out_w && ix0 + 1 + k_w <= in_w) {
+                dw_asm(q, w, bias, o, base, taps, c, out, 2); /* this pixel and the next, inside too */
+                ++ox;
+                out += c;
+                continue;
             }
             for (c0 = 0; c0 + 16 <= c; c0 += 16) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 1);
             if (c0 < c) dw_asm(q, w + c0, bias + c0, o, base + c0, taps, c, out + c0, 0); /* the last 8 */
