@@ -110,3 +110,67 @@ def test_3x3_window_kernel_only_for_same_or_valid_padding(in_hw: tuple[int, int]
                    weights=rng.integers(-127, 128, (4, 3, 3, 8)).astype(np.int8), bias=np.zeros(4, np.int32),
                    multipliers=np.full(4, 1 << 30, np.int32), shifts=np.full(4, -8, np.int32), out_zp=-128)
     assert (layout.conv3x3(layer, layout.conv_data(layer)) is not None) is block
+
+
+def _depthwise(in_hwc: tuple[int, int, int], out_hwc: tuple[int, int, int], stride: tuple[int, int],
+               pad: tuple[int, int]):  # noqa: ANN202
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import Conv2D
+
+    c = in_hwc[2]
+    rng = np.random.default_rng(1)
+    return Conv2D("d", 0, ["x"], ["y"], depthwise=True, in_hwc=in_hwc, out_hwc=out_hwc, kernel=(3, 3), stride=stride,
+                  pad=pad, weights=rng.integers(-127, 128, (3, 3, c)).astype(np.int8), bias=np.zeros(c, np.int32),
+                  multipliers=[1 << 30] * c, shifts=[-8] * c, out_zp=-128)
+
+
+@pytest.mark.parametrize(("in_hwc", "out_hwc", "stride", "pad", "rows"), [
+    ((14, 14, 16), (14, 14, 16), (1, 1), (1, 1), True),   # SAME
+    ((14, 14, 32), (7, 7, 32), (2, 2), (0, 0), True),     # SAME at stride 2: the padding after
+    ((9, 9, 8), (5, 5, 8), (2, 2), (1, 1), True),         # a padding row and column in front
+    ((9, 9, 8), (9, 9, 8), (3, 1), (1, 1), True),         # any row stride
+    ((9, 9, 8), (9, 3, 8), (1, 3), (1, 1), False),        # column stride 3
+    ((9, 9, 8), (10, 9, 8), (1, 1), (2, 1), False),       # two padding rows on top (the ring starts at row -1)
+    ((9, 9, 6), (9, 9, 6), (1, 1), (1, 1), False),        # channels not a multiple of 4
+])
+def test_depthwise_rows_kernel_gate(in_hwc, out_hwc, stride, pad, rows: bool) -> None:  # noqa: ANN001
+    """zoo_dwconv_s8_rows takes 3x3 depthwise layers of column stride 1 or 2, at most one padding row on
+    top, channels % 4 == 0 (and the packed streams' exact requantization)."""
+    layer = _depthwise(in_hwc, out_hwc, stride, pad)
+    assert layout.dw_rows_applies(layer, layout.conv_data(layer)) is rows
+
+
+def test_depthwise_rows_kernel_in_place_only_where_output_rows_trail_the_reads() -> None:
+    """The rows kernel writes its output over its input only in one pass (each input row read once into
+    the ring) and only where every output row ends before the first input row not yet read."""
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import rows_in_place
+
+    for shapes in [((14, 14, 16), (14, 14, 16), (1, 1), (1, 1)), ((14, 14, 32), (7, 7, 32), (2, 2), (0, 0)),
+                   ((9, 9, 8), (7, 7, 8), (1, 1), (0, 0))]:
+        layer = _depthwise(*shapes)
+        assert rows_in_place(layer)
+        layer.dw_chunk = layer.in_hwc[2]
+        assert layer.in_place and layer.in_place_smaller
+        layer.dw_chunk = 4  # a chunk a pass: the input is read again by the next chunk
+        assert not layer.in_place
+        layer.dw_chunk = 0  # another kernel
+        assert not layer.in_place
+    # more output rows than input rows (two padding rows): the last would overwrite input not yet read
+    tall = _depthwise((2, 3, 4), (3, 3, 4), (1, 1), (1, 1))
+    assert not rows_in_place(tall)
+
+
+def test_stmnist_v1_plan_runs_its_first_three_layers_on_the_rows_kernel_in_place(mirror) -> None:  # noqa: ANN001
+    """The planner puts stmnist_v1's one-channel first convolution and both depthwise layers on
+    zoo_dwconv_s8_rows, the depthwise ones in one pass over their input's memory, without growing the
+    arena (9,984 B, the 16 -> 32 convolution's input, output and window)."""
+    from zoo.backends.tvm_cortexm7.int8 import _plan_small
+    from zoo.backends.tvm_cortexm7.int8.graph import lower_model
+    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
+
+    graph = lower_model(mirror / "stmnist_v1" / "stmnist_v1_int8.tflite")
+    plan = _plan_small(graph, plan_arena)
+    convs = [layer for layer in graph.layers if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert [(layer.dw_chunk, layer.in_place) for layer in convs] == [(1, False), (16, True), (0, False), (32, True),
+                                                                     (0, False)]
+    assert plan.size == 9984
+    assert plan.root[convs[1].outputs[0]] == plan.root[convs[1].inputs[0]]

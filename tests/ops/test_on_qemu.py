@@ -77,8 +77,10 @@ def test_convolutions_helium_on_qemu(op_models, tmp_path) -> None:  # noqa: ANN0
     assert sorted(left) == [False] * test_conv2d.LSHIFT_MVE + [True]
     assert (tmp_path / "lib" / "m_weights.c").read_text().count("_fill[") == test_conv2d.PRUNED_MVE
     fast, general = calls.count("zoo_dwconv_s8_mve_fast("), calls.count("zoo_dwconv_s8_mve(")
-    assert fast + general == len(test_conv2d.DEPTHWISE) - 1 + mve_dw
-    assert fast >= 3 and general >= 2  # both entry points run: multiples of 8 channels (24, 32, 8), and 22, 4
+    fast8 = calls.count("zoo_dwconv_s8_mve_fast8(")
+    assert fast + fast8 + general == len(test_conv2d.DEPTHWISE) - 1 + mve_dw
+    # every entry point runs: multiples of 8 channels (24, 32, 8), 8 at stride 1 (two pixels a block), 22, 4
+    assert fast >= 3 and fast8 >= 1 and general >= 2
     assert "zoo_conv2d_s8_c1(" not in calls and "zoo_dwconv_s8(" in calls
 
 

@@ -129,7 +129,8 @@ def shift_bytes(shift: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def dw_fast(layer: Conv2D, flags: int) -> bool:
     """Whether a depthwise layer takes ``zoo_dwconv_s8_mve_fast`` (the asm path's own entry point, so that the
     linker drops the general paths): no left shift (``ZOO_CONV_RSHIFT``), a multiple of 8 channels, <= 9 taps
-    (the C entry traps on any other layer)."""
+    (the C entry traps on any other layer); 8 channels at column stride 1 take ``_fast8`` (two pixels an asm
+    block, in code other layers do not link)."""
     return bool(flags & FLAG_RSHIFT) and layer.in_hwc[2] % 8 == 0 and layer.kernel[0] * layer.kernel[1] <= 9
 
 
@@ -143,7 +144,9 @@ def emit_conv(layer: Conv2D, em, i: int, decl) -> str:  # noqa: ANN001 - codegen
         pad = em.array(f"l{i}_pad", np.full(layer.in_hwc[2], layer.in_zp, np.int8))
         ptrs = (em.array(f"l{i}_w", w), "0", pad, em.array(f"l{i}_bias", bias), em.array(f"l{i}_mult", mult), "0", "0")
         em.decl(decl(layer, i, flags, ptrs, 1, em.array(f"l{i}_sh", shift_bytes(shift, -31, 31))))
-        return f"zoo_dwconv_s8_mve{'_fast' if dw_fast(layer, flags) else ''}(&s_l{i}, {x}, {y});"
+        fast = dw_fast(layer, flags)
+        entry = "_fast8" if fast and layer.in_hwc[2] == 8 and layer.stride[1] == 1 else "_fast" if fast else ""
+        return f"zoo_dwconv_s8_mve{entry}(&s_l{i}, {x}, {y});"
     elided = elide_constants(layer)  # (its live channels all shift right; a pruned one's shift is unused)
     if elided is not None:  # pruned channels: live weights and records only, the constants in pad
         lw, rq, fill, sh8 = elided

@@ -104,6 +104,8 @@ void zoo_dwconv_s8_mve(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: ZOO_CONV_RSHIFT, in_c % 8 == 0, k_h * k_w <= 9: the asm path only (a model whose depthwise
  * layers all qualify does not link the general paths); any other layer traps. */
 void zoo_dwconv_s8_mve_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
+/* The same for 8 channels at column stride 1: two inside pixels an asm block. */
+void zoo_dwconv_s8_mve_fast8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Any depthwise layer. */
 void zoo_dwconv_s8(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: depth multiplier 1, channels % 4 == 0, pad and rq set, full int8 activation range. */

@@ -247,7 +247,8 @@ __attribute__((noinline)) static void border_offsets(const zoo_conv_t *p, int32_
  * the layer's fields in locals (the asm's stores would make the compiler reload them); an inside
  * window reads its taps at the fixed offsets `rel` from its origin, one over the border at offsets
  * `off` from the input. */
-static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off)
+ZOO_INLINE void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, const int32_t *rel, int32_t *off,
+                              int pairs)
 {
     const int32_t taps = p->k_h * p->k_w, c = p->in_c, in_w = p->in_w, sw = p->stride_w, out_w = p->out_w;
     const int32_t pad = (int32_t)((uintptr_t)p->pad - (uintptr_t)in), k_w = p->k_w;
@@ -269,7 +270,7 @@ static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, co
             } else {
                 base = in + (iy0 * in_w + ix0) * c; /* formed only inside the input */
             }
-            if (c == 8 && sw == 1 && o == rel && ox + 1 < out_w && ix0 + 1 + k_w <= in_w) {
+            if (pairs && o == rel && ox + 1 < out_w && ix0 + 1 + k_w <= in_w) {
                 dw_asm(q, w, bias, o, base, taps, c, out, 2); /* this pixel and the next, inside too */
                 ++ox;
                 out += c;
@@ -283,13 +284,17 @@ static void dw_pixels_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out, co
 #endif
 
 #if ZOO_MVE
-/* dw_pixels_asm with its offsets on the stack (a window of <= 9 taps). */
-__attribute__((noinline)) static void dw_fast_asm(const zoo_conv_t *p, const int8_t *in, int8_t *out)
-{
-    int32_t rel[9], off[9], t;
-    for (t = 0; t < p->k_h * p->k_w; ++t) rel[t] = ((t / p->k_w) * p->in_w + t % p->k_w) * p->in_c;
-    dw_pixels_asm(p, in, out, rel, off);
-}
+/* dw_pixels_asm with its offsets on the stack (a window of <= 9 taps); `pairs` (8 channels, stride 1): two
+ * inside pixels an asm block, in a copy of its own that only zoo_dwconv_s8_mve_fast8 links. */
+#define ZOO_DW_FAST_ASM(NAME, PAIRS)                                                                      \
+    __attribute__((noinline)) static void NAME(const zoo_conv_t *p, const int8_t *in, int8_t *out)        \
+    {                                                                                                     \
+        int32_t rel[9], off[9], t;                                                                        \
+        for (t = 0; t < p->k_h * p->k_w; ++t) rel[t] = ((t / p->k_w) * p->in_w + t % p->k_w) * p->in_c; \
+        dw_pixels_asm(p, in, out, rel, off, PAIRS);                                                       \
+    }
+ZOO_DW_FAST_ASM(dw_fast_asm, 0)
+ZOO_DW_FAST_ASM(dw_fast_asm8, 1)
 #endif
 
 /* The layer with caller-sized arrays of k_h * k_w entries (rel, tap), any channel count. */
@@ -335,6 +340,18 @@ void zoo_dwconv_s8_mve_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out)
         __builtin_trap(); /* not a layer for the asm path: a generator bug, never a wrong output */
     }
     dw_fast_asm(p, in, out);
+#else
+    zoo_dwconv_s8_mve(p, in, out);
+#endif
+}
+
+void zoo_dwconv_s8_mve_fast8(const zoo_conv_t *p, const int8_t *in, int8_t *out)
+{
+#if ZOO_MVE
+    if (!(p->flags & ZOO_CONV_RSHIFT) || p->in_c != 8 || p->stride_w != 1 || p->k_h * p->k_w > 9) {
+        __builtin_trap(); /* not a layer for this path: a generator bug, never a wrong output */
+    }
+    dw_fast_asm8(p, in, out);
 #else
     zoo_dwconv_s8_mve(p, in, out);
 #endif
