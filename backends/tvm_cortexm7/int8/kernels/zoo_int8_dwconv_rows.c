@@ -1,21 +1,24 @@
-/* zoo int8 DEPTHWISE_CONV_2D, 3x3, stride 1 or 2 (both directions alike), depth multiplier 1,
- * in_c % 4 == 0, full int8 range: one output row of one channel at a time, against a row buffer
- * of column pairs.
+/* zoo int8 DEPTHWISE_CONV_2D 3x3 (depth multiplier 1, in_c % 4 == 0) and CONV_2D 3x3 of one input
+ * channel; column stride 1 or 2, any row stride, at most one padding row on top, single-step
+ * requantization into the full int8 range: one output row of one output channel at a time, against a
+ * buffer of the input's rows as column pairs.
  *
- * The three input rows of an output row are held, per channel, as int16 pairs of adjacent columns
+ * The three input rows of an output row are held, per input channel, as int16 pairs of adjacent columns
  * P[q] = (x[2q] | x[2q + 1]) (columns counted from the first padding column; padding and columns
  * past the input read the input zero point). With the channel's taps of row ky as the pairs
  * W01 = (w0 | w1) and W12 = (w1 | w2), two output pixels cost per row ky
  *   stride 1 (pixels 2b, 2b + 1):  SMLAD(P[b], W01) + P[b + 1].lo * w2,   P[b].hi * w0 + SMLAD(P[b + 1], W12)
  *   stride 2 (pixels 2b, 2b + 1):  SMLAD(P[2b], W01) + P[2b + 1].lo * w2,  SMLAD(P[2b + 1], W01) + P[2b + 2].lo * w2
  * that is 4 multiply instructions for 6 MACs, the six weight pairs held in registers across the row.
- * Each input row is built once per pass (a ring of three rows, slot iy mod 3), for a chunk of the
- * channels at a time (the planner sizes the chunk to what the arena has free at this layer:
- * ZOO_DWROWS_SCRATCH_BYTES).
+ * Each input row is built once per pass (a ring of three rows), for a chunk of the channels at a time
+ * (the planner sizes the chunk to what the arena has free at this layer: ZOO_DWROWS_SCRATCH_BYTES);
+ * in one pass the output may be the input's memory (each input row is read into the ring before any
+ * output row that overlaps it is written: operators/conv2d.py rows_in_place). A convolution of one
+ * input channel runs every output channel over that channel's rows.
  *
- * Stream (int8 view of int32 words): {chunk}, then per channel {bias, m} (the folded bias and the
- * model's multiplier), then per channel its 9 int8 weights [ky][kx], then per channel e - 1 (one byte;
- * zoo_rq_mm). */
+ * Stream (int8 view of int32 words): {chunk}, then per output channel {bias, m} (the folded bias and
+ * the model's multiplier), then per output channel a record of its 9 int8 weights [ky][kx] and e - 1
+ * (10 bytes; zoo_rq_mm), padded to whole words. */
 #include "zoo_int8.h"
 
 #if ZOO_DSP
@@ -251,13 +254,12 @@ static void zoo_dwrows_channels(zoo_dwrows_t *s)
 static void zoo_dwrows_build(zoo_dwbuild_t *b)
 {
     for (; b->np > 0; --b->np, b->xa += 2, ++b->d) {
-        int32_t g, j, h;
+        int32_t g, h;
         for (h = 0; h < 2; ++h) { /* column xa + h, int16 half h of every channel's pair word */
             const int32_t x = b->xa + h;
             const int8_t *src = (uint32_t)x < (uint32_t)b->in_w ? b->row + x * b->c : 0;
             for (g = 0; g < 4 * b->groups; ++g) {
                 int16_t *d = (int16_t *)(void *)((uint8_t *)b->d + g * b->S);
-                (void)j;
                 d[h] = src != 0 ? src[g] : b->zp[0];
             }
         }
