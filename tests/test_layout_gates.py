@@ -129,7 +129,7 @@ def _depthwise(in_hwc: tuple[int, int, int], out_hwc: tuple[int, int, int], stri
     ((9, 9, 8), (5, 5, 8), (2, 2), (1, 1), True),         # a padding row and column in front
     ((9, 9, 8), (9, 9, 8), (3, 1), (1, 1), True),         # any row stride
     ((9, 9, 8), (9, 3, 8), (1, 3), (1, 1), False),        # column stride 3
-    ((9, 9, 8), (10, 9, 8), (1, 1), (2, 1), False),       # two padding rows on top (the ring starts at row -1)
+    ((9, 9, 8), (10, 9, 8), (1, 1), (2, 1), False),       # two padding rows on top (explicit padding)
     ((9, 9, 6), (9, 9, 6), (1, 1), (1, 1), False),        # channels not a multiple of 4
 ])
 def test_depthwise_rows_kernel_gate(in_hwc, out_hwc, stride, pad, rows: bool) -> None:  # noqa: ANN001
@@ -154,7 +154,8 @@ def test_depthwise_rows_kernel_in_place_only_where_output_rows_trail_the_reads()
         assert not layer.in_place
         layer.dw_chunk = 0  # another kernel
         assert not layer.in_place
-    # more output rows than input rows (two padding rows): the last would overwrite input not yet read
+    # SAME / VALID shapes always pass; an output taller than its input (which TFLite's SAME / VALID do not
+    # give) shows the condition at work: its last row would overwrite input not yet read
     tall = _depthwise((2, 3, 4), (3, 3, 4), (1, 1), (1, 1))
     assert not rows_in_place(tall)
 

@@ -156,9 +156,12 @@ def test_depthwise_rows_kernel_bit_exact(op_models, tmp_path) -> None:  # noqa: 
     assert_host_bit_exact(path, tmp_path)
     assert _rows_calls(tmp_path / "lib") == DW_ROWS_LAYERS
     graph = lower_model(path)
-    _plan_small(graph, plan_arena)
-    chunks = [(layer.dw_chunk, layer.in_hwc[2]) for layer in graph.layers if layer.op == "DEPTHWISE_CONV_2D"]
+    plan = _plan_small(graph, plan_arena)
+    dws = [layer for layer in graph.layers if layer.op == "DEPTHWISE_CONV_2D"]
+    chunks = [(layer.dw_chunk, layer.in_hwc[2]) for layer in dws]
     assert all(chunk for chunk, _ in chunks) and any(chunk < c for chunk, c in chunks), chunks
+    in_place = [plan.root[layer.outputs[0]] == plan.root[layer.inputs[0]] for layer in dws]
+    assert any(in_place) and not all(in_place), in_place  # some write their output over their input
 
 
 def test_helium_layouts_in_portable_c_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -43,7 +43,8 @@ def tensor_specs(graph: Any) -> tuple[list[Any], list[Any], Any]:
 def _plan_small(graph: Any, plan_arena: Any) -> Any:
     """The arena plan with, for each layer that has a choice of kernels, the fastest one unless the one
     with the least scratch lowers the arena (RAM before speed): all small first, then each layer back to
-    its fastest kernel where the arena does not grow (on the least scratch that kernel can take)."""
+    its fastest kernel where the arena does not grow (with the most scratch that kernel can take without
+    growing it: a depthwise layer's largest chunk of channels that fits)."""
     choices = [layer for layer in graph.layers if layer.use_small_scratch(False)]
     fast = plan_arena(graph)
     if not choices:

@@ -178,8 +178,8 @@ def packed_dw(data: KernelData, kernel: tuple[int, int]) -> np.ndarray:
 
 def dw_rows_applies(layer: Conv2D, data: KernelData) -> bool:
     """Whether ``zoo_dwconv_s8_rows`` runs a depthwise layer: 3x3, depth multiplier 1, ``in_c % 4 == 0``,
-    column stride 1 or 2, at most one padding row on top (its ring of rows starts at row -1), and the
-    packed streams' requantization exact (:func:`packable`)."""
+    column stride 1 or 2, at most one padding row on top (SAME / VALID: what tests/ops covers; the ring
+    would take more), and the packed streams' requantization exact (:func:`packable`)."""
     return (layer.depthwise and layer.depth_multiplier == 1 and tuple(layer.kernel) == (3, 3)
             and layer.in_hwc[2] % 4 == 0 and layer.stride[1] in (1, 2) and layer.pad[0] <= 1
             and packable(layer, data))

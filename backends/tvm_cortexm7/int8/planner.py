@@ -70,8 +70,8 @@ def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]
             root[out] = src
         elif (layer.in_place and src is not None and src not in external and out not in external
               and last.get(src, -1) <= i and last_use.get(layer.inputs[0]) == i
-              and (graph.tensors[src].nbytes == graph.tensors[out].nbytes
-                   or layer.in_place_smaller and graph.tensors[out].nbytes < graph.tensors[src].nbytes)):
+              and (graph.tensors[layer.inputs[0]].nbytes == graph.tensors[out].nbytes
+                   or layer.in_place_smaller and graph.tensors[out].nbytes < graph.tensors[layer.inputs[0]].nbytes)):
             root[out] = src
         else:
             for name in layer.outputs:

@@ -50,8 +50,8 @@ typedef struct {
      * kernel sources); bias, mult, shift and rq are then NULL.
      * ZOO_CONV_C1: NULL (rq holds the zoo_conv2d_s8_c1 records). */
     const int8_t *weights;
-    /* depthwise with depth_mult 1 and in_c % 4 == 0: in_c bytes of the input zero point (what
-     * padding taps read); zoo_conv2d_s8_mve under ZOO_CONV_CONST: per output channel the constant
+    /* depthwise with depth_mult 1 and in_c % 4 == 0 (but zoo_dwconv_s8_rows: NULL): in_c bytes of the input
+     * zero point (what padding taps read); zoo_conv2d_s8_mve under ZOO_CONV_CONST: per output channel the constant
      * output of an all-zero channel; else NULL */
     const int8_t *pad;
     /* bias - in_zp * sum(weights), padded to an even channel count */
@@ -113,9 +113,11 @@ void zoo_dwconv_s8_fast(const zoo_conv_t *p, const int8_t *in, int8_t *out);
 /* Specialised: 3x3, depth multiplier 1, channels % 4 == 0, ZOO_CONV_PACKED stream in weights
  * (see zoo_int8_dwconv.c), full int8 activation range. */
 void zoo_dwconv_s8_3x3(const zoo_conv_t *p, const int8_t *in, int8_t *out);
-/* 3x3, stride 1 or 2 (the same both ways), pad top / left <= 1, depth multiplier 1, in_c % 4 == 0, full
- * int8 range: one output row of one channel at a time against a row buffer (see zoo_int8_dwconv_rows.c);
- * the stream's first word is the chunk of channels the scratch holds. */
+/* 3x3 depthwise (depth multiplier 1, in_c % 4 == 0) or one-input-channel convolution, column stride 1 or
+ * 2, any row stride, pad top <= 1, full int8 range: one output row of one output channel at a time against
+ * a row buffer (see zoo_int8_dwconv_rows.c); the stream's first word is the chunk of channels the scratch
+ * holds; `out` may be `in` (in one pass, see operators/conv2d.py rows_in_place). Stack: 36 + 8 ceil(out_w / 2)
+ * bytes in its asm (each block's accumulators), beside the driver's frame. */
 void zoo_dwconv_s8_rows(const zoo_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch);
 #define ZOO_DWROWS_SCRATCH_BYTES(out_w, stride, chunk) (12 * (chunk) * (((out_w) + 1) / 2 * (stride) + 1))
 

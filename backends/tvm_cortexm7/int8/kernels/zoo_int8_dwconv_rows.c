@@ -31,7 +31,7 @@ typedef struct {
     int32_t delta;          /* +12 bytes from a channel's row pointers past its blocks to the next channel's */
     const int32_t *bm;      /* +16 {bias, m} of the next channel */
     const int8_t *w;        /* +20 its record: 9 weights [ky][kx], e - 1 */
-    int32_t pad24;          /* +24 */
+    int32_t unused24;       /* +24 (free) */
     int8_t *out;            /* +28 its output at the row's first pixel */
     int32_t oc;             /* +32 output pixel stride (bytes) */
     int32_t nb;             /* +36 blocks of 2 pixels */
@@ -273,7 +273,9 @@ static void dwrows_build1(const int8_t *row, int32_t zp, int32_t xa, int32_t in_
     for (; np > 0; --np, xa += 2) {
         const int32_t lo = row != 0 && (uint32_t)xa < (uint32_t)in_w ? row[xa] : zp;
         const int32_t hi = row != 0 && (uint32_t)(xa + 1) < (uint32_t)in_w ? row[xa + 1] : zp;
-        *d++ = (uint16_t)lo | (uint32_t)hi << 16;
+        int16_t *h = (int16_t *)(void *)d++; /* int16 halves, as the portable channel loop reads them */
+        h[0] = (int16_t)lo;
+        h[1] = (int16_t)hi;
     }
 }
 

@@ -3,8 +3,9 @@
 TFLM: ``reference_integer_ops::ConvPerChannel`` / ``DepthwiseConvPerChannel``
 (tensorflow/lite/kernels/internal/reference/integer_ops/conv.h, depthwise_conv.h at
 tflite-micro 90b983c2); padding as ``ComputePaddingHeightWidth`` (SAME puts the odd extra row or
-column after). Kernels: ``zoo_int8_conv.c`` and ``zoo_int8_dwconv.c``, weight layouts in
-:mod:`..layout`.
+column after). Kernels: ``zoo_int8_conv.c``, ``zoo_int8_conv_1x1.c``, ``zoo_int8_conv_3x3.c``,
+``zoo_int8_dwconv.c`` and ``zoo_int8_dwconv_rows.c`` (3x3 depthwise and one-channel convolutions), the
+Helium ones in :mod:`..layout_mve`; weight layouts in :mod:`..layout`.
 """
 
 from __future__ import annotations
