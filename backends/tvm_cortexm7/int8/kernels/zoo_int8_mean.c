@@ -5,12 +5,12 @@
 /* Cold (one call per inference, over one small tensor): size before speed, whatever the build's -O. */
 #pragma GCC optimize("Os")
 
-/* Channels ch .. c - 1, one at a time. */
-static void mean_channels(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t ch, int32_t in_zp,
-                          int32_t out_zp, int32_t mult, int32_t shift)
+/* Every channel, one at a time. */
+static void mean_channels(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp, int32_t out_zp,
+                          int32_t mult, int32_t shift)
 {
-    int32_t i;
-    for (; ch < c; ++ch) {
+    int32_t ch, i;
+    for (ch = 0; ch < c; ++ch) {
         const int8_t *src = in + ch;
         int32_t sum = 0;
         for (i = 0; i < hw; ++i, src += c) sum += *src;
@@ -41,12 +41,12 @@ void zoo_mean_hw_s8_c4(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int
         }
     }
 #else
-    mean_channels(in, out, hw, c, 0, in_zp, out_zp, mult, shift);
+    mean_channels(in, out, hw, c, in_zp, out_zp, mult, shift);
 #endif
 }
 
 void zoo_mean_hw_s8(const int8_t *in, int8_t *out, int32_t hw, int32_t c, int32_t in_zp,
                     int32_t out_zp, int32_t mult, int32_t shift)
 {
-    mean_channels(in, out, hw, c, 0, in_zp, out_zp, mult, shift);
+    mean_channels(in, out, hw, c, in_zp, out_zp, mult, shift);
 }
