@@ -163,15 +163,14 @@ def test_depthwise_rows_kernel_in_place_only_where_output_rows_trail_the_reads()
 def test_stmnist_v1_plan_runs_its_first_three_layers_on_the_rows_kernel_in_place(mirror) -> None:  # noqa: ANN001
     """The planner puts stmnist_v1's one-channel first convolution and both depthwise layers on
     zoo_dwconv_s8_rows, the depthwise ones in one pass over their input's memory, without growing the
-    arena (9,984 B, the 16 -> 32 convolution's input, output and window)."""
-    from zoo.backends.tvm_cortexm7.int8 import _plan_small
+    arena (9,984 B, the second depthwise layer's input and row buffer)."""
+    from zoo.backends.tvm_cortexm7.int8 import plan_graph
     from zoo.backends.tvm_cortexm7.int8.graph import lower_model
-    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
 
     graph = lower_model(mirror / "stmnist_v1" / "stmnist_v1_int8.tflite")
-    plan = _plan_small(graph, plan_arena)
+    plan = plan_graph(graph)
     convs = [layer for layer in graph.layers if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D")]
     assert [(layer.dw_chunk, layer.in_place) for layer in convs] == [(1, False), (16, True), (0, False), (32, True),
                                                                      (0, False)]
     assert plan.size == 9984
-    assert plan.root[convs[1].outputs[0]] == plan.root[convs[1].inputs[0]]
+    assert all(plan.address(layer.outputs[0]) == plan.address(layer.inputs[0]) for layer in (convs[1], convs[3]))

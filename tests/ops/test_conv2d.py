@@ -99,6 +99,52 @@ DW_ROWS = [
 ]
 DW_ROWS_LAYERS = 10
 
+def _conv_chain(*layers):  # noqa: ANN001, ANN202
+    """Convolutions in a row, (filters, kernel, keyword arguments) each: every one but the first reads an
+    arena tensor that dies with it, so the planner may write its output over that input."""
+    def build(keras, tf, x):  # noqa: ANN001, ANN202
+        y = x[0]
+        for filters, kernel, kw in layers:
+            y = keras.layers.Conv2D(filters, kernel, **kw)(y)
+        return y
+    return build
+
+
+#: Convolutions writing their output over their dying input from overlap_bytes() before it: the 3x3 block
+#: kernel growing the channels (blocks of 4 and 3 in rows of 7, SAME padding rows), the same size, stride 2
+#: (the pair kernel), the 1x1 block kernel growing and shrinking (blocks across rows, a tail), channel
+#: counts not a multiple of 4 (the generic im2col), a VALID window taller than wide.
+OVERLAP = [
+    Case("ovl_chain", [(9, 7, 4)], _conv_chain(
+        (8, 1, dict(activation="relu")), (16, 3, dict(padding="same", activation="relu")),
+        (16, 3, dict(padding="same")), (24, 3, dict(strides=2, padding="same", activation="relu")),
+        (40, 1, dict(activation="relu")), (6, 1, {}), (10, (3, 2), dict(padding="valid", activation="relu6")),
+        (8, 1, {}))),
+    Case("ovl_wide", [(5, 13, 8)], _conv_chain(
+        (8, 3, dict(padding="same", activation="relu")), (32, 3, dict(padding="same", activation="relu")),
+        (12, 1, {}))),
+]
+#: the layers of OVERLAP that write over their inputs: all but the first of each chain (it reads the model
+#: input) and the last (it writes the model output)
+OVERLAP_NESTED = 7
+
+
+def overlap_plan(path):  # noqa: ANN001, ANN201
+    """The generator's plan of `path` and its convolutions whose input sits inside their output's group at
+    exactly overlap_bytes() (the output starting that far before it)."""
+    from zoo.backends.tvm_cortexm7.int8 import plan_graph
+    from zoo.backends.tvm_cortexm7.int8.graph import lower_model
+    from zoo.backends.tvm_cortexm7.int8.operators.conv2d import overlap_bytes
+
+    graph = lower_model(path)
+    plan = plan_graph(graph)
+    inside = {name for name in plan.root if plan.root[name] in plan.offsets}  # tensors in the arena
+    nested = [layer for layer in graph.layers if layer.op == "CONV_2D" and {layer.inputs[0], layer.outputs[0]} <= inside
+              and overlap_bytes(layer) is not None
+              and plan.address(layer.inputs[0]) - plan.address(layer.outputs[0]) == overlap_bytes(layer)]
+    return graph, plan, nested
+
+
 #: Shapes for the Helium kernels' loops: 16-tap groups with and without a tail, 16-channel groups of
 #: the depthwise kernel with a 4-channel and a partial remainder, an output pixel count % 4 != 0.
 MVE = [
@@ -133,6 +179,23 @@ def test_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
         assert fn in calls, f"{fn} not exercised"
 
 
+def test_convolutions_write_over_their_inputs_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
+    """OVERLAP's convolutions run with their output written over their dying input (the planner's
+    overlap_bytes), in portable C for the host and with the Helium layout, bit-exact with TFLM; the arena
+    is smaller than with every buffer apart."""
+    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
+
+    path = op_models.model("overlap", OVERLAP)
+    graph, plan, nested = overlap_plan(path)
+    assert len(nested) == OVERLAP_NESTED, [layer.index for layer in nested]
+    assert plan.size < plan_arena(graph, overlap=False).size
+    assert_host_bit_exact(path, tmp_path / "dsp")
+    assert_host_bit_exact(path, tmp_path / "mve", mve=True)
+    calls = (tmp_path / "dsp" / "lib" / "m_model.c").read_text()
+    for fn in ("zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3("):
+        assert fn in calls, f"{fn} not exercised"
+
+
 def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     meta = assert_host_bit_exact(op_models.model("depthwise", DEPTHWISE), tmp_path)
     assert meta["ops"].count("DEPTHWISE_CONV_2D") == len(DEPTHWISE)
@@ -148,19 +211,20 @@ def _rows_calls(lib_dir) -> int:  # noqa: ANN001
 def test_depthwise_rows_kernel_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001
     """zoo_dwconv_s8_rows in portable C (the host): every DW_ROWS layer takes it, one on a chunk of its
     channels, bit-exact with TFLM."""
-    from zoo.backends.tvm_cortexm7.int8 import _plan_small
+    from zoo.backends.tvm_cortexm7.int8 import plan_graph
     from zoo.backends.tvm_cortexm7.int8.graph import lower_model
-    from zoo.backends.tvm_cortexm7.int8.planner import plan_arena
 
     path = op_models.model("dw_rows", DW_ROWS)
     assert_host_bit_exact(path, tmp_path)
     assert _rows_calls(tmp_path / "lib") == DW_ROWS_LAYERS
     graph = lower_model(path)
-    plan = _plan_small(graph, plan_arena)
+    plan = plan_graph(graph)
     dws = [layer for layer in graph.layers if layer.op == "DEPTHWISE_CONV_2D"]
     chunks = [(layer.dw_chunk, layer.in_hwc[2]) for layer in dws]
     assert all(chunk for chunk, _ in chunks) and any(chunk < c for chunk, c in chunks), chunks
-    in_place = [plan.root[layer.outputs[0]] == plan.root[layer.inputs[0]] for layer in dws]
+    inside = {name for name in plan.root if plan.root[name] in plan.offsets}  # tensors in the arena
+    in_place = [{layer.inputs[0], layer.outputs[0]} <= inside
+                and plan.address(layer.outputs[0]) == plan.address(layer.inputs[0]) for layer in dws]
     assert any(in_place) and not all(in_place), in_place  # some write their output over their input
 
 

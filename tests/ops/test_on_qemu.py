@@ -38,6 +38,15 @@ def test_depthwise_rows_kernel_on_qemu(op_models, tmp_path, target) -> None:  # 
     assert (tmp_path / "lib" / "m_model.c").read_text().count("zoo_dwconv_s8_rows(") == test_conv2d.DW_ROWS_LAYERS
 
 
+@pytest.mark.parametrize("target", ["cortexm7", "cortexm55"])
+def test_convolutions_over_their_inputs_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
+    """The DSP asm (1x1 and 3x3 blocks, pairs) and the Helium kernels writing their output over their
+    dying input (test_conv2d.OVERLAP), bit-exact with TFLM."""
+    path = op_models.model("overlap", test_conv2d.OVERLAP)
+    assert len(test_conv2d.overlap_plan(path)[2]) == test_conv2d.OVERLAP_NESTED
+    assert_qemu_bit_exact(path, tmp_path, n=24, target=target)
+
+
 @pytest.mark.parametrize("target", ["cortexm7", "cortexm0", "cortexm55"])
 def test_fully_connected_per_tensor_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
     """Per-tensor FULLY_CONNECTED: zoo_fc_s8_exact (the asm loop on the DSP, MVE blocks on the M55, zoo_fc_s8

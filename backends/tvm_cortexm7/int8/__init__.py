@@ -68,6 +68,22 @@ def _plan_small(graph: Any, plan_arena: Any) -> Any:
     return small
 
 
+def plan_graph(graph: Any, mve: bool = False) -> Any:
+    """Each layer's kernel and the arena plan: on the M55 the Helium kernels (the pair kernel's two-column
+    scratch); elsewhere the kernels :func:`_plan_small` picks without convolutions written over their inputs
+    (the code and speed they would have), then the buffers placed with them where that is smaller."""
+    from . import layout_mve
+    from .planner import plan_arena
+
+    if mve:
+        for layer in graph.layers:
+            if getattr(layer, "small_scratch", None) is not None and layout_mve.applies(layer):
+                layer.small_scratch = True
+    else:
+        _plan_small(graph, lambda g: plan_arena(g, overlap=False))
+    return plan_arena(graph)
+
+
 def layer_table(graph: Any) -> list[dict[str, Any]]:
     """Each layer in execution order: TFLite operator and index, MACs, and the tensors its hook reports
     (TFLite tensor index, name, shape, dtype and bytes; see :func:`.codegen.layer_hooks`), for ``metadata.json``."""
@@ -96,20 +112,13 @@ def generate_int8_library(tflite_path: Path, out_dir: Path, prefix: str, mve: bo
         BackendError: unsupported operators (one error naming each, with its index) or a damaged file.
     """
     from .. import library
-    from . import codegen, layout_mve
+    from . import codegen
     from .graph import lower_model
-    from .planner import plan_arena
 
     graph = lower_model(Path(tflite_path))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if mve:  # the Helium kernels take the pair kernel's two-column scratch
-        for layer in graph.layers:
-            if getattr(layer, "small_scratch", None) is not None and layout_mve.applies(layer):
-                layer.small_scratch = True
-        plan = plan_arena(graph)
-    else:
-        plan = _plan_small(graph, plan_arena)
+    plan = plan_graph(graph, mve)
     src = codegen.emit_sources(graph, plan, prefix, mve)
     inputs, outputs, logits = tensor_specs(graph)
     header = library.render_header(

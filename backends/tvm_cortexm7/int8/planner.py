@@ -1,12 +1,15 @@
 """Static activation-arena planning by liveness, for any DAG of layers.
 
 Every intermediate tensor and every kernel scratch buffer gets a fixed offset in one arena.
-Buffers whose lifetimes overlap never overlap in memory. A RESHAPE-like layer's output is its
-input (an alias); an elementwise layer that reads each element before writing it runs in place
-when its input dies with it, and so does a depthwise layer on ``zoo_dwconv_s8_rows`` in one pass
-(it reads each input row once, into its row buffer, before it writes the output rows over it).
-Model inputs and outputs are the caller's buffers; the logits stay alive to the end so they can
-be read after the SOFTMAX.
+Buffers whose lifetimes overlap never overlap in memory, with two exceptions at the layer where one
+dies and the other is born. A RESHAPE-like layer's output is its input (an alias); an elementwise
+layer that reads each element before writing it runs in place when its input dies with it, and so
+does a depthwise layer on ``zoo_dwconv_s8_rows`` in one pass (it reads each input row once, into its
+row buffer, before it writes the output rows over it). And a regular convolution whose input dies
+with it may write its output over that input from D bytes before it
+(:meth:`~.operators.base.Layer.output_before_input`): the input is placed inside the output's
+group at D, each keeping its own lifetime. Model inputs and outputs are the caller's buffers; the
+logits stay alive to the end so they can be read after the SOFTMAX.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class _Buffer:
     size: int
     first: int  # layer index that writes it
     last: int  # last layer index that reads it
+    rel: int = 0  # offset from its group's base (a group is placed as one: see `_groups`)
 
 
 @dataclass
@@ -40,13 +44,19 @@ class ArenaPlan:
         """Offset of a layer's scratch buffer, if it has one."""
         return self.offsets.get(f"scratch:{layer_index}")
 
+    def address(self, name: str) -> int:
+        """Offset of a tensor (through the tensor whose memory it uses)."""
+        return self.offsets[self.root.get(name, name)]
+
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]]:
-    """(tensor -> memory root, root -> first writer, root -> last reader)."""
+def _roots(graph: Graph, overlap: bool) -> tuple[dict[str, str], dict[str, int], dict[str, int],
+                                                 dict[str, tuple[str, int]]]:
+    """(tensor -> memory root, root -> first writer, root -> last reader, root -> (the root whose group
+    it is placed in, its offset from that root)); `overlap`: let convolutions write over their input."""
     external = set(graph.inputs) | set(graph.outputs)
     end = len(graph.layers)
     last_use: dict[str, int] = {}
@@ -58,6 +68,7 @@ def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]
     root: dict[str, str] = {name: name for name in graph.inputs}
     first: dict[str, int] = {}
     last: dict[str, int] = {}
+    within: dict[str, tuple[str, int]] = {}
 
     def touch(name: str, i: int) -> None:
         r = root[name]
@@ -66,47 +77,81 @@ def _roots(graph: Graph) -> tuple[dict[str, str], dict[str, int], dict[str, int]
     for i, layer in enumerate(graph.layers):
         src = root.get(layer.inputs[0]) if layer.inputs else None
         out = layer.outputs[0]
+        dies = (src is not None and src not in external and out not in external and last.get(src, -1) <= i
+                and last_use.get(layer.inputs[0]) == i)
+        size_in = graph.tensors[layer.inputs[0]].nbytes if layer.inputs else 0
+        size_out = graph.tensors[out].nbytes
         if layer.alias and out not in external:
             root[out] = src
-        elif (layer.in_place and src is not None and src not in external and out not in external
-              and last.get(src, -1) <= i and last_use.get(layer.inputs[0]) == i
-              and (graph.tensors[layer.inputs[0]].nbytes == graph.tensors[out].nbytes
-                   or layer.in_place_smaller and graph.tensors[out].nbytes < graph.tensors[layer.inputs[0]].nbytes)):
+        elif dies and layer.in_place and size_in == size_out:
             root[out] = src
         else:
             for name in layer.outputs:
                 root[name] = name
                 first[name] = i
+            if dies and src not in within:
+                rel = (0 if layer.in_place and layer.in_place_smaller and size_out < size_in
+                       else layer.output_before_input() if overlap else None)
+                if rel is not None:
+                    within[src] = (out, rel)
         for name in layer.inputs:
             touch(name, i)
         for name in layer.outputs:
             touch(name, i)
-    return root, first, last
+    return root, first, last, within
 
 
-def plan_arena(graph: Graph) -> ArenaPlan:
-    """Place every buffer at the lowest aligned offset free during its lifetime.
+def _groups(buffers: list[_Buffer], within: dict[str, tuple[str, int]]) -> list[list[_Buffer]]:
+    """The buffers in groups placed as one: a root with the roots placed inside it (`within`), each at
+    its offset from the group's outermost root."""
+    by_key = {b.key: b for b in buffers}
+    groups: dict[str, list[_Buffer]] = {}
+    for b in buffers:
+        key, rel = b.key, 0
+        while key in within and within[key][0] in by_key:
+            key, step = within[key]
+            rel += step
+        groups.setdefault(key, []).append(_Buffer(b.key, b.size, b.first, b.last, rel))
+    return list(groups.values())
 
-    Largest buffers are placed first (a greedy best-offset heuristic).
+
+def _clash(a: _Buffer, a_off: int, b: _Buffer, b_off: int) -> bool:
+    """Whether two placed buffers are alive at once and share bytes."""
+    return (not (a.last < b.first or b.last < a.first)
+            and a_off < b_off + _align(b.size) and b_off < a_off + _align(a.size))
+
+
+def plan_arena(graph: Graph, overlap: bool = True) -> ArenaPlan:
+    """Place every buffer at the lowest aligned offset free during its lifetime (largest first, or
+    earliest first: the smaller plan), with and, if `overlap`, without the convolutions' outputs
+    written over their inputs; the smallest plan (the plain one on a tie).
     """
+    plans = [_plan(graph, False, order) for order in _ORDERS]
+    if overlap and any(layer.output_before_input() is not None for layer in graph.layers):
+        plans += [_plan(graph, True, order) for order in _ORDERS]
+    return min(plans, key=lambda plan: plan.size)  # the first of the smallest
+
+
+#: the orders groups are placed in: largest first (then earliest), earliest first (then largest)
+_ORDERS = ((lambda g: (-max(b.size for b in g), min(b.first for b in g))),
+           (lambda g: (min(b.first for b in g), -max(b.size for b in g))))
+
+
+def _plan(graph: Graph, overlap: bool, order) -> ArenaPlan:  # noqa: ANN001 - one of _ORDERS
     external = set(graph.inputs) | set(graph.outputs)
-    root, first, last = _roots(graph)
+    root, first, last, within = _roots(graph, overlap)
     buffers = [_Buffer(name, graph.tensors[name].nbytes, start, last.get(name, start))
                for name, start in first.items() if name not in external]
-    for i, layer in enumerate(graph.layers):
-        if layer.scratch_bytes():
-            buffers.append(_Buffer(f"scratch:{i}", layer.scratch_bytes(), i, i))
+    buffers += [_Buffer(f"scratch:{i}", layer.scratch_bytes(), i, i)
+                for i, layer in enumerate(graph.layers) if layer.scratch_bytes()]
     placed: list[tuple[_Buffer, int]] = []
     plan = ArenaPlan(root=root)
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first)):
-        busy = sorted((off, off + _align(b.size)) for b, off in placed
-                      if not (b.last < buf.first or buf.last < b.first))
-        offset = 0
-        for lo, hi in busy:
-            if offset + buf.size <= lo:
-                break
-            offset = max(offset, hi)
-        placed.append((buf, offset))
-        plan.offsets[buf.key] = offset
-        plan.size = max(plan.size, _align(offset + buf.size))
+    for group in sorted(_groups(buffers, within), key=order):
+        bases = sorted({0} | {off + _align(b.size) - part.rel for b, off in placed for part in group})
+        base = next(x for x in bases if x >= 0 and not any(
+            _clash(part, x + part.rel, b, off) for part in group for b, off in placed))
+        for part in group:
+            placed.append((part, base + part.rel))
+            plan.offsets[part.key] = base + part.rel
+            plan.size = max(plan.size, _align(base + part.rel + part.size))
     return plan

@@ -81,6 +81,11 @@ class Layer:
         """Arena bytes the kernel needs during the call."""
         return 0
 
+    def output_before_input(self) -> int | None:
+        """Bytes D such that the output may start D bytes before input 0 and overlap it (the kernel
+        writes each output only over input it no longer reads); None where it may not."""
+        return None
+
     def use_small_scratch(self, small: bool) -> bool:
         """Pick the kernel variant with the least scratch (``small``) or the fastest; returns whether this
         layer has such a choice (the generator keeps the small one where it lowers the arena)."""

@@ -20,7 +20,7 @@ from zoo.errors import BackendError
 from .. import layout, layout_mve, quant
 from .base import Context, Layer, activation_range, kernel_limit, register
 
-__all__ = ["Conv2D", "same_padding"]
+__all__ = ["Conv2D", "overlap_bytes", "same_padding"]
 
 
 @dataclass
@@ -83,6 +83,11 @@ class Conv2D(Layer):
         row not yet read (:func:`rows_in_place`)."""
         return bool(self.depthwise and self.dw_chunk == self.in_hwc[2] and rows_in_place(self))
 
+    def output_before_input(self) -> int | None:
+        """A regular convolution's output may start :func:`overlap_bytes` before its input and overlap
+        it (every kernel for it walks the output pixels in order, a few at a time)."""
+        return None if self.depthwise else overlap_bytes(self)
+
     def narrower(self) -> bool:
         """Take ``zoo_dwconv_s8_rows``'s next smaller chunk of channels (less scratch); False if none."""
         smaller = [k for k in layout.dw_rows_chunks(self.in_hwc[2]) if k < self.dw_chunk]
@@ -116,6 +121,31 @@ def rows_in_place(layer: Conv2D) -> bool:
         if (oy + 1) * ow * c > read * iw * c:
             return False
     return True
+
+
+#: output pixels a convolution kernel handles as one group (reads and writes them in any order): the
+#: 1x1, 3x3 and Helium kernels take 4, the im2col ones 2; ``zoo_dwconv_s8_rows`` reads a whole
+#: output row's input rows into its ring before it writes that row
+OVERLAP_GROUP = 4
+
+
+def overlap_bytes(layer: Conv2D, align: int = 8) -> int | None:
+    """The least D (a multiple of `align`) such that the output may start D bytes before the input and
+    overlap it: with the output pixels written in order, a group of :data:`OVERLAP_GROUP` at a time,
+    each output pixel ends before the first input row that its group, or any later pixel, still reads.
+    None where that saves nothing (D as large as the output).
+
+    Example: stmnist_v1's 14x14x16 -> 14x14x32 3x3 convolution needs D = 3,584, so its input and output
+    take 6,720 bytes, not 9,408.
+    """
+    (_, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
+    need = 0
+    for q in range(oh * ow):
+        first = max(q - OVERLAP_GROUP + 1, 0)  # the first pixel of q's group, or earlier
+        row = max((first // ow) * layer.stride[0] - layer.pad[0], 0)  # the first input row it reads
+        need = max(need, (q + 1) * oc - row * iw * ic)
+    need = (need + align - 1) // align * align
+    return need if need < oh * ow * oc else None
 
 
 def same_padding(in_size: int, out_size: int, k: int, stride: int, dilation: int = 1) -> int:
