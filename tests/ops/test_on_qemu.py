@@ -39,11 +39,11 @@ def test_depthwise_rows_kernel_on_qemu(op_models, tmp_path, target) -> None:  # 
 
 
 @pytest.mark.parametrize("target", ["cortexm7", "cortexm55"])
-def test_convolutions_over_their_inputs_on_qemu(op_models, tmp_path, target) -> None:  # noqa: ANN001
+def test_convolutions_over_their_inputs_on_qemu(op_models, tmp_path, target, monkeypatch) -> None:  # noqa: ANN001
     """The DSP asm (1x1 and 3x3 blocks, pairs) and the Helium kernels writing their output over their
-    dying input (test_conv2d.OVERLAP), bit-exact with TFLM."""
+    dying input (test_conv2d.OVERLAP, every layer that can), bit-exact with TFLM."""
     path = op_models.model("overlap", test_conv2d.OVERLAP)
-    assert len(test_conv2d.overlap_plan(path)[2]) == test_conv2d.OVERLAP_NESTED
+    assert len(test_conv2d.overlap_plan(path, monkeypatch)[2]) == test_conv2d.OVERLAP_NESTED
     assert_qemu_bit_exact(path, tmp_path, n=24, target=target)
 
 

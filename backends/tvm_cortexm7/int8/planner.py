@@ -53,10 +53,10 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _roots(graph: Graph, overlap: bool) -> tuple[dict[str, str], dict[str, int], dict[str, int],
-                                                 dict[str, tuple[str, int]]]:
+def _roots(graph: Graph, overlap: frozenset[int]) -> tuple[dict[str, str], dict[str, int], dict[str, int],
+                                                           dict[str, tuple[str, int]]]:
     """(tensor -> memory root, root -> first writer, root -> last reader, root -> (the root whose group
-    it is placed in, its offset from that root)); `overlap`: let convolutions write over their input."""
+    it is placed in, its offset from that root)); `overlap`: the layers that may write over their input."""
     external = set(graph.inputs) | set(graph.outputs)
     end = len(graph.layers)
     last_use: dict[str, int] = {}
@@ -91,7 +91,7 @@ def _roots(graph: Graph, overlap: bool) -> tuple[dict[str, str], dict[str, int],
                 first[name] = i
             if dies and src not in within:
                 rel = (0 if layer.in_place and layer.in_place_smaller and size_out < size_in
-                       else layer.output_before_input() if overlap else None)
+                       else layer.output_before_input() if i in overlap else None)
                 if rel is not None:
                     within[src] = (out, rel)
         for name in layer.inputs:
@@ -123,13 +123,33 @@ def _clash(a: _Buffer, a_off: int, b: _Buffer, b_off: int) -> bool:
 
 def plan_arena(graph: Graph, overlap: bool = True) -> ArenaPlan:
     """Place every buffer at the lowest aligned offset free during its lifetime (largest first, or
-    earliest first: the smaller plan), with and, if `overlap`, without the convolutions' outputs
-    written over their inputs; the smallest plan (the plain one on a tie).
+    earliest first: the smaller plan); with `overlap`, the convolutions that can write their output over
+    their input do so where that makes the arena smaller. One group per chain of such layers is not
+    always the best fit, so two greedy passes choose them: from none, each layer in turn where it
+    lowers the arena; from all, each left out in turn where the arena does not grow. The smallest
+    plan; the plain one on a tie.
     """
-    plans = [_plan(graph, False, order) for order in _ORDERS]
-    if overlap and any(layer.output_before_input() is not None for layer in graph.layers):
-        plans += [_plan(graph, True, order) for order in _ORDERS]
-    return min(plans, key=lambda plan: plan.size)  # the first of the smallest
+    def best(over: frozenset[int]) -> ArenaPlan:
+        return min((_plan(graph, over, order) for order in _ORDERS), key=lambda plan: plan.size)
+
+    plain = best(frozenset())
+    able = [i for i, layer in enumerate(graph.layers) if layer.output_before_input() is not None]
+    if not overlap or not able:
+        return plain
+    found = [plain]
+    chosen, plan = frozenset(), plain
+    for i in able:  # adding
+        trial = best(chosen | {i})
+        if trial.size < plan.size:
+            chosen, plan = chosen | {i}, trial
+    found.append(plan)
+    chosen, plan = frozenset(able), best(frozenset(able))
+    for i in able:  # leaving out
+        trial = best(chosen - {i})
+        if trial.size <= plan.size:
+            chosen, plan = chosen - {i}, trial
+    found.append(plan)
+    return min(found, key=lambda plan: plan.size)  # the first of the smallest: plain on a tie
 
 
 #: the orders groups are placed in: largest first (then earliest), earliest first (then largest)
@@ -137,7 +157,7 @@ _ORDERS = ((lambda g: (-max(b.size for b in g), min(b.first for b in g))),
            (lambda g: (min(b.first for b in g), -max(b.size for b in g))))
 
 
-def _plan(graph: Graph, overlap: bool, order) -> ArenaPlan:  # noqa: ANN001 - one of _ORDERS
+def _plan(graph: Graph, overlap: frozenset[int], order) -> ArenaPlan:  # noqa: ANN001 - one of _ORDERS
     external = set(graph.inputs) | set(graph.outputs)
     root, first, last, within = _roots(graph, overlap)
     buffers = [_Buffer(name, graph.tensors[name].nbytes, start, last.get(name, start))
