@@ -100,20 +100,29 @@ DW_ROWS = [
 DW_ROWS_LAYERS = 10
 
 def _conv_chain(*layers):  # noqa: ANN001, ANN202
-    """Convolutions in a row, (filters, kernel, keyword arguments) each: every one but the first reads an
-    arena tensor that dies with it, so the planner may write its output over that input."""
+    """Convolutions in a row, (filters, kernel, keyword arguments[, output channels with all-zero weights])
+    each: every one but the first reads an arena tensor that dies with it, so the planner may write its
+    output over that input."""
     def build(keras, tf, x):  # noqa: ANN001, ANN202
         y = x[0]
-        for filters, kernel, kw in layers:
-            y = keras.layers.Conv2D(filters, kernel, **kw)(y)
+        for filters, kernel, kw, *dead in layers:
+            layer = keras.layers.Conv2D(filters, kernel, **kw)
+            y = layer(y)
+            if dead:  # pruned channels: constants (the Helium kernels fill them in before the live runs)
+                w, b = layer.get_weights()
+                w[..., list(dead[0])] = 0.0
+                b[list(dead[0])] = 0.4
+                layer.set_weights([w, b])
         return y
     return build
 
 
 #: Convolutions writing their output over their dying input from overlap_bytes() before it: the 3x3 block
 #: kernel growing the channels (blocks of 4 and 3 in rows of 7, SAME padding rows), the same size, stride 2
-#: (the pair kernel), the 1x1 block kernel growing and shrinking (blocks across rows, a tail), channel
-#: counts not a multiple of 4 (the generic im2col), a VALID window taller than wide.
+#: (the pair kernel), 1x1 layers growing and shrinking whose blocks of 4 span rows and end in a tail (3x2,
+#: 5x5 pixels; the Helium 1x1 reads its columns straight from the input), pruned channels, channel counts
+#: not a multiple of 4 (the generic im2col), a VALID window taller than wide, one-channel 3x3 and 2x3
+#: convolutions (zoo_dwconv_s8_rows, zoo_conv2d_s8_c1).
 OVERLAP = [
     Case("ovl_chain", [(9, 7, 4)], _conv_chain(
         (8, 1, dict(activation="relu")), (16, 3, dict(padding="same", activation="relu")),
@@ -123,10 +132,17 @@ OVERLAP = [
     Case("ovl_wide", [(5, 13, 8)], _conv_chain(
         (8, 3, dict(padding="same", activation="relu")), (32, 3, dict(padding="same", activation="relu")),
         (12, 1, {}))),
+    Case("ovl_narrow", [(3, 2, 8)], _conv_chain((16, 1, {}), (8, 1, {}), (16, 1, dict(activation="relu")), (4, 1, {}))),
+    Case("ovl_tail", [(5, 5, 8)], _conv_chain(
+        (16, 1, {}), (16, 1, dict(activation="relu")), (24, 1, dict(activation="relu"), (0, 7, 8, 23)),
+        (8, 1, dict(activation="relu")), (4, 1, {}))),
+    Case("ovl_c1", [(7, 9, 4)], _conv_chain(
+        (1, 1, {}), (8, 3, dict(padding="same", activation="relu")), (1, 1, dict(activation="relu")),
+        (6, (2, 3), dict(padding="same", activation="relu")), (8, 1, {}))),
 ]
 #: the layers of OVERLAP that write over their inputs: all but the first of each chain (it reads the model
 #: input) and the last (it writes the model output)
-OVERLAP_NESTED = 7
+OVERLAP_NESTED = 6 + 1 + 2 + 3 + 3
 
 
 def nest_all(graph, overlap=True):  # noqa: ANN001, ANN201
@@ -206,8 +222,10 @@ def test_convolutions_write_over_their_inputs_bit_exact(op_models, tmp_path, mon
     assert_host_bit_exact(path, tmp_path / "dsp")
     assert_host_bit_exact(path, tmp_path / "mve", mve=True)
     calls = (tmp_path / "dsp" / "lib" / "m_model.c").read_text()
-    for fn in ("zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3("):
+    for fn in ("zoo_conv2d_s8(", "zoo_conv2d_s8_fast(", "zoo_conv2d_s8_1x1(", "zoo_conv2d_s8_3x3(", "zoo_conv2d_s8_c1(",
+               "zoo_dwconv_s8_rows("):
         assert fn in calls, f"{fn} not exercised"
+    assert "zoo_conv2d_s8_mve(" in (tmp_path / "mve" / "lib" / "m_model.c").read_text()
 
 
 def test_depthwise_conv2d_bit_exact(op_models, tmp_path) -> None:  # noqa: ANN001

@@ -70,8 +70,9 @@ def _plan_small(graph: Any, plan_arena: Any) -> Any:
 
 def plan_graph(graph: Any, mve: bool = False) -> Any:
     """Each layer's kernel and the arena plan: on the M55 the Helium kernels (the pair kernel's two-column
-    scratch); elsewhere the kernels :func:`_plan_small` picks without convolutions written over their inputs
-    (the code and speed they would have), then the buffers placed with them where that is smaller."""
+    scratch); elsewhere the kernels :func:`_plan_small` picks on plans without convolutions written over
+    their inputs (RAM before speed judged there, so an overlap never moves a layer to a slower kernel),
+    then the buffers placed with those overlaps that make the arena smaller."""
     from . import layout_mve
     from .planner import plan_arena
 

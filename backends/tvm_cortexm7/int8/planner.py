@@ -92,8 +92,8 @@ def _roots(graph: Graph, overlap: frozenset[int]) -> tuple[dict[str, str], dict[
             if dies and src not in within:
                 rel = (0 if layer.in_place and layer.in_place_smaller and size_out < size_in
                        else layer.output_before_input() if i in overlap else None)
-                if rel is not None:
-                    within[src] = (out, rel)
+                if rel is not None:  # rounded up to the arena's alignment: a larger D is as safe
+                    within[src] = (out, _align(rel))
         for name in layer.inputs:
             touch(name, i)
         for name in layer.outputs:

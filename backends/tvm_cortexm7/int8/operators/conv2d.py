@@ -123,16 +123,19 @@ def rows_in_place(layer: Conv2D) -> bool:
     return True
 
 
-#: output pixels a convolution kernel handles as one group (reads and writes them in any order): the
-#: 1x1, 3x3 and Helium kernels take 4, the im2col ones 2; ``zoo_dwconv_s8_rows`` reads a whole
-#: output row's input rows into its ring before it writes that row
+#: no convolution kernel writes an output pixel before it has read the input of the pixel
+#: OVERLAP_GROUP - 1 before it: the 1x1 and Helium kernels take blocks of 4 (the Helium 1x1 reads its
+#: columns straight from the input, a block may span two rows, pruned channels are filled first), the
+#: 3x3 kernel blocks of 4 or 3 (one of 3 may write the pixel after it first), the im2col kernels 2;
+#: ``zoo_dwconv_s8_rows`` reads a whole output row's input rows into its ring before it writes that row
 OVERLAP_GROUP = 4
 
 
 def overlap_bytes(layer: Conv2D, align: int = 8) -> int | None:
     """The least D (a multiple of `align`) such that the output may start D bytes before the input and
-    overlap it: with the output pixels written in order, a group of :data:`OVERLAP_GROUP` at a time,
-    each output pixel ends before the first input row that its group, or any later pixel, still reads.
+    overlap it: with the output pixels written in order and none before the input of the pixel
+    :data:`OVERLAP_GROUP` - 1 before it is read, each output pixel ends before the first input row of
+    that pixel (later pixels read no earlier rows).
     None where that saves nothing (D as large as the output).
 
     Example: stmnist_v1's 14x14x16 -> 14x14x32 3x3 convolution needs D = 3,584, so its input and output
@@ -141,7 +144,7 @@ def overlap_bytes(layer: Conv2D, align: int = 8) -> int | None:
     (_, iw, ic), (oh, ow, oc) = layer.in_hwc, layer.out_hwc
     need = 0
     for q in range(oh * ow):
-        first = max(q - OVERLAP_GROUP + 1, 0)  # the first pixel of q's group, or earlier
+        first = max(q - OVERLAP_GROUP + 1, 0)  # the earliest pixel whose input may be unread
         row = max((first // ow) * layer.stride[0] - layer.pad[0], 0)  # the first input row it reads
         need = max(need, (q + 1) * oc - row * iw * ic)
     need = (need + align - 1) // align * align
