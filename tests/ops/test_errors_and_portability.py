@@ -44,6 +44,31 @@ def test_damaged_file_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.parametrize("level", ["-O0", "-Og", "-O3"])
+def test_kernels_build_at_every_optimization_level(tmp_path, level) -> None:  # noqa: ANN001
+    """A library's kernels go into the user's own firmware build, at whatever -O it uses (-O0 for a
+    debug build): every kernel file compiles with every target's CPU flags at each level (warnings are
+    not errors here: at -O3 GCC's flow analysis flags a field of zoo_int8_conv_3x3.c's block state that
+    build_patch always sets; the -O2 builds are -Werror-clean, test_portable_kernels_build_for_cortex_m0
+    and tests/test_targets.py's export)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zoo.backends.tvm_cortexm7.int8.codegen import KERNEL_DIR
+    from zoo.backends.tvm_cortexm7.targets import load_target, target_names
+
+    def build(job: tuple[str, object]) -> str:
+        name, src = job
+        cmd = ["arm-none-eabi-gcc", *load_target(name).cflags, level, "-std=c99", "-Wall", "-Wextra", f"-I{KERNEL_DIR}",
+               "-c", str(src), "-o", str(tmp_path / f"{name}-{src.stem}.o")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        return f"{src.name} for {name} at {level}:\n{proc.stderr[-800:]}" if proc.returncode else ""
+
+    jobs = [(name, src) for name in target_names() for src in sorted(KERNEL_DIR.glob("*.c"))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        failed = [msg for msg in pool.map(build, jobs) if msg]
+    assert not failed, "\n".join(failed)
+
+
 def test_portable_kernels_build_for_cortex_m0(op_models, tmp_path) -> None:  # noqa: ANN001
     """Every kernel file and a generated driver, -mcpu=cortex-m0 soft-float: the plain-C tier that the
     host build (bit-exact with TFLM in every test here) also compiles."""

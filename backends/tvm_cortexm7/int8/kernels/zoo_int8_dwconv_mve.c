@@ -16,6 +16,13 @@
  * same integers from the same layout. */
 #include "zoo_int8.h"
 
+/* The asm blocks below take ten registers with four of them low ones; an unoptimized build (-O0: every
+ * variable on the stack, r7 the frame pointer) cannot give them, so such a build compiles this file at
+ * -O1 (an optimized build, of any level, is not affected). */
+#if !defined(__OPTIMIZE__)
+#pragma GCC optimize("O1")
+#endif
+
 /* Input pixel of each tap of the window at (iy0, ix0); `pad` where the tap is padding. */
 static void taps_of(const zoo_conv_t *p, const int8_t *in, int32_t iy0, int32_t ix0, const int8_t **tap)
 {
