@@ -123,8 +123,8 @@ def rows_in_place(layer: Conv2D) -> bool:
     return True
 
 
-#: no convolution kernel writes an output pixel before it has read the input of the pixel
-#: OVERLAP_GROUP - 1 before it: the 1x1 and Helium kernels take blocks of 4 (the Helium 1x1 reads its
+#: when a convolution kernel writes output pixel q, it has read the input of every pixel before
+#: q - (OVERLAP_GROUP - 1): the 1x1 and Helium kernels take blocks of 4 (the Helium 1x1 reads its
 #: columns straight from the input, a block may span two rows, pruned channels are filled first), the
 #: 3x3 kernel blocks of 4 or 3 (one of 3 may write the pixel after it first), the im2col kernels 2;
 #: ``zoo_dwconv_s8_rows`` reads a whole output row's input rows into its ring before it writes that row
@@ -133,9 +133,9 @@ OVERLAP_GROUP = 4
 
 def overlap_bytes(layer: Conv2D, align: int = 8) -> int | None:
     """The least D (a multiple of `align`) such that the output may start D bytes before the input and
-    overlap it: with the output pixels written in order and none before the input of the pixel
-    :data:`OVERLAP_GROUP` - 1 before it is read, each output pixel ends before the first input row of
-    that pixel (later pixels read no earlier rows).
+    overlap it: the input still unread when output pixel q is written belongs to pixels from
+    q - (:data:`OVERLAP_GROUP` - 1) on, so each output pixel ends before the first input row of that
+    pixel (later pixels read no earlier rows).
     None where that saves nothing (D as large as the output).
 
     Example: stmnist_v1's 14x14x16 -> 14x14x32 3x3 convolution needs D = 3,584, so its input and output
