@@ -150,8 +150,13 @@ def nest_all(graph, overlap=True):  # noqa: ANN001, ANN201
     itself keeps only those that make the arena smaller): to run the kernels that way on every shape."""
     from zoo.backends.tvm_cortexm7.int8 import planner
 
-    able = frozenset(i for i, layer in enumerate(graph.layers) if overlap and layer.output_before_input() is not None)
+    able = {i: d for i, layer in enumerate(graph.layers) if overlap and (d := layer.output_before_input()) is not None}
     return min((planner._plan(graph, able, order) for order in planner._ORDERS), key=lambda plan: plan.size)
+
+
+def arena_tensors(plan):  # noqa: ANN001, ANN201
+    """The tensors a plan places in the arena (not the model's inputs and outputs)."""
+    return {name for name in plan.root if plan.root[name] in plan.offsets}
 
 
 def overlap_plan(path, monkeypatch):  # noqa: ANN001, ANN201
@@ -164,7 +169,7 @@ def overlap_plan(path, monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setattr(planner, "plan_arena", nest_all)
     graph = lower_model(path)
     plan = plan_graph(graph)
-    inside = {name for name in plan.root if plan.root[name] in plan.offsets}  # tensors in the arena
+    inside = arena_tensors(plan)
     nested = [layer for layer in graph.layers if layer.op == "CONV_2D" and {layer.inputs[0], layer.outputs[0]} <= inside
               and overlap_bytes(layer) is not None
               and plan.address(layer.inputs[0]) - plan.address(layer.outputs[0]) == overlap_bytes(layer)]
@@ -254,7 +259,7 @@ def test_depthwise_rows_kernel_bit_exact(op_models, tmp_path) -> None:  # noqa: 
     dws = [layer for layer in graph.layers if layer.op == "DEPTHWISE_CONV_2D"]
     chunks = [(layer.dw_chunk, layer.in_hwc[2]) for layer in dws]
     assert all(chunk for chunk, _ in chunks) and any(chunk < c for chunk, c in chunks), chunks
-    inside = {name for name in plan.root if plan.root[name] in plan.offsets}  # tensors in the arena
+    inside = arena_tensors(plan)
     in_place = [{layer.inputs[0], layer.outputs[0]} <= inside
                 and plan.address(layer.outputs[0]) == plan.address(layer.inputs[0]) for layer in dws]
     assert any(in_place) and not all(in_place), in_place  # some write their output over their input

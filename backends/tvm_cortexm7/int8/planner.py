@@ -53,10 +53,11 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _roots(graph: Graph, overlap: frozenset[int]) -> tuple[dict[str, str], dict[str, int], dict[str, int],
+def _roots(graph: Graph, overlap: dict[int, int]) -> tuple[dict[str, str], dict[str, int], dict[str, int],
                                                            dict[str, tuple[str, int]]]:
     """(tensor -> memory root, root -> first writer, root -> last reader, root -> (the root whose group
-    it is placed in, its offset from that root)); `overlap`: the layers that may write over their input."""
+    it is placed in, its offset from that root)); `overlap`: layer index -> the D it writes its output
+    over its input from (:meth:`~.operators.base.Layer.output_before_input`), for the layers that do."""
     external = set(graph.inputs) | set(graph.outputs)
     end = len(graph.layers)
     last_use: dict[str, int] = {}
@@ -91,7 +92,7 @@ def _roots(graph: Graph, overlap: frozenset[int]) -> tuple[dict[str, str], dict[
                 first[name] = i
             if dies and src not in within:
                 rel = (0 if layer.in_place and layer.in_place_smaller and size_out < size_in
-                       else layer.output_before_input() if i in overlap else None)
+                       else overlap.get(i))
                 if rel is not None:  # rounded up to the arena's alignment: a larger D is as safe
                     within[src] = (out, _align(rel))
         for name in layer.inputs:
@@ -129,22 +130,24 @@ def plan_arena(graph: Graph, overlap: bool = True) -> ArenaPlan:
     lowers the arena; from all, each left out in turn where the arena does not grow. The smallest
     plan; the plain one on a tie.
     """
+    offsets = {i: d for i, layer in enumerate(graph.layers) if (d := layer.output_before_input()) is not None}
+
     def best(over: frozenset[int]) -> ArenaPlan:
-        return min((_plan(graph, over, order) for order in _ORDERS), key=lambda plan: plan.size)
+        chosen = {i: offsets[i] for i in over}
+        return min((_plan(graph, chosen, order) for order in _ORDERS), key=lambda plan: plan.size)
 
     plain = best(frozenset())
-    able = [i for i, layer in enumerate(graph.layers) if layer.output_before_input() is not None]
-    if not overlap or not able:
+    if not overlap or not offsets:
         return plain
     found = [plain]
     chosen, plan = frozenset(), plain
-    for i in able:  # adding
+    for i in offsets:  # adding
         trial = best(chosen | {i})
         if trial.size < plan.size:
             chosen, plan = chosen | {i}, trial
     found.append(plan)
-    chosen, plan = frozenset(able), best(frozenset(able))
-    for i in able:  # leaving out
+    chosen, plan = frozenset(offsets), best(frozenset(offsets))
+    for i in offsets:  # leaving out
         trial = best(chosen - {i})
         if trial.size <= plan.size:
             chosen, plan = chosen - {i}, trial
@@ -157,7 +160,7 @@ _ORDERS = ((lambda g: (-max(b.size for b in g), min(b.first for b in g))),
            (lambda g: (min(b.first for b in g), -max(b.size for b in g))))
 
 
-def _plan(graph: Graph, overlap: frozenset[int], order) -> ArenaPlan:  # noqa: ANN001 - one of _ORDERS
+def _plan(graph: Graph, overlap: dict[int, int], order) -> ArenaPlan:  # noqa: ANN001 - one of _ORDERS
     external = set(graph.inputs) | set(graph.outputs)
     root, first, last, within = _roots(graph, overlap)
     buffers = [_Buffer(name, graph.tensors[name].nbytes, start, last.get(name, start))
